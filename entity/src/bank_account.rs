@@ -1,0 +1,46 @@
+//! Entity `bank_account`: A bank account shared through Ponto, with balances and authorization state.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "bank_account")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub connection_id: Option<Uuid>,
+    pub ponto_id: String,
+    pub reference: Option<String>,
+    pub reference_type: Option<String>,
+    pub currency: String,
+    #[sea_orm(column_type = "Text")]
+    pub description: Option<String>,
+    pub holder_name: Option<String>,
+    pub product: Option<String>,
+    pub subtype: Option<String>,
+    pub financial_institution_id: Option<String>,
+    pub current_balance_minor: Option<i64>,
+    pub current_balance_reference_date: Option<DateTimeUtc>,
+    pub current_balance_changed_at: Option<DateTimeUtc>,
+    pub available_balance_minor: Option<i64>,
+    pub available_balance_reference_date: Option<DateTimeUtc>,
+    pub available_balance_changed_at: Option<DateTimeUtc>,
+    pub authorized_at: Option<DateTimeUtc>,
+    pub authorization_expires_at: Option<DateTimeUtc>,
+    pub availability: Option<String>,
+    pub status: String,
+    #[sea_orm(column_type = "Text")]
+    pub problems: String,
+    pub last_synced_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text")]
+    pub last_sync_error: Option<String>,
+    pub next_sync_allowed_at: Option<DateTimeUtc>,
+    pub revoked_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

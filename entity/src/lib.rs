@@ -1,0 +1,16 @@
+//! Owns the sea-orm entity definitions, one module per table; only `store` uses them.
+
+pub mod bank_account;
+pub mod bank_transaction;
+pub mod event;
+pub mod inbound_ponto_event;
+pub mod invoice;
+pub mod oauth_flow;
+pub mod organization;
+pub mod organization_event_seq;
+pub mod payment_match;
+pub mod ponto_connection;
+pub mod ponto_synchronization;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

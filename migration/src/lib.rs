@@ -1,0 +1,17 @@
+//! Owns the database schema: one migration set applied unchanged to SQLite and PostgreSQL.
+//!
+//! Money columns are integer minor units (`*_minor`, i64) next to an ISO-4217 currency: no
+//! DECIMAL, REAL or floating column exists anywhere (a test inspects the migrated schema).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}

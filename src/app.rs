@@ -1,0 +1,132 @@
+//! Owns wiring: builds the store, the authenticator, the schema and the router from settings,
+//! binds the listener, and runs until a shutdown signal with a grace period.
+
+use crate::auth::Authenticator;
+use crate::bus::Bus;
+use crate::clock::SharedClock;
+use crate::config::ServeSettings;
+use crate::error::{AppError, AppResult};
+use crate::graphql::{Limits, build_schema};
+use crate::http::{AppState, HttpOptions, router};
+use crate::store::{self, Store};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    store: Store,
+    auth: Arc<Authenticator>,
+    public_url: url::Url,
+    grace: std::time::Duration,
+}
+
+impl App {
+    /// Connects and migrates the database, then binds the listener (port 0 picks a free one).
+    pub async fn build(serve: &ServeSettings, clock: SharedClock) -> AppResult<App> {
+        crate::install_crypto_provider();
+        let settings = &serve.settings;
+        let auth = Arc::new(Authenticator::from_settings(settings, clock.clone())?);
+        let url = settings.database_url();
+        let db = store::connect(&url, settings.db_max_connections).await?;
+        store::migrate(&db, &url).await?;
+        let store = Store::new(db, Bus::new(), clock);
+
+        let limits = Limits {
+            max_depth: serve.graphql_max_depth,
+            max_complexity: serve.graphql_max_complexity,
+            max_aliases: serve.graphql_max_aliases,
+            introspection: serve.graphql_introspection,
+        };
+        let schema = build_schema(Some(store.clone()), &limits);
+        let state = AppState::new(
+            store.clone(),
+            schema,
+            auth.clone(),
+            serve.graphql_introspection,
+        );
+        let router = router(
+            state,
+            &HttpOptions {
+                max_body_bytes: serve.max_body_bytes,
+                cors_allowed_origins: serve.cors_allowed_origins.clone(),
+            },
+        );
+        let listener = TcpListener::bind(serve.bind)
+            .await
+            .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", serve.bind)))?;
+        let addr = listener.local_addr().map_err(AppError::internal)?;
+        Ok(App {
+            listener,
+            router,
+            store,
+            auth,
+            public_url: serve.public_url(addr),
+            grace: serve.shutdown_grace(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn public_url(&self) -> &url::Url {
+        &self.public_url
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn authenticator(&self) -> Arc<Authenticator> {
+        self.auth.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish within the grace
+    /// period and closes the database pool.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> AppResult<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let grace = self.grace;
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = tx.send(());
+        });
+        let forced = async move {
+            if rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            res = server => res.map_err(AppError::internal)?,
+            _ = forced => tracing::warn!("shutdown grace period elapsed; dropping open connections"),
+        }
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received");
+}

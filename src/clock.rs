@@ -1,0 +1,47 @@
+//! Owns time: every timestamp in the service comes from one `Clock`, so a test clock drives
+//! expiry, schedulers and retries. SQL never calls `now()`; times are bound parameters.
+
+use chrono::{DateTime, Duration, Utc};
+use std::sync::{Arc, Mutex};
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to. Used in-process by tests; a child process accepts it
+/// only when the test-only environment variable allows it (see `config`).
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(Arc::new(Mutex::new(start)))
+    }
+
+    pub fn set(&self, to: DateTime<Utc>) {
+        *self.0.lock().expect("clock mutex") = to;
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().expect("clock mutex");
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock mutex")
+    }
+}

@@ -1,0 +1,193 @@
+//! Owns configuration: every setting is a flag and an environment variable with its default
+//! shown in `--help` (and repeated in the README). Secrets are `Secret`s and never printed.
+
+use crate::secret::Secret;
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    /// Zero set-up: missing secrets are generated once into the data directory.
+    Development,
+    /// Missing secrets are a start-up error.
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings shared by every command that touches the database or the JWT secret.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Deployment environment: `development` generates missing secrets into the data
+    /// directory (with a warning); `production` refuses to start without them.
+    #[arg(long, env = "PB_ENV", value_enum, default_value_t = Environment::Development)]
+    pub environment: Environment,
+
+    /// Directory for the embedded SQLite database and generated development secrets.
+    #[arg(long, env = "PB_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL, `sqlite://…` or `postgres://…`. Default: the SQLite file
+    /// `<data dir>/ponto-bridge.db`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+
+    /// Maximum pooled database connections.
+    #[arg(long, env = "PB_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// Shared secret for HS256 user tokens (at least 32 bytes). Default in development: a
+    /// random 256-bit secret generated once into `<data dir>/jwt-hs256.secret` (mode 0600).
+    #[arg(long, env = "PB_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<Secret>,
+
+    /// PEM file with the RSA (RS256) or EC P-256 (ES256) public key of the token issuer.
+    #[arg(long, env = "PB_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// Required `iss` of user tokens.
+    #[arg(long, env = "PB_JWT_ISSUER", default_value = "ponto-bridge")]
+    pub jwt_issuer: String,
+
+    /// Required `aud` of user tokens.
+    #[arg(long, env = "PB_JWT_AUDIENCE", default_value = "ponto-bridge")]
+    pub jwt_audience: String,
+
+    /// Claim naming the caller's organization; the organization is created on first use.
+    #[arg(long, env = "PB_JWT_ORG_CLAIM", default_value = "org")]
+    pub jwt_org_claim: String,
+
+    /// Clock skew tolerated on `exp`/`nbf`, in seconds (at most 60).
+    #[arg(long, env = "PB_JWT_LEEWAY_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub jwt_leeway_secs: u64,
+}
+
+impl Settings {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ponto-bridge.db").display()
+            ),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url()
+            .split(':')
+            .next()
+            .is_some_and(|s| s == "postgres" || s == "postgresql")
+    }
+}
+
+/// Settings of the HTTP server (`serve`, `demo`).
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    /// Address to listen on. Port 0 picks a free port (the address is printed at start-up).
+    #[arg(long, env = "PB_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Public base URL of this service, used in links we hand out. Default: `http://<bind>`.
+    #[arg(long, env = "PB_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// Origins allowed to call the API from a browser (comma-separated). None by default.
+    #[arg(long, env = "PB_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "PB_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+
+    /// Deepest GraphQL selection accepted.
+    #[arg(long, env = "PB_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
+    pub graphql_max_depth: usize,
+
+    /// Highest GraphQL complexity accepted (each field costs 1, lists multiply by `first`/`last`).
+    #[arg(long, env = "PB_GRAPHQL_MAX_COMPLEXITY", default_value_t = 20_000)]
+    pub graphql_max_complexity: usize,
+
+    /// Most aliases accepted in one GraphQL document.
+    #[arg(long, env = "PB_GRAPHQL_MAX_ALIASES", default_value_t = 30)]
+    pub graphql_max_aliases: usize,
+
+    /// Serve schema introspection (and GraphiQL). Switch off in production if wanted.
+    #[arg(long, env = "PB_GRAPHQL_INTROSPECTION", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub graphql_introspection: bool,
+
+    /// Log format.
+    #[arg(long, env = "PB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// How long in-flight requests may take to finish after a shutdown signal, in seconds.
+    #[arg(long, env = "PB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl ServeSettings {
+    pub fn public_url(&self, bound: SocketAddr) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://{bound}")).expect("socket address forms a URL")
+        })
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeSettings,
+    }
+
+    #[test]
+    fn defaults_are_zero_setup_sqlite() {
+        let cli = Cli::try_parse_from(["pb", "--data-dir", "/tmp/x"]).unwrap();
+        assert_eq!(
+            cli.serve.settings.database_url(),
+            "sqlite:///tmp/x/ponto-bridge.db?mode=rwc"
+        );
+        assert!(!cli.serve.settings.is_postgres());
+        assert!(cli.serve.cors_allowed_origins.is_empty());
+        assert_eq!(cli.serve.settings.environment, Environment::Development);
+    }
+
+    #[test]
+    fn leeway_above_sixty_seconds_is_refused() {
+        assert!(Cli::try_parse_from(["pb", "--jwt-leeway-secs", "61"]).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let cli = Cli::try_parse_from([
+            "pb",
+            "--jwt-hs256-secret",
+            "a-very-long-secret-value-of-32-bytes!",
+            "--database-url",
+            "postgres://u:pw-in-url@h/db",
+        ])
+        .unwrap();
+        let dbg = format!("{:?}", cli.serve);
+        assert!(!dbg.contains("a-very-long-secret"));
+        assert!(!dbg.contains("pw-in-url"));
+    }
+}

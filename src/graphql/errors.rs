@@ -1,0 +1,194 @@
+//! Owns how errors reach GraphQL clients: every error carries `extensions.code`, internal
+//! causes are logged and masked, and request-shape problems (parse, validation, limits) get
+//! their own codes before anything executes.
+//!
+//! async-graphql turns any `Display` error into a code-less error with its text (DESIGN.md
+//! §9.6), so resolvers return [`GqlError`], which is deliberately not `Display`; and the
+//! [`ErrorPolicy`] extension masks whatever still arrives without a code.
+
+use crate::domain::scope::Scope;
+use crate::error::{AppError, ErrorCode};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{
+    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
+use std::sync::Arc;
+
+/// Codes for requests refused before execution (in addition to [`ErrorCode`]).
+pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
+pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
+
+/// A resolver error, already converted (code set, internal cause logged and masked). Not
+/// `Display`, so `?` cannot route it through async-graphql's text-leaking blanket conversion.
+#[derive(Debug, Clone)]
+pub struct GqlError(async_graphql::Error);
+
+pub type GqlResult<T> = Result<T, GqlError>;
+
+impl GqlError {
+    pub fn unauthenticated() -> Self {
+        AppError::Unauthenticated(
+            "Authentication required: send Authorization: Bearer <token>.".into(),
+        )
+        .into()
+    }
+
+    pub fn forbidden(scope: Scope) -> Self {
+        AppError::Forbidden(format!(
+            "This operation requires the `{}` scope.",
+            scope.as_str()
+        ))
+        .into()
+    }
+}
+
+impl<E: Into<AppError>> From<E> for GqlError {
+    fn from(e: E) -> Self {
+        let e = e.into();
+        e.log_if_internal();
+        let err = async_graphql::Error::new(e.public_message()).extend_with(|_, ext| {
+            ext.set("code", e.code().as_str());
+            match &e {
+                AppError::RateLimited {
+                    retry_after_secs, ..
+                } => ext.set("retryAfter", *retry_after_secs),
+                AppError::BadUserInput {
+                    field: Some(field), ..
+                } => ext.set("field", field.clone()),
+                _ => {}
+            }
+        });
+        Self(err)
+    }
+}
+
+impl From<GqlError> for async_graphql::Error {
+    fn from(e: GqlError) -> Self {
+        e.0
+    }
+}
+
+fn with_code(mut e: ServerError, code: &str) -> ServerError {
+    let has_code = e
+        .extensions
+        .as_ref()
+        .is_some_and(|x| x.get("code").is_some());
+    if !has_code {
+        e.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+    e
+}
+
+/// Schema extension applying the error policy and the alias limit.
+pub struct ErrorPolicy {
+    pub max_aliases: usize,
+}
+
+impl ExtensionFactory for ErrorPolicy {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorPolicyExt {
+            max_aliases: self.max_aliases,
+        })
+    }
+}
+
+struct ErrorPolicyExt {
+    max_aliases: usize,
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorPolicyExt {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut resp = next.run(ctx).await;
+        for e in &mut resp.errors {
+            let has_code = e
+                .extensions
+                .as_ref()
+                .is_some_and(|x| x.get("code").is_some());
+            if !has_code {
+                tracing::error!(message = %e.message, path = ?e.path, "unclassified GraphQL error masked as INTERNAL");
+                e.message = AppError::internal("masked").public_message();
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", ErrorCode::Internal.as_str());
+            }
+        }
+        resp
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, PARSE_FAILED))?;
+        let aliases = count_aliases(&doc);
+        if aliases > self.max_aliases {
+            return Err(with_code(
+                ServerError::new(
+                    format!("Too many aliases: {aliases} (limit {}).", self.max_aliases),
+                    None,
+                ),
+                TOO_MANY_ALIASES,
+            ));
+        }
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    let code = match e.message.as_str() {
+                        "Query is nested too deep." => QUERY_TOO_DEEP,
+                        "Query is too complex." => QUERY_TOO_COMPLEX,
+                        _ => VALIDATION_FAILED,
+                    };
+                    with_code(e, code)
+                })
+                .collect()
+        })
+    }
+}
+
+fn count_aliases(doc: &ExecutableDocument) -> usize {
+    fn walk(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => {
+                    usize::from(f.node.alias.is_some()) + walk(&f.node.selection_set.node)
+                }
+                Selection::InlineFragment(f) => walk(&f.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    doc.operations
+        .iter()
+        .map(|(_, op)| walk(&op.node.selection_set.node))
+        .sum::<usize>()
+        + doc
+            .fragments
+            .values()
+            .map(|f| walk(&f.node.selection_set.node))
+            .sum::<usize>()
+}

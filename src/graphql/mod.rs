@@ -1,0 +1,101 @@
+//! Owns the GraphQL API: schema roots, output types built from domain types, guards, limits and
+//! the error policy. Knows nothing of HTTP; `http` hands it a request and a `Principal`.
+
+pub mod errors;
+pub mod ids;
+mod viewer;
+
+use crate::domain::ids::OrganizationId;
+use crate::domain::scope::Scope;
+use crate::store::Store;
+use async_graphql::{Context, EmptyMutation, EmptySubscription, Guard, MergedObject, Schema};
+use errors::{ErrorPolicy, GqlError};
+use std::collections::BTreeSet;
+
+#[derive(MergedObject, Default)]
+pub struct Query(viewer::ViewerQuery);
+
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Request limits enforced before any resolver (and so any SQL) runs.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 20_000,
+            max_aliases: 30,
+            introspection: true,
+        }
+    }
+}
+
+/// The schema with its limits and error policy; `store` is reachable from every resolver.
+pub fn build_schema(store: Option<Store>, limits: &Limits) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(ErrorPolicy {
+            max_aliases: limits.max_aliases,
+        });
+    if !limits.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if let Some(store) = store {
+        builder = builder.data(store);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as served (`print-schema`, and the drift test against `schema.graphql`).
+pub fn sdl() -> String {
+    build_schema(None, &Limits::default()).sdl()
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub organization_id: OrganizationId,
+    /// The organization claim's value (the accounting product's own id for the tenant).
+    pub organization: String,
+    pub subject: Option<String>,
+    pub scopes: BTreeSet<Scope>,
+}
+
+impl Principal {
+    /// Who did it, for audit columns.
+    pub fn actor(&self) -> String {
+        self.subject.clone().unwrap_or_else(|| "token".to_owned())
+    }
+}
+
+/// The caller, or UNAUTHENTICATED.
+pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, GqlError> {
+    ctx.data_opt::<Principal>()
+        .ok_or_else(GqlError::unauthenticated)
+}
+
+pub fn store<'a>(ctx: &Context<'a>) -> &'a Store {
+    ctx.data_unchecked::<Store>()
+}
+
+/// Field guard: the caller is authenticated and holds `scope`.
+pub struct RequireScope(pub Scope);
+
+impl Guard for RequireScope {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let p = principal(ctx)?;
+        if p.scopes.contains(&self.0) {
+            Ok(())
+        } else {
+            Err(GqlError::forbidden(self.0).into())
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Owns the `viewer` query: who the caller is, for which organization, with which scopes.
+
+use super::errors::GqlResult;
+use super::{RequireScope, ids, principal, store};
+use crate::domain::scope::Scope;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "Scope", remote = "crate::domain::scope::Scope")]
+pub enum ScopeGql {
+    Read,
+    Write,
+    Admin,
+}
+
+/// The organization (tenant) a token acts for.
+#[derive(SimpleObject)]
+#[graphql(name = "Organization")]
+pub struct OrganizationGql {
+    /// Opaque global id.
+    id: ID,
+    /// The organization claim of the token: the accounting product's own id for the tenant.
+    external_id: String,
+    name: Option<String>,
+}
+
+/// The authenticated caller.
+#[derive(SimpleObject)]
+pub struct Viewer {
+    organization: OrganizationGql,
+    /// The token's `sub` claim, when present.
+    subject: Option<String>,
+    scopes: Vec<ScopeGql>,
+}
+
+#[Object]
+impl ViewerQuery {
+    /// The caller: organization, subject and scopes.
+    #[graphql(guard = "RequireScope(Scope::Read)")]
+    async fn viewer(&self, ctx: &Context<'_>) -> GqlResult<Viewer> {
+        let p = principal(ctx)?;
+        let org = store(ctx).organization(p.organization_id).await?;
+        Ok(Viewer {
+            organization: OrganizationGql {
+                id: ID(ids::encode("Organization", org.id.0)),
+                external_id: org.external_id,
+                name: org.name,
+            },
+            subject: p.subject.clone(),
+            scopes: p.scopes.iter().copied().map(ScopeGql::from).collect(),
+        })
+    }
+}

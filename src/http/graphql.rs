@@ -1,0 +1,113 @@
+//! Owns the `/graphql` endpoint: bearer-token authentication, tenant resolution, GraphiQL.
+
+use super::AppState;
+use crate::domain::ids::OrganizationId;
+use crate::error::AppResult;
+use crate::graphql::Principal;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Organization claim → tenant id, so a request does not write to find its tenant.
+#[derive(Default)]
+pub struct IdentityCache(Mutex<HashMap<String, OrganizationId>>);
+
+const IDENTITY_CACHE_MAX: usize = 10_000;
+
+impl IdentityCache {
+    async fn organization(&self, state: &AppState, claim: &str) -> AppResult<OrganizationId> {
+        if let Some(id) = self.0.lock().expect("identity cache").get(claim) {
+            return Ok(*id);
+        }
+        let id = state.store.ensure_organization(claim).await?;
+        let mut map = self.0.lock().expect("identity cache");
+        if map.len() >= IDENTITY_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(claim.to_owned(), id);
+        Ok(id)
+    }
+}
+
+pub async fn graphiql(State(state): State<AppState>) -> Response {
+    if !state.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
+    .into_response()
+}
+
+pub async fn execute(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
+    let mut request = req.into_inner();
+    match principal_from_headers(&state, &headers).await {
+        Ok(Some(p)) => request = request.data(p),
+        Ok(None) => {}
+        Err(e) => return unauthenticated(&e),
+    }
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// `None` without an Authorization header (fields then answer UNAUTHENTICATED); an error when
+/// a token is present but not acceptable.
+pub async fn principal_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> AppResult<Option<Principal>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            crate::error::AppError::Unauthenticated("expected Authorization: Bearer <token>".into())
+        })?;
+    let claims = state.auth.verify(token)?;
+    let organization_id = state
+        .identities
+        .organization(state, &claims.organization)
+        .await?;
+    Ok(Some(Principal {
+        organization_id,
+        organization: claims.organization,
+        subject: claims.subject,
+        scopes: claims.scopes,
+    }))
+}
+
+/// A GraphQL-shaped 401, so GraphQL clients read `errors[0].extensions.code` as usual.
+fn unauthenticated(e: &crate::error::AppError) -> Response {
+    e.log_if_internal();
+    let status = StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{"message": e.public_message(), "extensions": {"code": e.code().as_str()}}],
+    });
+    let mut resp = (status, axum::Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+    }
+    resp
+}

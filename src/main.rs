@@ -1,0 +1,114 @@
+//! The `ponto-bridge` command line: a thin layer over the library's rooms.
+
+use clap::{Parser, Subcommand};
+use ponto_bridge::app::{App, shutdown_signal};
+use ponto_bridge::auth::Authenticator;
+use ponto_bridge::clock::SystemClock;
+use ponto_bridge::config::{LogFormat, ServeSettings, Settings};
+use ponto_bridge::domain::scope::parse_scopes;
+use ponto_bridge::error::AppError;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "ponto-bridge",
+    version,
+    about = "Live bank connection for accounting products through Ponto"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (GraphQL, webhooks, OAuth callback, health).
+    Serve(ServeSettings),
+    /// Apply database migrations and exit.
+    Migrate(Settings),
+    /// Print a development token signed with the configured (or generated) HS256 secret.
+    Token {
+        #[command(flatten)]
+        settings: Settings,
+        /// The organization claim (the tenant's id in the accounting product).
+        #[arg(long)]
+        org: String,
+        /// Space-separated scopes: read, write, admin.
+        #[arg(long, default_value = "read write admin")]
+        scope: String,
+        /// The `sub` claim.
+        #[arg(long, default_value = "developer")]
+        subject: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl_secs: i64,
+    },
+    /// Print the GraphQL schema (SDL) as served.
+    PrintSchema,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    ponto_bridge::install_crypto_provider();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.public_message());
+            if let AppError::Internal(cause) = &e {
+                eprintln!("cause: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), AppError> {
+    match cli.command {
+        Command::Serve(serve) => {
+            init_tracing(serve.log_format);
+            let app = App::build(&serve, Arc::new(SystemClock)).await?;
+            // Tests and scripts read this line to learn the port when binding port 0.
+            println!("listening on http://{}", app.local_addr());
+            tracing::info!(addr = %app.local_addr(), public_url = %app.public_url(), "ponto-bridge serving");
+            app.run(shutdown_signal()).await
+        }
+        Command::Migrate(settings) => {
+            init_tracing(LogFormat::Text);
+            let url = settings.database_url();
+            let db = ponto_bridge::store::connect(&url, 2).await?;
+            ponto_bridge::store::migrate(&db, &url).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Token {
+            settings,
+            org,
+            scope,
+            subject,
+            ttl_secs,
+        } => {
+            let auth = Authenticator::from_settings(&settings, Arc::new(SystemClock))?;
+            let scopes: Vec<_> = parse_scopes(&scope).into_iter().collect();
+            println!("{}", auth.mint_hs256(&org, &scopes, &subject, ttl_secs)?);
+            Ok(())
+        }
+        Command::PrintSchema => {
+            print!("{}", ponto_bridge::graphql::sdl());
+            Ok(())
+        }
+    }
+}

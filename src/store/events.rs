@@ -1,0 +1,241 @@
+//! Owns the event log (the transactional outbox): appending an event with its per-organization
+//! sequence number and its webhook deliveries inside the caller's transaction, and reading the
+//! log back in sequence order.
+//!
+//! Sequence numbers come from `UPDATE organization_event_seq … RETURNING`: the row lock lasts
+//! until commit, so for one organization sequence order equals commit order on both backends
+//! and a reader resuming "after n" can never skip a later-committing lower number
+//! (DESIGN.md §9.1).
+
+use super::{Store, WriteTx, stmt};
+use crate::bus::{EventSignal, PG_EVENT_CHANNEL};
+use crate::domain::event::{Event, EventType};
+use crate::domain::ids::{EventId, OrganizationId};
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use entity::{event, webhook_delivery, webhook_endpoint};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+/// An event as stored in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: EventId,
+    pub organization_id: OrganizationId,
+    pub seq: i64,
+    pub event_type: EventType,
+    /// The envelope `{type, timestamp, data}` exactly as delivered.
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<event::Model> for StoredEvent {
+    type Error = AppError;
+    fn try_from(m: event::Model) -> AppResult<Self> {
+        let event_type = EventType::parse(&m.event_type).ok_or_else(|| {
+            AppError::internal(format!("unknown stored event type {}", m.event_type))
+        })?;
+        Ok(Self {
+            id: m.id.into(),
+            organization_id: m.organization_id.into(),
+            seq: m.seq,
+            event_type,
+            payload: m.payload,
+            created_at: m.created_at,
+        })
+    }
+}
+
+/// What `append_event` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub id: EventId,
+    pub seq: i64,
+    pub deliveries: usize,
+}
+
+impl WriteTx {
+    /// Appends `event` to the organization's log with the next sequence number and creates a
+    /// pending delivery for every enabled endpoint subscribed to its type — all inside this
+    /// transaction. With a `dedupe_key` already used by this organization nothing is written
+    /// and `None` is returned ("once per Ponto transaction", "once per account and expiry").
+    pub async fn append_event(
+        &mut self,
+        org: OrganizationId,
+        event: &Event,
+        dedupe_key: Option<&str>,
+    ) -> AppResult<Option<Appended>> {
+        let backend = self.conn().get_database_backend();
+        let seq = self.next_seq(org).await?;
+        if let Some(key) = dedupe_key {
+            let exists = event::Entity::find()
+                .select_only()
+                .column(event::Column::Id)
+                .filter(event::Column::OrganizationId.eq(org.0))
+                .filter(event::Column::DedupeKey.eq(key))
+                .into_tuple::<uuid::Uuid>()
+                .one(self.conn())
+                .await?
+                .is_some();
+            if exists {
+                // We hold the sequence row lock, so nobody took a number after ours: give it back.
+                self.conn()
+                    .execute_raw(stmt(
+                        backend,
+                        "UPDATE organization_event_seq SET last_seq = last_seq - 1 WHERE organization_id = $1",
+                        [org.0.into()],
+                    ))
+                    .await?;
+                return Ok(None);
+            }
+        }
+
+        let now = self.now();
+        let id = EventId::new();
+        let payload = event.envelope(now).to_string();
+        event::Entity::insert(event::ActiveModel {
+            id: Set(id.0),
+            organization_id: Set(org.0),
+            seq: Set(seq),
+            event_type: Set(event.event_type().as_str().to_owned()),
+            payload: Set(payload),
+            dedupe_key: Set(dedupe_key.map(str::to_owned)),
+            created_at: Set(now),
+        })
+        .exec_without_returning(self.conn())
+        .await?;
+
+        let deliveries = self
+            .create_deliveries(org, id, event.event_type(), now)
+            .await?;
+
+        if backend == DbBackend::Postgres {
+            // Delivered by PostgreSQL only if and when this transaction commits.
+            self.conn()
+                .execute_raw(stmt(
+                    backend,
+                    "SELECT pg_notify($1, $2)",
+                    [PG_EVENT_CHANNEL.into(), format!("{}:{seq}", org.0).into()],
+                ))
+                .await?;
+        }
+        self.signals.push(EventSignal {
+            organization_id: org,
+            event_id: id,
+            seq,
+            event_type: event.event_type(),
+        });
+        Ok(Some(Appended {
+            id,
+            seq,
+            deliveries,
+        }))
+    }
+
+    /// Takes the organization's next sequence number, holding its row lock until commit.
+    async fn next_seq(&self, org: OrganizationId) -> AppResult<i64> {
+        let backend = self.conn().get_database_backend();
+        let row = self
+            .conn()
+            .query_one_raw(stmt(
+                backend,
+                "UPDATE organization_event_seq SET last_seq = last_seq + 1 WHERE organization_id = $1 RETURNING last_seq",
+                [org.0.into()],
+            ))
+            .await?
+            .ok_or_else(|| AppError::internal(format!("no event sequence for organization {org}")))?;
+        Ok(row.try_get_by_index::<i64>(0)?)
+    }
+
+    async fn create_deliveries(
+        &self,
+        org: OrganizationId,
+        event_id: EventId,
+        event_type: EventType,
+        now: DateTime<Utc>,
+    ) -> AppResult<usize> {
+        let endpoints: Vec<(uuid::Uuid, String)> = webhook_endpoint::Entity::find()
+            .select_only()
+            .column(webhook_endpoint::Column::Id)
+            .column(webhook_endpoint::Column::EventTypes)
+            .filter(webhook_endpoint::Column::OrganizationId.eq(org.0))
+            .filter(webhook_endpoint::Column::Status.eq("ENABLED"))
+            .filter(webhook_endpoint::Column::DeletedAt.is_null())
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        let rows: Vec<_> = endpoints
+            .into_iter()
+            .filter(|(_, types)| subscribes_to(types, event_type))
+            .map(|(endpoint_id, _)| webhook_delivery::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                organization_id: Set(org.0),
+                event_id: Set(event_id.0),
+                endpoint_id: Set(endpoint_id),
+                status: Set("PENDING".to_owned()),
+                attempt_count: Set(0),
+                next_attempt_at: Set(Some(now)),
+                last_attempt_at: Set(None),
+                completed_at: Set(None),
+                lease_until: Set(None),
+                lease_owner: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .collect();
+        let n = rows.len();
+        if n > 0 {
+            webhook_delivery::Entity::insert_many(rows)
+                .exec_without_returning(self.conn())
+                .await?;
+        }
+        Ok(n)
+    }
+}
+
+/// An endpoint's subscription list is a JSON array of type names; empty means every type.
+fn subscribes_to(types_json: &str, event_type: EventType) -> bool {
+    match serde_json::from_str::<Vec<String>>(types_json) {
+        Ok(types) => types.is_empty() || types.iter().any(|t| t == event_type.as_str()),
+        Err(_) => false,
+    }
+}
+
+impl Store {
+    /// The organization's events with a sequence number above `after`, in sequence order.
+    pub async fn events_after(
+        &self,
+        org: OrganizationId,
+        after: i64,
+        limit: u64,
+    ) -> AppResult<Vec<StoredEvent>> {
+        event::Entity::find()
+            .filter(event::Column::OrganizationId.eq(org.0))
+            .filter(event::Column::Seq.gt(after))
+            .order_by_asc(event::Column::Seq)
+            .limit(limit)
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(StoredEvent::try_from)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_lists() {
+        assert!(subscribes_to("[]", EventType::InvoicePaid));
+        assert!(subscribes_to(r#"["invoice.paid"]"#, EventType::InvoicePaid));
+        assert!(!subscribes_to(
+            r#"["invoice.paid"]"#,
+            EventType::ConnectionBroken
+        ));
+        assert!(!subscribes_to("not json", EventType::InvoicePaid));
+    }
+}

@@ -1,0 +1,135 @@
+//! Owns persistence: the only room that touches `entity` and SQL. Every function that reads or
+//! writes tenant data takes the organization id; there is no query path without it.
+//!
+//! Writes go through [`WriteTx`]: on SQLite it is started `IMMEDIATE` (a deferred transaction
+//! that upgrades to a write fails with "database is locked" whatever the busy timeout), and it
+//! publishes event signals on the bus only after it commits.
+
+mod db;
+pub mod events;
+pub mod introspect;
+pub mod organizations;
+pub mod webhooks;
+
+use crate::bus::{Bus, EventSignal};
+use crate::clock::SharedClock;
+use crate::error::AppResult;
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait, Value,
+};
+
+pub use db::{connect, migrate};
+
+/// Handle to the database, the bus and the clock. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    bus: Bus,
+    clock: SharedClock,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection, bus: Bus, clock: SharedClock) -> Self {
+        Self { db, bus, clock }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> AppResult<()> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Starts a write transaction (IMMEDIATE on SQLite).
+    pub async fn begin_write(&self) -> AppResult<WriteTx> {
+        let txn = match self.backend() {
+            DbBackend::Sqlite => {
+                self.db
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?
+            }
+            _ => self.db.begin().await?,
+        };
+        Ok(WriteTx {
+            txn,
+            signals: Vec::new(),
+            bus: self.bus.clone(),
+            clock: self.clock.clone(),
+        })
+    }
+
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}
+
+/// A write transaction that collects the signals of the events it appends and publishes them
+/// once committed. Dropping it without `commit` rolls back and publishes nothing.
+pub struct WriteTx {
+    txn: DatabaseTransaction,
+    signals: Vec<EventSignal>,
+    bus: Bus,
+    clock: SharedClock,
+}
+
+impl WriteTx {
+    pub(crate) fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        self.txn.commit().await?;
+        self.bus.publish(&self.signals);
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> AppResult<()> {
+        self.txn.rollback().await?;
+        Ok(())
+    }
+}
+
+/// Builds a statement from SQL written with PostgreSQL placeholders (`$1`, `$2`, …); on SQLite
+/// they become numbered `?1`, `?2`. Keeps backend-specific SQL spelling in one place.
+pub(crate) fn stmt(
+    backend: DbBackend,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Statement {
+    let sql = match backend {
+        DbBackend::Sqlite => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                let placeholder = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+                out.push(if placeholder { '?' } else { c });
+            }
+            out
+        }
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}

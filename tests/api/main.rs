@@ -1,0 +1,10 @@
+//! The integration suite: one binary that starts the real server per test and talks to it over
+//! HTTP. Runs on SQLite by default and on PostgreSQL when `TEST_DATABASE_URL` is set.
+
+mod auth;
+mod cli;
+mod concurrency;
+mod events;
+mod health;
+mod helpers;
+mod schema;
