@@ -41,19 +41,12 @@ impl App {
             introspection: serve.graphql_introspection,
         };
         let schema = build_schema(Some(store.clone()), &limits);
-        let state = AppState::new(
-            store.clone(),
-            schema,
-            auth.clone(),
-            serve.graphql_introspection,
-        );
-        let router = router(
-            state,
-            &HttpOptions {
-                max_body_bytes: serve.max_body_bytes,
-                cors_allowed_origins: serve.cors_allowed_origins.clone(),
-            },
-        );
+        let opts = HttpOptions {
+            max_body_bytes: serve.max_body_bytes,
+            cors_allowed_origins: serve.cors_allowed_origins.clone(),
+            graphiql: serve.graphql_introspection,
+        };
+        let router = router(AppState::new(store.clone(), schema, auth.clone(), opts));
         let listener = TcpListener::bind(serve.bind)
             .await
             .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", serve.bind)))?;

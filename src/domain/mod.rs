@@ -2,6 +2,11 @@
 //! Nothing here imports a framework (no axum, sea-orm or async-graphql).
 
 pub mod event;
+pub mod iban;
 pub mod ids;
+pub mod invoice;
 pub mod money;
+pub mod problem;
+pub mod reference;
 pub mod scope;
+pub mod transaction;

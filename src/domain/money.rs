@@ -29,6 +29,17 @@ const EXPONENT_2: &[&str] = &[
     "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
+/// Every known code grouped by exponent (used to compare one decimal bound with amounts in
+/// minor units of several currencies).
+pub fn currencies_by_exponent() -> [(u8, &'static [&'static str]); 4] {
+    [
+        (0, EXPONENT_0),
+        (2, EXPONENT_2),
+        (3, EXPONENT_3),
+        (4, EXPONENT_4),
+    ]
+}
+
 /// A validated ISO-4217 currency code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency {

@@ -8,13 +8,16 @@
 
 use crate::domain::scope::Scope;
 use crate::error::{AppError, ErrorCode};
+use crate::store::page::MAX_PAGE;
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
+    NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
-    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
+    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
 };
+use async_graphql_value::{ConstValue, Value as AstValue};
 use std::sync::Arc;
 
 /// Codes for requests refused before execution (in addition to [`ErrorCode`]).
@@ -135,7 +138,13 @@ impl Extension for ErrorPolicyExt {
             .run(ctx, query, variables)
             .await
             .map_err(|e| with_code(e, PARSE_FAILED))?;
-        let aliases = count_aliases(&doc);
+        let (aliases, bad_page) = inspect(&doc, variables);
+        if let Some(message) = bad_page {
+            return Err(with_code(
+                ServerError::new(message, None),
+                ErrorCode::BadUserInput.as_str(),
+            ));
+        }
         if aliases > self.max_aliases {
             return Err(with_code(
                 ServerError::new(
@@ -146,6 +155,25 @@ impl Extension for ErrorPolicyExt {
             ));
         }
         Ok(doc)
+    }
+
+    /// Arguments are parsed when a field resolves; async-graphql reports a bad argument (a
+    /// Decimal given as a float, an unparsable date) without a code. Those are input errors.
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        next.run(ctx, info).await.map_err(|e| {
+            let input_error = e.message.starts_with("Failed to parse ")
+                || e.message.starts_with("Invalid value for argument");
+            if input_error {
+                with_code(e, ErrorCode::BadUserInput.as_str())
+            } else {
+                e
+            }
+        })
     }
 
     async fn validation(
@@ -169,26 +197,64 @@ impl Extension for ErrorPolicyExt {
     }
 }
 
-fn count_aliases(doc: &ExecutableDocument) -> usize {
-    fn walk(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(f) => {
-                    usize::from(f.node.alias.is_some()) + walk(&f.node.selection_set.node)
-                }
-                Selection::InlineFragment(f) => walk(&f.node.selection_set.node),
-                Selection::FragmentSpread(_) => 0,
-            })
-            .sum()
+/// What the request-shape checks need from a document: its alias count and the first page
+/// argument (`first`/`last`, literal or variable) outside `0..=MAX_PAGE`.
+fn inspect(doc: &ExecutableDocument, variables: &Variables) -> (usize, Option<String>) {
+    fn page_size(v: &AstValue, variables: &Variables) -> Option<i64> {
+        match v {
+            AstValue::Number(n) => n.as_i64(),
+            AstValue::Variable(name) => match variables.get(name) {
+                Some(ConstValue::Number(n)) => n.as_i64(),
+                _ => None,
+            },
+            _ => None,
+        }
     }
-    doc.operations
-        .iter()
-        .map(|(_, op)| walk(&op.node.selection_set.node))
-        .sum::<usize>()
-        + doc
-            .fragments
-            .values()
-            .map(|f| walk(&f.node.selection_set.node))
-            .sum::<usize>()
+    fn walk(
+        set: &SelectionSet,
+        variables: &Variables,
+        aliases: &mut usize,
+        bad: &mut Option<String>,
+    ) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    *aliases += usize::from(f.node.alias.is_some());
+                    for (name, value) in &f.node.arguments {
+                        let arg = name.node.as_str();
+                        if (arg == "first" || arg == "last")
+                            && bad.is_none()
+                            && page_size(&value.node, variables)
+                                .is_some_and(|n| !(0..=MAX_PAGE as i64).contains(&n))
+                        {
+                            *bad = Some(format!("`{arg}` must be between 0 and {MAX_PAGE}"));
+                        }
+                    }
+                    walk(&f.node.selection_set.node, variables, aliases, bad);
+                }
+                Selection::InlineFragment(f) => {
+                    walk(&f.node.selection_set.node, variables, aliases, bad)
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let (mut aliases, mut bad) = (0, None);
+    for (_, op) in doc.operations.iter() {
+        walk(
+            &op.node.selection_set.node,
+            variables,
+            &mut aliases,
+            &mut bad,
+        );
+    }
+    for f in doc.fragments.values() {
+        walk(
+            &f.node.selection_set.node,
+            variables,
+            &mut aliases,
+            &mut bad,
+        );
+    }
+    (aliases, bad)
 }

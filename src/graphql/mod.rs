@@ -1,21 +1,39 @@
 //! Owns the GraphQL API: schema roots, output types built from domain types, guards, limits and
 //! the error policy. Knows nothing of HTTP; `http` hands it a request and a `Principal`.
 
+mod bank;
 pub mod errors;
 pub mod ids;
+mod invoices;
+mod loaders;
+mod matches;
+mod node;
+mod scalars;
+mod transactions;
 mod viewer;
 
 use crate::domain::ids::OrganizationId;
 use crate::domain::scope::Scope;
 use crate::store::Store;
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Guard, MergedObject, Schema};
-use errors::{ErrorPolicy, GqlError};
+use crate::store::page::{DEFAULT_PAGE, MAX_PAGE};
+use async_graphql::{Context, EmptySubscription, Guard, MergedObject, Schema};
+use errors::{ErrorPolicy, GqlError, GqlResult};
+pub use loaders::Loaders;
 use std::collections::BTreeSet;
 
 #[derive(MergedObject, Default)]
-pub struct Query(viewer::ViewerQuery);
+pub struct Query(
+    viewer::ViewerQuery,
+    bank::BankQuery,
+    transactions::TransactionsQuery,
+    invoices::InvoicesQuery,
+    node::NodeQuery,
+);
 
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(invoices::InvoicesMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Request limits enforced before any resolver (and so any SQL) runs.
 #[derive(Debug, Clone)]
@@ -39,7 +57,7 @@ impl Default for Limits {
 
 /// The schema with its limits and error policy; `store` is reachable from every resolver.
 pub fn build_schema(store: Option<Store>, limits: &Limits) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(ErrorPolicy {
@@ -84,6 +102,20 @@ pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, GqlError> {
 
 pub fn store<'a>(ctx: &Context<'a>) -> &'a Store {
     ctx.data_unchecked::<Store>()
+}
+
+/// The request's tenant-scoped data loaders (present whenever a caller is authenticated).
+pub fn loaders<'a>(ctx: &Context<'a>) -> GqlResult<&'a Loaders> {
+    ctx.data_opt::<Loaders>()
+        .ok_or_else(GqlError::unauthenticated)
+}
+
+/// Complexity of a paginated field: its page size times the cost of one node.
+pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let n = first
+        .or(last)
+        .map_or(DEFAULT_PAGE, |n| n.clamp(0, MAX_PAGE as i32) as u64);
+    1 + n as usize * child_complexity
 }
 
 /// Field guard: the caller is authenticated and holds `scope`.

@@ -5,7 +5,8 @@ use crate::domain::ids::OrganizationId;
 use crate::error::AppResult;
 use crate::graphql::Principal;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -34,7 +35,7 @@ impl IdentityCache {
 }
 
 pub async fn graphiql(State(state): State<AppState>) -> Response {
-    if !state.graphiql {
+    if !state.opts.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
     Html(
@@ -46,14 +47,63 @@ pub async fn graphiql(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-pub async fn execute(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> Response {
-    let mut request = req.into_inner();
+/// Request-level refusals, before GraphQL sees the document.
+pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+pub const BATCH_NOT_SUPPORTED: &str = "BATCH_NOT_SUPPORTED";
+pub const MALFORMED_REQUEST: &str = "MALFORMED_REQUEST";
+
+pub fn refused(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({"data": null, "errors": [{"message": message, "extensions": {"code": code}}]});
+    (status, axum::Json(body)).into_response()
+}
+
+/// Reads one GraphQL request from a JSON body: batches (JSON arrays) are refused, and so is
+/// a body over the configured size, with a GraphQL-shaped error and a stable code.
+async fn read_request(body: Body, max: usize) -> Result<async_graphql::Request, Response> {
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+        refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            PAYLOAD_TOO_LARGE,
+            &format!("request body over {max} bytes"),
+        )
+    })?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            MALFORMED_REQUEST,
+            "the body is not JSON",
+        )
+    })?;
+    if value.is_array() {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            BATCH_NOT_SUPPORTED,
+            "batched requests are not supported",
+        ));
+    }
+    serde_json::from_value(value).map_err(|_| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            MALFORMED_REQUEST,
+            "expected {\"query\", \"variables\", \"operationName\"}",
+        )
+    })
+}
+
+pub async fn execute(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let mut request = match read_request(body, state.opts.max_body_bytes).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
     match principal_from_headers(&state, &headers).await {
-        Ok(Some(p)) => request = request.data(p),
+        Ok(Some(p)) => {
+            request = request
+                .data(crate::graphql::Loaders::new(
+                    &state.store,
+                    p.organization_id,
+                ))
+                .data(p);
+        }
         Ok(None) => {}
         Err(e) => return unauthenticated(&e),
     }

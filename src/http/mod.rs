@@ -9,12 +9,13 @@ use crate::error::AppError;
 use crate::graphql::AppSchema;
 use crate::store::Store;
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 /// Everything a handler may need. Cheap to clone.
@@ -24,17 +25,22 @@ pub struct AppState {
     pub schema: AppSchema,
     pub auth: Arc<Authenticator>,
     pub identities: Arc<graphql::IdentityCache>,
-    pub graphiql: bool,
+    pub opts: Arc<HttpOptions>,
 }
 
 impl AppState {
-    pub fn new(store: Store, schema: AppSchema, auth: Arc<Authenticator>, graphiql: bool) -> Self {
+    pub fn new(
+        store: Store,
+        schema: AppSchema,
+        auth: Arc<Authenticator>,
+        opts: HttpOptions,
+    ) -> Self {
         Self {
             store,
             schema,
             auth,
             identities: Arc::default(),
-            graphiql,
+            opts: Arc::new(opts),
         }
     }
 }
@@ -42,17 +48,41 @@ impl AppState {
 pub struct HttpOptions {
     pub max_body_bytes: usize,
     pub cors_allowed_origins: Vec<String>,
+    /// Serve GraphiQL on `GET /graphql` (follows the introspection switch).
+    pub graphiql: bool,
 }
 
-pub fn router(state: AppState, opts: &HttpOptions) -> Router {
+pub fn router(state: AppState) -> Router {
+    let opts = state.opts.clone();
     Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::execute))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .layer(RequestBodyLimitLayer::new(opts.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            opts.max_body_bytes,
+            limit_body,
+        ))
         .layer(cors(&opts.cors_allowed_origins))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Refuses a declared oversized body at once (413, JSON); handlers read at most the limit.
+async fn limit_body(State(max): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        let message = format!("request body over {max} bytes");
+        return graphql::refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            graphql::PAYLOAD_TOO_LARGE,
+            &message,
+        );
+    }
+    next.run(req).await
 }
 
 /// No cross-origin access unless origins are configured; then exactly those.

@@ -5,10 +5,15 @@
 //! that upgrades to a write fails with "database is locked" whatever the busy timeout), and it
 //! publishes event signals on the bus only after it commits.
 
+pub mod accounts;
 mod db;
 pub mod events;
 pub mod introspect;
+pub mod invoices;
+pub mod matches;
 pub mod organizations;
+pub mod page;
+pub mod transactions;
 pub mod webhooks;
 
 use crate::bus::{Bus, EventSignal};
@@ -18,6 +23,8 @@ use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait, Value,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use db::{connect, migrate};
 
@@ -27,11 +34,27 @@ pub struct Store {
     db: DatabaseConnection,
     bus: Bus,
     clock: SharedClock,
+    statements: Arc<AtomicU64>,
 }
 
 impl Store {
-    pub fn new(db: DatabaseConnection, bus: Bus, clock: SharedClock) -> Self {
-        Self { db, bus, clock }
+    pub fn new(mut db: DatabaseConnection, bus: Bus, clock: SharedClock) -> Self {
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Self {
+            db,
+            bus,
+            clock,
+            statements,
+        }
+    }
+
+    /// SQL statements run through this store so far (N+1 checks, metrics).
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -1,0 +1,279 @@
+//! Owns the bank side of the API: the Ponto connection with its problems, and bank accounts
+//! with balances and authorization state.
+
+use super::errors::{GqlError, GqlResult};
+
+use super::scalars::{Money, connection};
+use super::transactions::{BankTransaction, TransactionFilterInput};
+use super::{RequireScope, ids, principal, store};
+use crate::domain::ids::AccountId;
+use crate::domain::problem::Problem;
+use crate::domain::scope::Scope;
+use crate::error::AppError;
+use crate::store::accounts::{Account, Connection as StoreConnection};
+use crate::store::page::{Cursor, PageArgs};
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+pub const ACCOUNT_TYPE: &str = "BankAccount";
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum PontoConnectionStatus {
+    /// Ponto was never linked.
+    NotConnected,
+    Connected,
+    /// The link exists but does not work (see `problems`).
+    Broken,
+    /// Unlinked on request (`disconnectPonto`); data is kept.
+    Disconnected,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ProblemCode {
+    ConnectionBroken,
+    NoAccountsActivated,
+    ReauthorizationRequired,
+    ReauthorizationExpiring,
+}
+
+impl From<Problem> for ProblemCode {
+    fn from(p: Problem) -> Self {
+        match p {
+            Problem::ConnectionBroken => Self::ConnectionBroken,
+            Problem::NoAccountsActivated => Self::NoAccountsActivated,
+            Problem::ReauthorizationRequired => Self::ReauthorizationRequired,
+            Problem::ReauthorizationExpiring => Self::ReauthorizationExpiring,
+        }
+    }
+}
+
+/// Something the user must fix, with the message to show and the way out.
+#[derive(SimpleObject, Clone)]
+pub struct BankProblem {
+    pub code: ProblemCode,
+    pub message: String,
+    pub fix: String,
+}
+
+fn problems(codes: &[String]) -> Vec<BankProblem> {
+    codes
+        .iter()
+        .filter_map(|c| Problem::parse(c))
+        .map(|p| BankProblem {
+            code: p.into(),
+            message: p.message().to_owned(),
+            fix: p.fix().to_owned(),
+        })
+        .collect()
+}
+
+/// The organization's link to Ponto.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct PontoConnection {
+    pub status: PontoConnectionStatus,
+    pub problems: Vec<BankProblem>,
+    pub connected_at: Option<DateTime<Utc>>,
+    pub broken_at: Option<DateTime<Utc>>,
+    pub disconnected_at: Option<DateTime<Utc>>,
+}
+
+impl From<Option<StoreConnection>> for PontoConnection {
+    fn from(c: Option<StoreConnection>) -> Self {
+        let Some(c) = c else {
+            return Self {
+                status: PontoConnectionStatus::NotConnected,
+                problems: vec![],
+                connected_at: None,
+                broken_at: None,
+                disconnected_at: None,
+            };
+        };
+        let status = match c.status.as_str() {
+            "CONNECTED" => PontoConnectionStatus::Connected,
+            "BROKEN" => PontoConnectionStatus::Broken,
+            "DISCONNECTED" => PontoConnectionStatus::Disconnected,
+            _ => PontoConnectionStatus::NotConnected,
+        };
+        Self {
+            status,
+            problems: problems(&c.problems),
+            connected_at: c.connected_at,
+            broken_at: c.broken_at,
+            disconnected_at: c.disconnected_at,
+        }
+    }
+}
+
+#[ComplexObject]
+impl PontoConnection {
+    /// The accounts shared through Ponto (also those revoked since, with their history).
+    #[graphql(complexity = "super::page_complexity(first, last, child_complexity)")]
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Connection<String, BankAccount>> {
+        list_accounts(ctx, first, after, last, before).await
+    }
+}
+
+async fn list_accounts(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> GqlResult<Connection<String, BankAccount>> {
+    let args = PageArgs::parse(first, after.as_deref(), last, before.as_deref())?;
+    let p = principal(ctx)?;
+    let page = store(ctx).accounts(p.organization_id, &args).await?;
+    Ok(connection(
+        page,
+        |a| Cursor {
+            date: None,
+            id: a.id.0,
+        },
+        BankAccount,
+    ))
+}
+
+/// A bank account shared through Ponto.
+pub struct BankAccount(pub Account);
+
+#[Object]
+impl BankAccount {
+    pub async fn id(&self) -> ID {
+        ID(ids::encode(ACCOUNT_TYPE, self.0.id.0))
+    }
+    /// The account number, usually an IBAN.
+    async fn reference(&self) -> Option<&str> {
+        self.0.reference.as_deref()
+    }
+    /// `IBAN`, or another scheme Ponto reports.
+    async fn reference_type(&self) -> Option<&str> {
+        self.0.reference_type.as_deref()
+    }
+    async fn currency(&self) -> &str {
+        self.0.currency.code()
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn holder_name(&self) -> Option<&str> {
+        self.0.holder_name.as_deref()
+    }
+    async fn product(&self) -> Option<&str> {
+        self.0.product.as_deref()
+    }
+    /// `checking`, `savings`, `card`…
+    async fn subtype(&self) -> Option<&str> {
+        self.0.subtype.as_deref()
+    }
+    async fn current_balance(&self) -> Option<Money> {
+        self.0.current_balance.map(Money::from)
+    }
+    async fn current_balance_reference_date(&self) -> Option<DateTime<Utc>> {
+        self.0.current_balance_reference_date
+    }
+    async fn available_balance(&self) -> Option<Money> {
+        self.0.available_balance.map(Money::from)
+    }
+    async fn available_balance_reference_date(&self) -> Option<DateTime<Utc>> {
+        self.0.available_balance_reference_date
+    }
+    /// When the customer last authorized access at the bank.
+    async fn authorized_at(&self) -> Option<DateTime<Utc>> {
+        self.0.authorized_at
+    }
+    /// When that authorization is expected to expire (PSD2 consent, 90–180 days).
+    async fn authorization_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.authorization_expires_at
+    }
+    /// Ponto's availability of the account's data (`available`, `unavailable`…).
+    async fn availability(&self) -> Option<&str> {
+        self.0.availability.as_deref()
+    }
+    /// `ACTIVE` or `REVOKED`.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+    async fn problems(&self) -> Vec<BankProblem> {
+        problems(&self.0.problems)
+    }
+    async fn last_synced_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_synced_at
+    }
+    async fn next_sync_allowed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.next_sync_allowed_at
+    }
+    /// This account's transactions, newest first.
+    #[graphql(complexity = "super::page_complexity(first, last, child_complexity)")]
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TransactionFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Connection<String, BankTransaction>> {
+        let mut filter = filter.unwrap_or_default().into_store()?;
+        filter.account_id = Some(self.0.id);
+        super::transactions::list(ctx, filter, first, after, last, before).await
+    }
+}
+
+pub fn decode_account_id(id: &ID) -> GqlResult<AccountId> {
+    ids::decode_as(ACCOUNT_TYPE, id)
+        .map(AccountId)
+        .ok_or_else(|| GqlError::from(AppError::not_found("bank account")))
+}
+
+/// Loads an account of the caller's organization through the request's loader.
+pub async fn load_account(ctx: &Context<'_>, id: AccountId) -> GqlResult<Option<Account>> {
+    super::loaders(ctx)?.loader.load_one(id).await
+}
+
+#[derive(Default)]
+pub struct BankQuery;
+
+#[Object]
+impl BankQuery {
+    /// The organization's link to Ponto: status, problems and accounts.
+    #[graphql(guard = "RequireScope(Scope::Read)")]
+    async fn ponto_connection(&self, ctx: &Context<'_>) -> GqlResult<PontoConnection> {
+        let p = principal(ctx)?;
+        Ok(store(ctx).connection(p.organization_id).await?.into())
+    }
+
+    /// Every bank account of the organization.
+    #[graphql(
+        guard = "RequireScope(Scope::Read)",
+        complexity = "super::page_complexity(first, last, child_complexity)"
+    )]
+    async fn bank_accounts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Connection<String, BankAccount>> {
+        list_accounts(ctx, first, after, last, before).await
+    }
+
+    /// One bank account (NOT_FOUND when it is not the organization's).
+    #[graphql(guard = "RequireScope(Scope::Read)")]
+    async fn bank_account(&self, ctx: &Context<'_>, id: ID) -> GqlResult<BankAccount> {
+        let id = decode_account_id(&id)?;
+        load_account(ctx, id)
+            .await?
+            .map(BankAccount)
+            .ok_or_else(|| AppError::not_found("bank account").into())
+    }
+}

@@ -1,0 +1,125 @@
+//! Owns the scalars and small shared types of the API: `Decimal` (an exact decimal as a
+//! string), `Date` (ISO-8601 calendar date), `Money`, `UserError`, and Relay connections.
+
+use crate::domain::money::{self, Money as DomainMoney};
+use crate::store::page::{Cursor, Page};
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{
+    Enum, InputValueError, InputValueResult, OutputType, Scalar, ScalarType, SimpleObject, Value,
+};
+use chrono::NaiveDate;
+
+/// An exact decimal number written as a string, e.g. `"1234.50"` or `"-0.01"`. Never a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal(pub rust_decimal::Decimal);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => money::parse_decimal(s)
+                .map(Decimal)
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not a decimal number"))),
+            // Integers are exact; floats are refused so no binary rounding can sneak in.
+            Value::Number(n) if n.is_i64() => Ok(Decimal(rust_decimal::Decimal::from(
+                n.as_i64().expect("checked"),
+            ))),
+            _ => Err(InputValueError::custom(
+                "a Decimal is a string such as \"1234.50\"",
+            )),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date(pub NaiveDate);
+
+#[Scalar(name = "Date")]
+impl ScalarType for Date {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Date)
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not a date (YYYY-MM-DD)"))),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+/// An exact amount of money.
+#[derive(SimpleObject, Clone)]
+pub struct Money {
+    /// The amount with the currency's number of decimals, e.g. `"1234.50"`.
+    pub amount: Decimal,
+    /// ISO-4217 code, e.g. `EUR`.
+    pub currency: String,
+}
+
+impl From<DomainMoney> for Money {
+    fn from(m: DomainMoney) -> Self {
+        Self {
+            amount: Decimal(m.to_decimal()),
+            currency: m.currency.code().to_owned(),
+        }
+    }
+}
+
+/// Machine-readable reason of a `UserError`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum UserErrorCode {
+    /// A required value is missing or blank.
+    Required,
+    /// A value is longer than allowed.
+    TooLong,
+    /// A value is not valid for its field.
+    Invalid,
+    /// Not an ISO-4217 currency code.
+    InvalidCurrency,
+    /// More decimals than the currency allows.
+    TooManyDecimals,
+    /// An amount that must be positive is not.
+    NotPositive,
+    /// Not a valid IBAN.
+    InvalidIban,
+    /// Not a valid structured reference (OGM/VCS or RF).
+    InvalidReference,
+    /// The same external id appears twice in one batch.
+    DuplicateInBatch,
+    /// The referenced object does not exist (for this organization).
+    NotFound,
+    /// The change conflicts with the object's state.
+    Conflict,
+}
+
+/// An expected failure of a mutation, pointing at the input field at fault.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UserError {
+    /// Path to the input field, e.g. `["invoices", "3", "total"]`.
+    pub field: Option<Vec<String>>,
+    pub message: String,
+    pub code: UserErrorCode,
+}
+
+/// Builds a Relay connection from a store page.
+pub fn connection<R, T: OutputType>(
+    page: Page<R>,
+    cursor: impl Fn(&R) -> Cursor,
+    wrap: impl Fn(R) -> T,
+) -> Connection<String, T> {
+    let mut c = Connection::new(page.has_previous_page, page.has_next_page);
+    c.edges = page
+        .items
+        .into_iter()
+        .map(|r| Edge::new(cursor(&r).encode(), wrap(r)))
+        .collect();
+    c
+}

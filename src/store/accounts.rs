@@ -1,0 +1,331 @@
+//! Owns bank accounts and the tenant's Ponto connection as rows: reading them for the API and
+//! upserting what Ponto reports (by Ponto id, so a re-import changes nothing).
+
+use super::page::{self, Page, PageArgs};
+use super::{Store, WriteTx};
+use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
+use crate::domain::money::{Currency, Money};
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use entity::{bank_account, ponto_connection};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
+use std::collections::HashMap;
+
+/// A bank account as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub connection_id: Option<ConnectionId>,
+    pub ponto_id: String,
+    pub reference: Option<String>,
+    pub reference_type: Option<String>,
+    pub currency: Currency,
+    pub description: Option<String>,
+    pub holder_name: Option<String>,
+    pub product: Option<String>,
+    pub subtype: Option<String>,
+    pub financial_institution_id: Option<String>,
+    pub current_balance: Option<Money>,
+    pub current_balance_reference_date: Option<DateTime<Utc>>,
+    pub available_balance: Option<Money>,
+    pub available_balance_reference_date: Option<DateTime<Utc>>,
+    pub authorized_at: Option<DateTime<Utc>>,
+    pub authorization_expires_at: Option<DateTime<Utc>>,
+    pub availability: Option<String>,
+    pub status: String,
+    pub problems: Vec<String>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_sync_error: Option<String>,
+    pub next_sync_allowed_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) fn parse_currency(code: &str) -> AppResult<Currency> {
+    Currency::parse(code).map_err(|e| AppError::internal(format!("stored currency: {e}")))
+}
+
+pub(crate) fn parse_problems(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+impl TryFrom<bank_account::Model> for Account {
+    type Error = AppError;
+    fn try_from(m: bank_account::Model) -> AppResult<Self> {
+        let currency = parse_currency(&m.currency)?;
+        Ok(Self {
+            id: m.id.into(),
+            connection_id: m.connection_id.map(Into::into),
+            ponto_id: m.ponto_id,
+            reference: m.reference,
+            reference_type: m.reference_type,
+            currency,
+            description: m.description,
+            holder_name: m.holder_name,
+            product: m.product,
+            subtype: m.subtype,
+            financial_institution_id: m.financial_institution_id,
+            current_balance: m.current_balance_minor.map(|v| Money::new(v, currency)),
+            current_balance_reference_date: m.current_balance_reference_date,
+            available_balance: m.available_balance_minor.map(|v| Money::new(v, currency)),
+            available_balance_reference_date: m.available_balance_reference_date,
+            authorized_at: m.authorized_at,
+            authorization_expires_at: m.authorization_expires_at,
+            availability: m.availability,
+            status: m.status,
+            problems: parse_problems(&m.problems),
+            last_synced_at: m.last_synced_at,
+            last_sync_error: m.last_sync_error,
+            next_sync_allowed_at: m.next_sync_allowed_at,
+            revoked_at: m.revoked_at,
+            created_at: m.created_at,
+        })
+    }
+}
+
+/// What Ponto says about an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUpsert {
+    pub ponto_id: String,
+    pub reference: Option<String>,
+    pub reference_type: Option<String>,
+    pub currency: Currency,
+    pub description: Option<String>,
+    pub holder_name: Option<String>,
+    pub product: Option<String>,
+    pub subtype: Option<String>,
+    pub financial_institution_id: Option<String>,
+    pub current_balance_minor: Option<i64>,
+    pub current_balance_reference_date: Option<DateTime<Utc>>,
+    pub available_balance_minor: Option<i64>,
+    pub available_balance_reference_date: Option<DateTime<Utc>>,
+    pub authorized_at: Option<DateTime<Utc>>,
+    pub authorization_expires_at: Option<DateTime<Utc>>,
+    pub availability: Option<String>,
+}
+
+/// The tenant's Ponto connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub status: String,
+    pub problems: Vec<String>,
+    pub ponto_organization_id: Option<String>,
+    pub broken_reason: Option<String>,
+    pub connected_at: Option<DateTime<Utc>>,
+    pub broken_at: Option<DateTime<Utc>>,
+    pub disconnected_at: Option<DateTime<Utc>>,
+}
+
+impl From<ponto_connection::Model> for Connection {
+    fn from(m: ponto_connection::Model) -> Self {
+        Self {
+            id: m.id.into(),
+            status: m.status,
+            problems: parse_problems(&m.problems),
+            ponto_organization_id: m.ponto_organization_id,
+            broken_reason: m.broken_reason,
+            connected_at: m.connected_at,
+            broken_at: m.broken_at,
+            disconnected_at: m.disconnected_at,
+        }
+    }
+}
+
+impl Store {
+    pub async fn connection(&self, org: OrganizationId) -> AppResult<Option<Connection>> {
+        Ok(ponto_connection::Entity::find()
+            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?
+            .map(Connection::from))
+    }
+
+    pub async fn accounts(&self, org: OrganizationId, args: &PageArgs) -> AppResult<Page<Account>> {
+        let select =
+            bank_account::Entity::find().filter(bank_account::Column::OrganizationId.eq(org.0));
+        let page = page::fetch(self.conn(), select, None, bank_account::Column::Id, args).await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(Account::try_from)
+            .collect::<AppResult<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+        })
+    }
+
+    pub async fn account(&self, org: OrganizationId, id: AccountId) -> AppResult<Option<Account>> {
+        bank_account::Entity::find_by_id(id.0)
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?
+            .map(Account::try_from)
+            .transpose()
+    }
+
+    /// Accounts by id, in one statement (data loader).
+    pub async fn accounts_by_ids(
+        &self,
+        org: OrganizationId,
+        ids: &[AccountId],
+    ) -> AppResult<HashMap<AccountId, Account>> {
+        bank_account::Entity::find()
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::Id.is_in(ids.iter().map(|i| i.0)))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|m| Account::try_from(m).map(|a| (a.id, a)))
+            .collect()
+    }
+}
+
+impl WriteTx {
+    /// Creates the tenant's connection row if missing, else sets its status and problems.
+    pub async fn set_connection_state(
+        &mut self,
+        org: OrganizationId,
+        status: &str,
+        problems: &[String],
+        ponto_organization_id: Option<&str>,
+    ) -> AppResult<ConnectionId> {
+        let now = self.now();
+        let problems_json = serde_json::to_string(problems).expect("strings serialize");
+        let existing = ponto_connection::Entity::find()
+            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?;
+        match existing {
+            Some(m) => {
+                let id = m.id;
+                let mut am = m.into_active_model();
+                am.status = Set(status.to_owned());
+                am.problems = Set(problems_json);
+                if let Some(p) = ponto_organization_id {
+                    am.ponto_organization_id = Set(Some(p.to_owned()));
+                }
+                am.updated_at = Set(now);
+                am.update(self.conn()).await?;
+                Ok(id.into())
+            }
+            None => {
+                let id = ConnectionId::new();
+                ponto_connection::Entity::insert(ponto_connection::ActiveModel {
+                    id: Set(id.0),
+                    organization_id: Set(org.0),
+                    status: Set(status.to_owned()),
+                    ponto_organization_id: Set(ponto_organization_id.map(str::to_owned)),
+                    access_token_enc: Set(None),
+                    refresh_token_enc: Set(None),
+                    access_token_expires_at: Set(None),
+                    token_scope: Set(None),
+                    problems: Set(problems_json),
+                    broken_reason: Set(None),
+                    connected_at: Set((status == "CONNECTED").then_some(now)),
+                    broken_at: Set(None),
+                    disconnected_at: Set(None),
+                    token_refreshed_at: Set(None),
+                    refresh_lease_until: Set(None),
+                    refresh_lease_owner: Set(None),
+                    next_read_at: Set(None),
+                    read_lease_until: Set(None),
+                    read_lease_owner: Set(None),
+                    last_read_at: Set(None),
+                    last_read_error: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                })
+                .exec_without_returning(self.conn())
+                .await?;
+                Ok(id)
+            }
+        }
+    }
+
+    /// Inserts or updates an account by its Ponto id. Returns the account as it was before
+    /// (`None` when new) and as it is now, so callers can announce what changed.
+    pub async fn upsert_account(
+        &mut self,
+        org: OrganizationId,
+        connection: Option<ConnectionId>,
+        a: AccountUpsert,
+    ) -> AppResult<(Option<Account>, Account)> {
+        let now = self.now();
+        let existing = bank_account::Entity::find()
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::PontoId.eq(a.ponto_id.as_str()))
+            .one(self.conn())
+            .await?;
+        let before = existing.clone().map(Account::try_from).transpose()?;
+        let mut am = match existing {
+            Some(m) => m.into_active_model(),
+            None => bank_account::ActiveModel {
+                id: Set(AccountId::new().0),
+                organization_id: Set(org.0),
+                status: Set("ACTIVE".to_owned()),
+                problems: Set("[]".to_owned()),
+                last_synced_at: Set(None),
+                last_sync_error: Set(None),
+                next_sync_allowed_at: Set(None),
+                revoked_at: Set(None),
+                created_at: Set(now),
+                current_balance_changed_at: Set(None),
+                available_balance_changed_at: Set(None),
+                ..Default::default()
+            },
+        };
+        if before
+            .as_ref()
+            .and_then(|b| b.current_balance.map(|m| m.minor))
+            != a.current_balance_minor
+        {
+            am.current_balance_changed_at = Set(Some(now));
+        }
+        if before
+            .as_ref()
+            .and_then(|b| b.available_balance.map(|m| m.minor))
+            != a.available_balance_minor
+        {
+            am.available_balance_changed_at = Set(Some(now));
+        }
+        // `set_ne` leaves equal values untouched, so an unchanged account is not written.
+        am.connection_id.set_ne(connection.map(|c| c.0));
+        am.ponto_id.set_ne(a.ponto_id);
+        am.reference.set_ne(a.reference);
+        am.reference_type.set_ne(a.reference_type);
+        am.currency.set_ne(a.currency.code().to_owned());
+        am.description.set_ne(a.description);
+        am.holder_name.set_ne(a.holder_name);
+        am.product.set_ne(a.product);
+        am.subtype.set_ne(a.subtype);
+        am.financial_institution_id
+            .set_ne(a.financial_institution_id);
+        am.current_balance_minor.set_ne(a.current_balance_minor);
+        am.current_balance_reference_date
+            .set_ne(a.current_balance_reference_date);
+        am.available_balance_minor.set_ne(a.available_balance_minor);
+        am.available_balance_reference_date
+            .set_ne(a.available_balance_reference_date);
+        am.authorized_at.set_ne(a.authorized_at);
+        am.authorization_expires_at
+            .set_ne(a.authorization_expires_at);
+        am.availability.set_ne(a.availability);
+        let model = match &before {
+            Some(b) if !am.is_changed() => return Ok((Some(b.clone()), b.clone())),
+            Some(_) => {
+                am.updated_at = Set(now);
+                am.update(self.conn()).await?
+            }
+            None => {
+                am.updated_at = Set(now);
+                am.insert(self.conn()).await?
+            }
+        };
+        Ok((before, Account::try_from(model)?))
+    }
+}

@@ -1,0 +1,352 @@
+//! Owns invoices as rows: filtered keyset listing, lookups by id or external id, the idempotent
+//! upsert of the accounting product's invoices, voiding, and the invoice payment events.
+
+use super::page::{self, Page, PageArgs};
+use super::{Store, WriteTx};
+use crate::domain::event::{Event, InvoiceEvent, InvoicePaymentData};
+use crate::domain::ids::{InvoiceId, OrganizationId};
+use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
+use crate::domain::money::Money;
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::invoice;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub id: InvoiceId,
+    pub external_id: String,
+    pub kind: InvoiceKind,
+    pub number: String,
+    pub counterparty_name: Option<String>,
+    pub counterparty_iban: Option<String>,
+    pub total: Money,
+    pub paid: Money,
+    pub written_off: Money,
+    pub issue_date: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    pub structured_reference: Option<String>,
+    pub status: InvoiceStatus,
+    pub paid_at: Option<NaiveDate>,
+    pub payment_pending: bool,
+    pub voided_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Invoice {
+    /// What is still to be paid (never negative).
+    pub fn open_amount(&self) -> Money {
+        let open = Ord::max(
+            self.total.minor - self.paid.minor - self.written_off.minor,
+            0,
+        );
+        Money::new(open, self.total.currency)
+    }
+
+    pub fn event_data(&self) -> InvoicePaymentData {
+        InvoicePaymentData {
+            invoice_id: self.id.to_string(),
+            external_id: self.external_id.clone(),
+            number: self.number.clone(),
+            status: self.status.as_str().to_owned(),
+            paid_amount: self.paid.to_string(),
+            open_amount: self.open_amount().to_string(),
+            currency: self.total.currency.code().to_owned(),
+            paid_at: self.paid_at,
+        }
+    }
+}
+
+impl TryFrom<invoice::Model> for Invoice {
+    type Error = AppError;
+    fn try_from(m: invoice::Model) -> AppResult<Self> {
+        let currency = super::accounts::parse_currency(&m.currency)?;
+        let bad = |what: &str, v: &str| AppError::internal(format!("stored invoice {what} {v}"));
+        Ok(Self {
+            id: m.id.into(),
+            kind: InvoiceKind::parse(&m.kind).ok_or_else(|| bad("kind", &m.kind))?,
+            status: InvoiceStatus::parse(&m.status).ok_or_else(|| bad("status", &m.status))?,
+            external_id: m.external_id,
+            number: m.number,
+            counterparty_name: m.counterparty_name,
+            counterparty_iban: m.counterparty_iban,
+            total: Money::new(m.total_minor, currency),
+            paid: Money::new(m.paid_minor, currency),
+            written_off: Money::new(m.written_off_minor, currency),
+            issue_date: m.issue_date,
+            due_date: m.due_date,
+            structured_reference: m.structured_reference,
+            paid_at: m.paid_at,
+            payment_pending: m.payment_pending,
+            voided_at: m.voided_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+/// A validated invoice from the accounting product (references and IBAN normalized).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceUpsert {
+    pub external_id: String,
+    pub kind: InvoiceKind,
+    pub number: String,
+    pub counterparty_name: Option<String>,
+    pub counterparty_iban: Option<String>,
+    pub total: Money,
+    pub issue_date: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    pub structured_reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceFilter {
+    pub kinds: Vec<InvoiceKind>,
+    pub statuses: Vec<InvoiceStatus>,
+    /// Due strictly before this date.
+    pub due_before: Option<NaiveDate>,
+    /// Case-insensitive text in the counterparty name, or the exact (normalized) IBAN.
+    pub counterparty: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+/// The event announcing a status a payment brought about, if any.
+pub fn payment_event(status: InvoiceStatus) -> Option<InvoiceEvent> {
+    match status {
+        InvoiceStatus::Paid => Some(InvoiceEvent::Paid),
+        InvoiceStatus::PartiallyPaid => Some(InvoiceEvent::PartiallyPaid),
+        InvoiceStatus::Overpaid => Some(InvoiceEvent::Overpaid),
+        InvoiceStatus::Open | InvoiceStatus::Void => None,
+    }
+}
+
+fn filter_condition(org: OrganizationId, f: &InvoiceFilter) -> Condition {
+    use invoice::Column as C;
+    let mut c = Condition::all().add(C::OrganizationId.eq(org.0));
+    if !f.kinds.is_empty() {
+        c = c.add(C::Kind.is_in(f.kinds.iter().map(|k| k.as_str())));
+    }
+    if !f.statuses.is_empty() {
+        c = c.add(C::Status.is_in(f.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(d) = f.due_before {
+        c = c.add(C::DueDate.lt(d));
+    }
+    if let Some(text) = f
+        .counterparty
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let by_iban: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        c = c.add(
+            Condition::any()
+                .add(
+                    Expr::expr(Func::lower(Expr::col(C::CounterpartyName)))
+                        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+                )
+                .add(C::CounterpartyIban.eq(by_iban)),
+        );
+    }
+    c
+}
+
+impl Store {
+    /// One page of invoices, newest issue date first.
+    pub async fn invoices(
+        &self,
+        org: OrganizationId,
+        filter: &InvoiceFilter,
+        args: &PageArgs,
+    ) -> AppResult<Page<Invoice>> {
+        let select = invoice::Entity::find().filter(filter_condition(org, filter));
+        let page = page::fetch(
+            self.conn(),
+            select,
+            Some(invoice::Column::IssueDate),
+            invoice::Column::Id,
+            args,
+        )
+        .await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(Invoice::try_from)
+            .collect::<AppResult<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+        })
+    }
+
+    pub async fn invoice(&self, org: OrganizationId, id: InvoiceId) -> AppResult<Option<Invoice>> {
+        invoice::Entity::find_by_id(id.0)
+            .filter(invoice::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?
+            .map(Invoice::try_from)
+            .transpose()
+    }
+
+    pub async fn invoice_by_external_id(
+        &self,
+        org: OrganizationId,
+        external_id: &str,
+    ) -> AppResult<Option<Invoice>> {
+        invoice::Entity::find()
+            .filter(invoice::Column::OrganizationId.eq(org.0))
+            .filter(invoice::Column::ExternalId.eq(external_id))
+            .one(self.conn())
+            .await?
+            .map(Invoice::try_from)
+            .transpose()
+    }
+
+    /// Invoices by id, in one statement (data loader).
+    pub async fn invoices_by_ids(
+        &self,
+        org: OrganizationId,
+        ids: &[InvoiceId],
+    ) -> AppResult<HashMap<InvoiceId, Invoice>> {
+        invoice::Entity::find()
+            .filter(invoice::Column::OrganizationId.eq(org.0))
+            .filter(invoice::Column::Id.is_in(ids.iter().map(|i| i.0)))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|m| Invoice::try_from(m).map(|i| (i.id, i)))
+            .collect()
+    }
+}
+
+impl WriteTx {
+    pub(crate) async fn invoice_model(
+        &self,
+        org: OrganizationId,
+        id: InvoiceId,
+    ) -> AppResult<Option<invoice::Model>> {
+        Ok(invoice::Entity::find_by_id(id.0)
+            .filter(invoice::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?)
+    }
+
+    /// Inserts or updates an invoice by external id. An unchanged invoice is not written.
+    /// Once money is allocated to it, its currency and kind are fixed (CONFLICT). A status
+    /// change that follows from a new total is announced in this transaction.
+    pub async fn upsert_invoice(
+        &mut self,
+        org: OrganizationId,
+        u: InvoiceUpsert,
+    ) -> AppResult<(Invoice, UpsertOutcome)> {
+        let now = self.now();
+        let existing = invoice::Entity::find()
+            .filter(invoice::Column::OrganizationId.eq(org.0))
+            .filter(invoice::Column::ExternalId.eq(u.external_id.as_str()))
+            .one(self.conn())
+            .await?;
+        let Some(model) = existing else {
+            let am = invoice::ActiveModel {
+                id: Set(InvoiceId::new().0),
+                organization_id: Set(org.0),
+                external_id: Set(u.external_id),
+                kind: Set(u.kind.as_str().to_owned()),
+                number: Set(u.number),
+                counterparty_name: Set(u.counterparty_name),
+                counterparty_iban: Set(u.counterparty_iban),
+                currency: Set(u.total.currency.code().to_owned()),
+                total_minor: Set(u.total.minor),
+                issue_date: Set(u.issue_date),
+                due_date: Set(u.due_date),
+                structured_reference: Set(u.structured_reference),
+                status: Set(InvoiceStatus::Open.as_str().to_owned()),
+                paid_minor: Set(0),
+                written_off_minor: Set(0),
+                paid_at: Set(None),
+                payment_pending: Set(false),
+                voided_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            };
+            return Ok((
+                Invoice::try_from(am.insert(self.conn()).await?)?,
+                UpsertOutcome::Inserted,
+            ));
+        };
+        let before = Invoice::try_from(model.clone())?;
+        if before.paid.minor != 0
+            && (before.total.currency != u.total.currency || before.kind != u.kind)
+        {
+            return Err(AppError::Conflict(
+                "currency and kind cannot change once payments are allocated to the invoice".into(),
+            ));
+        }
+        let status = if before.status == InvoiceStatus::Void {
+            InvoiceStatus::Void
+        } else {
+            InvoiceStatus::from_amounts(u.total.minor, before.paid.minor, before.written_off.minor)
+        };
+        let mut am = model.into_active_model();
+        am.kind.set_ne(u.kind.as_str().to_owned());
+        am.number.set_ne(u.number);
+        am.counterparty_name.set_ne(u.counterparty_name);
+        am.counterparty_iban.set_ne(u.counterparty_iban);
+        am.currency.set_ne(u.total.currency.code().to_owned());
+        am.total_minor.set_ne(u.total.minor);
+        am.issue_date.set_ne(u.issue_date);
+        am.due_date.set_ne(u.due_date);
+        am.structured_reference.set_ne(u.structured_reference);
+        am.status.set_ne(status.as_str().to_owned());
+        if !am.is_changed() {
+            return Ok((before, UpsertOutcome::Unchanged));
+        }
+        am.updated_at = Set(now);
+        let after = Invoice::try_from(am.update(self.conn()).await?)?;
+        if after.status != before.status
+            && let Some(kind) = payment_event(after.status)
+        {
+            self.append_event(org, &Event::invoice(kind, after.event_data()), None)
+                .await?;
+        }
+        Ok((after, UpsertOutcome::Updated))
+    }
+
+    /// Marks an invoice VOID (idempotent). Its matches stay for the audit trail.
+    pub async fn void_invoice(&mut self, org: OrganizationId, id: InvoiceId) -> AppResult<Invoice> {
+        let model = self
+            .invoice_model(org, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("invoice"))?;
+        if model.status == InvoiceStatus::Void.as_str() {
+            return Invoice::try_from(model);
+        }
+        let now = self.now();
+        let mut am = model.into_active_model();
+        am.status = Set(InvoiceStatus::Void.as_str().to_owned());
+        am.voided_at = Set(Some(now));
+        am.updated_at = Set(now);
+        Invoice::try_from(am.update(self.conn()).await?)
+    }
+}

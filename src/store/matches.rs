@@ -1,0 +1,209 @@
+//! Owns payment matches as rows: allocating (part of) a transaction to an invoice with the
+//! invoice's new paid amount, status and event in the same transaction, and reading matches
+//! per invoice or per transaction for data loaders.
+
+use super::invoices::{Invoice, payment_event};
+use super::{Store, WriteTx};
+use crate::domain::event::Event;
+use crate::domain::ids::{InvoiceId, MatchId, OrganizationId, TransactionId};
+use crate::domain::invoice::InvoiceStatus;
+use crate::domain::money::Money;
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use entity::{bank_transaction, payment_match};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchMethod {
+    Automatic,
+    Manual,
+}
+
+impl MatchMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Automatic => "AUTOMATIC",
+            Self::Manual => "MANUAL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentMatch {
+    pub id: MatchId,
+    pub invoice_id: InvoiceId,
+    pub transaction_id: TransactionId,
+    pub amount: Money,
+    pub method: String,
+    pub evidence: String,
+    pub confidence: i32,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub reversed_at: Option<DateTime<Utc>>,
+    pub reversed_by: Option<String>,
+    pub reversal_reason: Option<String>,
+}
+
+impl TryFrom<payment_match::Model> for PaymentMatch {
+    type Error = AppError;
+    fn try_from(m: payment_match::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: m.id.into(),
+            invoice_id: m.invoice_id.into(),
+            transaction_id: m.transaction_id.into(),
+            amount: Money::new(
+                m.amount_minor,
+                super::accounts::parse_currency(&m.currency)?,
+            ),
+            method: m.method,
+            evidence: m.evidence,
+            confidence: m.confidence,
+            created_by: m.created_by,
+            created_at: m.created_at,
+            reversed_at: m.reversed_at,
+            reversed_by: m.reversed_by,
+            reversal_reason: m.reversal_reason,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMatch {
+    pub invoice_id: InvoiceId,
+    pub transaction_id: TransactionId,
+    /// Positive amount allocated, in the invoice's currency.
+    pub amount: Money,
+    pub method: MatchMethod,
+    pub evidence: String,
+    pub confidence: i32,
+    pub created_by: String,
+}
+
+impl WriteTx {
+    /// Allocates `m.amount` of a booked transaction to an invoice: writes the match, raises the
+    /// invoice's paid amount, recomputes its status (paid-at = the completing transaction's
+    /// value date) and appends the matching `invoice.*` event — all in this transaction.
+    pub async fn apply_match(
+        &mut self,
+        org: OrganizationId,
+        m: NewMatch,
+    ) -> AppResult<(PaymentMatch, Invoice)> {
+        let model = self
+            .invoice_model(org, m.invoice_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("invoice"))?;
+        let before = Invoice::try_from(model.clone())?;
+        let tx = bank_transaction::Entity::find_by_id(m.transaction_id.0)
+            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| AppError::not_found("transaction"))?;
+        if m.amount.minor <= 0 || m.amount.currency != before.total.currency {
+            return Err(AppError::bad_input(
+                "a match allocates a positive amount in the invoice currency",
+            ));
+        }
+        if before.status == InvoiceStatus::Void {
+            return Err(AppError::Conflict("the invoice is void".into()));
+        }
+        let now = self.now();
+        let row = payment_match::ActiveModel {
+            id: Set(MatchId::new().0),
+            organization_id: Set(org.0),
+            invoice_id: Set(m.invoice_id.0),
+            transaction_id: Set(m.transaction_id.0),
+            amount_minor: Set(m.amount.minor),
+            currency: Set(m.amount.currency.code().to_owned()),
+            method: Set(m.method.as_str().to_owned()),
+            evidence: Set(m.evidence),
+            confidence: Set(m.confidence.clamp(0, 100)),
+            created_by: Set(m.created_by),
+            created_at: Set(now),
+            reversed_at: Set(None),
+            reversed_by: Set(None),
+            reversal_reason: Set(None),
+        }
+        .insert(self.conn())
+        .await?;
+
+        let paid = before.paid.minor + m.amount.minor;
+        let status =
+            InvoiceStatus::from_amounts(before.total.minor, paid, before.written_off.minor);
+        let mut am = model.into_active_model();
+        am.paid_minor = Set(paid);
+        am.status = Set(status.as_str().to_owned());
+        if matches!(status, InvoiceStatus::Paid | InvoiceStatus::Overpaid)
+            && before.paid_at.is_none()
+        {
+            am.paid_at = Set(tx.value_date.or(tx.execution_date));
+        }
+        am.updated_at = Set(now);
+        let after = Invoice::try_from(am.update(self.conn()).await?)?;
+        if after.status != before.status
+            && let Some(kind) = payment_event(after.status)
+        {
+            self.append_event(org, &Event::invoice(kind, after.event_data()), None)
+                .await?;
+        }
+        Ok((PaymentMatch::try_from(row)?, after))
+    }
+}
+
+impl Store {
+    /// Matches (live and reversed) of these transactions, in one statement.
+    pub async fn matches_by_transactions(
+        &self,
+        org: OrganizationId,
+        ids: &[TransactionId],
+    ) -> AppResult<HashMap<TransactionId, Vec<PaymentMatch>>> {
+        let rows = payment_match::Entity::find()
+            .filter(payment_match::Column::OrganizationId.eq(org.0))
+            .filter(payment_match::Column::TransactionId.is_in(ids.iter().map(|i| i.0)))
+            .order_by_asc(payment_match::Column::Id)
+            .all(self.conn())
+            .await?;
+        let mut out: HashMap<TransactionId, Vec<PaymentMatch>> = HashMap::new();
+        for r in rows {
+            let m = PaymentMatch::try_from(r)?;
+            out.entry(m.transaction_id).or_default().push(m);
+        }
+        Ok(out)
+    }
+
+    /// Matches (live and reversed) of these invoices, in one statement.
+    pub async fn matches_by_invoices(
+        &self,
+        org: OrganizationId,
+        ids: &[InvoiceId],
+    ) -> AppResult<HashMap<InvoiceId, Vec<PaymentMatch>>> {
+        let rows = payment_match::Entity::find()
+            .filter(payment_match::Column::OrganizationId.eq(org.0))
+            .filter(payment_match::Column::InvoiceId.is_in(ids.iter().map(|i| i.0)))
+            .order_by_asc(payment_match::Column::Id)
+            .all(self.conn())
+            .await?;
+        let mut out: HashMap<InvoiceId, Vec<PaymentMatch>> = HashMap::new();
+        for r in rows {
+            let m = PaymentMatch::try_from(r)?;
+            out.entry(m.invoice_id).or_default().push(m);
+        }
+        Ok(out)
+    }
+
+    pub async fn payment_match(
+        &self,
+        org: OrganizationId,
+        id: MatchId,
+    ) -> AppResult<Option<PaymentMatch>> {
+        payment_match::Entity::find_by_id(id.0)
+            .filter(payment_match::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?
+            .map(PaymentMatch::try_from)
+            .transpose()
+    }
+}

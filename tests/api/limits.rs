@@ -1,0 +1,218 @@
+//! Request limits and the error policy: hostile documents are refused with their code before
+//! any SQL runs, and internal errors reach clients masked.
+
+use crate::helpers::{TestApp, TestDb, error_code, spawn_app, spawn_app_on};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+/// Sends `body` as the raw request body; returns status and JSON.
+async fn post_raw(app: &TestApp, token: &str, body: Vec<u8>) -> (u16, Value) {
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_documents_are_refused_with_their_code_before_any_sql() {
+    let (app, _db) = spawn_app().await;
+    let token = app.full_token("acme");
+    app.gql(&token, "{ viewer { subject } }", json!({})).await; // the tenant exists and is cached
+
+    let deep = "{ transactions { edges { node { matches { invoice { matches { transaction { matches { invoice { matches { transaction { account { id } } } } } } } } } } } } }";
+    let complex = "{ transactions(first: 100) { edges { node { id account { transactions(first: 100) { edges { node { id amount { amount currency } } } } } } } } }";
+    let aliases = format!(
+        "{{ {} }}",
+        (0..100)
+            .map(|i| format!("a{i}: viewer {{ subject }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        ("depth", deep.into(), json!({}), "QUERY_TOO_DEEP"),
+        ("complexity", complex.into(), json!({}), "QUERY_TOO_COMPLEX"),
+        ("100 aliases", aliases, json!({}), "TOO_MANY_ALIASES"),
+        (
+            "first: 101",
+            "{ transactions(first: 101) { edges { cursor } } }".into(),
+            json!({}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "last: 101",
+            "{ invoices(last: 101) { edges { cursor } } }".into(),
+            json!({}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "nested first: 101",
+            "{ bankAccounts { edges { node { transactions(first: 101) { edges { cursor } } } } } }"
+                .into(),
+            json!({}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "first: 101 in a variable",
+            "query($n: Int) { transactions(first: $n) { edges { cursor } } }".into(),
+            json!({"n": 101}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "first: -1",
+            "{ transactions(first: -1) { edges { cursor } } }".into(),
+            json!({}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "garbage cursor",
+            "{ transactions(after: \"%%%\") { edges { cursor } } }".into(),
+            json!({}),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "syntax",
+            "{ viewer { ".into(),
+            json!({}),
+            "GRAPHQL_PARSE_FAILED",
+        ),
+        (
+            "unknown field",
+            "{ viewer { password } }".into(),
+            json!({}),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ];
+    for (case, query, vars, code) in cases {
+        let before = app.store.statement_count();
+        let body = app.gql(&token, &query, vars).await;
+        assert_eq!(error_code(&body), Some(code), "{case}: {body}");
+        assert_eq!(app.store.statement_count(), before, "{case} ran SQL");
+    }
+
+    let before = app.store.statement_count();
+    let batch = serde_json::to_vec(
+        &json!([{"query": "{ viewer { subject } }"}, {"query": "{ viewer { subject } }"}]),
+    )
+    .unwrap();
+    let (status, body) = post_raw(&app, &token, batch).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, Some("BATCH_NOT_SUPPORTED")),
+        "{body}"
+    );
+
+    let big = serde_json::to_vec(
+        &json!({"query": format!("{{ viewer {{ subject }} }} #{}", "x".repeat(1_100_000))}),
+    )
+    .unwrap();
+    let (status, body) = post_raw(&app, &token, big.clone()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (413, Some("PAYLOAD_TOO_LARGE")),
+        "{body}"
+    );
+    // The same body streamed without a Content-Length is cut off at the limit too.
+    let stream = futures::stream::iter(
+        big.chunks(64 * 1024)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let resp = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&token)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(
+        error_code(&resp.json().await.unwrap()),
+        Some("PAYLOAD_TOO_LARGE")
+    );
+
+    let (status, body) = post_raw(&app, &token, b"{not json".to_vec()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, Some("MALFORMED_REQUEST"))
+    );
+    assert_eq!(
+        app.store.statement_count(),
+        before,
+        "request-level refusals ran SQL"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_internal_error_is_masked() {
+    let (app, db) = spawn_app().await;
+    let token = app.full_token("acme");
+    app.gql(&token, "{ viewer { subject } }", json!({})).await;
+    // Break the database under the running server.
+    let conn = Database::connect(&db.url).await.unwrap();
+    conn.execute_unprepared("ALTER TABLE invoice RENAME TO invoice_gone")
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let (status, body) = app
+        .gql_raw(
+            Some(&token),
+            "{ invoices { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&body), Some("INTERNAL"), "{body}");
+    let text = body.to_string().to_lowercase();
+    for leak in [
+        "select",
+        "invoice_gone",
+        "table",
+        "sqlx",
+        "sea_orm",
+        "sea-orm",
+        "ponto_bridge",
+        ".rs",
+        "relation",
+        "no such",
+    ] {
+        assert!(!text.contains(leak), "{leak:?} leaked in {body}");
+    }
+    assert_eq!(body["errors"][0]["message"], "An internal error occurred.");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn introspection_and_suggestions_can_be_switched_off() {
+    let db = TestDb::fresh().await;
+    let app = spawn_app_on(&db, &["--graphql-introspection", "false"]).await;
+    let token = app.full_token("acme");
+    let body = app
+        .gql(&token, "{ __schema { types { name } } }", json!({}))
+        .await;
+    assert!(
+        body["data"].is_null() || body["data"]["__schema"].is_null(),
+        "no schema served: {body}"
+    );
+    let body = app.gql(&token, "{ vewer { subject } }", json!({})).await;
+    assert_eq!(error_code(&body), Some("GRAPHQL_VALIDATION_FAILED"));
+    assert!(!body.to_string().contains("Did you mean"), "{body}");
+    assert_eq!(
+        app.get("/graphql").await.status(),
+        404,
+        "no GraphiQL either"
+    );
+
+    // On by default.
+    let (on, _db2) = spawn_app().await;
+    let body = on.gql(&token, "{ vewer { subject } }", json!({})).await;
+    assert!(body.to_string().contains("Did you mean"), "{body}");
+    assert_eq!(on.get("/graphql").await.status(), 200);
+}

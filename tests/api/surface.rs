@@ -1,0 +1,85 @@
+//! The API surface as tests see it: every root field listed by introspection, and for each the
+//! scope it needs and a request that exercises it. Adding a root field without adding it here
+//! fails the scope and isolation tests.
+
+use crate::helpers::TestApp;
+use ponto_bridge::domain::scope::Scope;
+use serde_json::{Value, json};
+
+/// Root fields by introspection, as `query.<name>`, `mutation.<name>`, `subscription.<name>`.
+pub async fn root_fields(app: &TestApp) -> Vec<String> {
+    let q = "{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }";
+    let body = app.gql(&app.full_token("introspector"), q, json!({})).await;
+    let mut out = Vec::new();
+    for (kind, key) in [
+        ("query", "queryType"),
+        ("mutation", "mutationType"),
+        ("subscription", "subscriptionType"),
+    ] {
+        if let Some(fields) = body["data"]["__schema"][key]["fields"].as_array() {
+            for f in fields {
+                out.push(format!("{kind}.{}", f["name"].as_str().unwrap()));
+            }
+        }
+    }
+    assert!(out.len() > 5, "introspection works: {body}");
+    out
+}
+
+/// A request that calls one root field, and the scope it needs.
+pub struct Call {
+    pub scope: Scope,
+    pub doc: &'static str,
+    pub vars: Value,
+}
+
+/// The call for a root field, or `None` when the table lacks it (a test failure).
+pub fn call(field: &str) -> Option<Call> {
+    let any_id = ponto_bridge::graphql::ids::encode("Invoice", uuid::Uuid::now_v7());
+    let c = |scope, doc, vars| Some(Call { scope, doc, vars });
+    match field {
+        "query.viewer" => c(Scope::Read, "{ viewer { subject } }", json!({})),
+        "query.pontoConnection" => c(Scope::Read, "{ pontoConnection { status } }", json!({})),
+        "query.bankAccounts" => c(
+            Scope::Read,
+            "{ bankAccounts { edges { node { id } } } }",
+            json!({}),
+        ),
+        "query.bankAccount" => c(
+            Scope::Read,
+            "query($id: ID!) { bankAccount(id: $id) { id } }",
+            json!({"id": any_id}),
+        ),
+        "query.transactions" => c(
+            Scope::Read,
+            "{ transactions { edges { node { id } } } }",
+            json!({}),
+        ),
+        "query.invoices" => c(
+            Scope::Read,
+            "{ invoices { edges { node { id } } } }",
+            json!({}),
+        ),
+        "query.invoice" => c(
+            Scope::Read,
+            "query($id: ID) { invoice(id: $id) { id } }",
+            json!({"id": any_id}),
+        ),
+        "query.node" => c(
+            Scope::Read,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.upsertInvoices" => c(
+            Scope::Write,
+            "mutation { upsertInvoices(input: {invoices: []}) { userErrors { code } } }",
+            json!({}),
+        ),
+        "mutation.voidInvoice" => c(
+            Scope::Write,
+            "mutation($id: ID) { voidInvoice(input: {id: $id}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        _ => None,
+    }
+}
