@@ -13,6 +13,8 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod keyfile;
+pub mod ponto;
+pub mod sandbox;
 pub mod secret;
 pub mod store;
 

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service (GraphQL, webhooks, OAuth callback, health).
-    Serve(ServeSettings),
+    Serve(Box<ServeSettings>),
     /// Apply database migrations and exit.
     Migrate(Settings),
     /// Print a development token signed with the configured (or generated) HS256 secret.
@@ -46,6 +46,21 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) as served.
     PrintSchema,
+    /// Run the built-in Ponto Connect simulator (see README, "The Ponto sandbox").
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, env = "PB_SANDBOX_BIND", default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, env = "PB_SANDBOX_PORT", default_value_t = 9090)]
+        port: u16,
+        /// OAuth client id the sandbox accepts.
+        #[arg(long, default_value = ponto_bridge::sandbox::DEFAULT_CLIENT_ID)]
+        client_id: String,
+        /// OAuth client secret the sandbox accepts.
+        #[arg(long, default_value = ponto_bridge::sandbox::DEFAULT_CLIENT_SECRET)]
+        client_secret: String,
+    },
 }
 
 fn init_tracing(format: LogFormat) {
@@ -104,6 +119,25 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let auth = Authenticator::from_settings(&settings, Arc::new(SystemClock))?;
             let scopes: Vec<_> = parse_scopes(&scope).into_iter().collect();
             println!("{}", auth.mint_hs256(&org, &scopes, &subject, ttl_secs)?);
+            Ok(())
+        }
+        Command::Sandbox {
+            bind,
+            port,
+            client_id,
+            client_secret,
+        } => {
+            init_tracing(LogFormat::Text);
+            let sandbox = ponto_bridge::sandbox::start(ponto_bridge::sandbox::SandboxOptions {
+                bind: std::net::SocketAddr::new(bind, port),
+                client_id,
+                client_secret: ponto_bridge::secret::Secret::new(client_secret),
+                clock: Arc::new(SystemClock),
+            })
+            .await
+            .map_err(|e| AppError::internal(format!("cannot start the sandbox: {e}")))?;
+            println!("sandbox listening on {}", sandbox.base_url);
+            shutdown_signal().await;
             Ok(())
         }
         Command::PrintSchema => {

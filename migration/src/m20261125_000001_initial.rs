@@ -460,20 +460,16 @@ fn indexes() -> Vec<IndexCreateStatement> {
         ),
         index(
             "bank_transaction",
-            "account_ponto_unique",
-            &["account_id", "ponto_id"],
+            // Leading with the organization, as every lookup does, so the planner picks it
+            // even on stale statistics after a bulk import.
+            "org_account_ponto_unique",
+            &["organization_id", "account_id", "ponto_id"],
             true,
         ),
         index(
             "bank_transaction",
             "org_sort",
             &["organization_id", "sort_date", "id"],
-            false,
-        ),
-        index(
-            "bank_transaction",
-            "org_account_sort",
-            &["organization_id", "account_id", "sort_date", "id"],
             false,
         ),
         index(

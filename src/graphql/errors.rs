@@ -10,12 +10,11 @@ use crate::domain::scope::Scope;
 use crate::error::{AppError, ErrorCode};
 use crate::store::page::MAX_PAGE;
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
-    NextValidation, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
-    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
 };
 use async_graphql_value::{ConstValue, Value as AstValue};
 use std::sync::Arc;
@@ -116,7 +115,16 @@ impl Extension for ErrorPolicyExt {
                 .extensions
                 .as_ref()
                 .is_some_and(|x| x.get("code").is_some());
-            if !has_code {
+            // Arguments are parsed when a field resolves, and async-graphql reports a bad one (a
+            // Decimal given as a float, an unparsable date) without a code: an input error.
+            // Classified here rather than in a per-field hook, which would cost every field.
+            let bad_argument = e.message.starts_with("Failed to parse ")
+                || e.message.starts_with("Invalid value for argument");
+            if !has_code && bad_argument {
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", ErrorCode::BadUserInput.as_str());
+            } else if !has_code {
                 tracing::error!(message = %e.message, path = ?e.path, "unclassified GraphQL error masked as INTERNAL");
                 e.message = AppError::internal("masked").public_message();
                 e.extensions
@@ -155,25 +163,6 @@ impl Extension for ErrorPolicyExt {
             ));
         }
         Ok(doc)
-    }
-
-    /// Arguments are parsed when a field resolves; async-graphql reports a bad argument (a
-    /// Decimal given as a float, an unparsable date) without a code. Those are input errors.
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        next.run(ctx, info).await.map_err(|e| {
-            let input_error = e.message.starts_with("Failed to parse ")
-                || e.message.starts_with("Invalid value for argument");
-            if input_error {
-                with_code(e, ErrorCode::BadUserInput.as_str())
-            } else {
-                e
-            }
-        })
     }
 
     async fn validation(

@@ -418,7 +418,9 @@ impl InvoicesQuery {
                     .await?
             }
             _ => {
-                return Err(AppError::bad_input("pass exactly one of `id` and `externalId`").into());
+                return Err(
+                    AppError::bad_input("pass exactly one of `id` and `externalId`").into(),
+                );
             }
         };
         found
@@ -509,7 +511,9 @@ impl InvoicesMutation {
                 None => return Ok(not_found("externalId")),
             },
             _ => {
-                return Err(AppError::bad_input("pass exactly one of `id` and `externalId`").into());
+                return Err(
+                    AppError::bad_input("pass exactly one of `id` and `externalId`").into(),
+                );
             }
         };
         let mut tx = s.begin_write().await?;

@@ -8,6 +8,7 @@ use crate::error::{AppError, AppResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use uuid::Uuid;
 
@@ -118,18 +119,18 @@ impl<T> Page<T> {
     }
 }
 
-/// Rows strictly before (`older = true`) or after a cursor in newest-first order.
+/// Rows strictly before (`older = true`) or after a cursor in newest-first order, written as a
+/// row-value comparison `(date, id) < (d, i)` so both databases seek the `(…, date, id)` index
+/// instead of scanning from the newest row (deep pages cost the same as the first).
 fn beyond<C: ColumnTrait>(date: Option<C>, id: C, c: &Cursor, older: bool) -> Condition {
-    let cmp_id = if older { id.lt(c.id) } else { id.gt(c.id) };
-    match (date, c.date) {
-        (Some(col), Some(d)) => {
-            let cmp_date = if older { col.lt(d) } else { col.gt(d) };
-            Condition::any()
-                .add(cmp_date)
-                .add(Condition::all().add(col.eq(d)).add(cmp_id))
-        }
-        _ => Condition::all().add(cmp_id),
-    }
+    let (lhs, rhs) = match (date, c.date) {
+        (Some(col), Some(d)) => (
+            Expr::tuple([col.into_expr(), id.into_expr()]),
+            Expr::tuple([Expr::val(d), Expr::val(c.id)]),
+        ),
+        _ => (id.into_expr(), Expr::val(c.id)),
+    };
+    Condition::all().add(if older { lhs.lt(rhs) } else { lhs.gt(rhs) })
 }
 
 /// Runs `select` as one page ordered by `(date desc, id desc)`.

@@ -4,12 +4,15 @@
 mod auth;
 mod cli;
 mod concurrency;
+mod conformance;
 mod events;
 mod health;
 mod helpers;
 mod invoices;
 mod isolation;
 mod limits;
+mod ponto_client;
+mod sandbox_support;
 mod schema;
 mod seed;
 mod surface;

@@ -352,7 +352,7 @@ async fn a_page_with_accounts_and_matches_costs_a_constant_number_of_statements(
             .await
             .unwrap()
             .id();
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             let (inv, _) = tx
                 .upsert_invoice(org, invoice(&format!("inv-{i}"), &format!("N{i}"), 1_000))
                 .await

@@ -1,0 +1,190 @@
+//! Owns the Ponto Connect simulator (`ponto-bridge sandbox`): the real paths and JSON:API shapes
+//! under the same root layout as Ponto (`/ponto-connect/…`, `/oauth2/auth` for the browser), and
+//! a control API under `/_sandbox` for what the real world does. State lives in memory; several
+//! organizations at once. Nothing here can reach the real Ponto.
+
+mod api;
+mod control;
+mod oauth;
+mod render;
+pub mod state;
+
+use crate::clock::SharedClock;
+use crate::secret::Secret;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use state::World;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// Default OAuth client of the sandbox (what `demo` and tests configure ponto-bridge with).
+pub const DEFAULT_CLIENT_ID: &str = "sandbox-client";
+pub const DEFAULT_CLIENT_SECRET: &str = "sandbox-secret";
+
+#[derive(Clone)]
+pub struct SandboxState {
+    pub world: Arc<Mutex<World>>,
+    /// Root URL the sandbox is reached at (used in links it hands out).
+    pub base_url: String,
+}
+
+pub struct SandboxOptions {
+    pub bind: SocketAddr,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub clock: SharedClock,
+}
+
+/// A running sandbox.
+pub struct SandboxHandle {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub state: SandboxState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SandboxHandle {
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds and serves the sandbox in the background.
+pub async fn start(opts: SandboxOptions) -> std::io::Result<SandboxHandle> {
+    let listener = tokio::net::TcpListener::bind(opts.bind).await?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+    let state = SandboxState {
+        world: Arc::new(Mutex::new(World::new(
+            opts.clock,
+            &opts.client_id,
+            &opts.client_secret,
+        ))),
+        base_url: base_url.clone(),
+    };
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "sandbox server stopped");
+        }
+    });
+    Ok(SandboxHandle {
+        addr,
+        base_url,
+        state,
+        task,
+    })
+}
+
+pub fn router(state: SandboxState) -> Router {
+    let ponto = Router::new()
+        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/revoke", post(oauth::revoke))
+        .route("/userinfo", get(api::userinfo))
+        .route("/accounts", get(api::accounts))
+        .route(
+            "/accounts/{id}",
+            get(api::account).delete(api::revoke_account),
+        )
+        .route("/accounts/{id}/transactions", get(api::transactions))
+        .route("/accounts/{id}/transactions/{tx}", get(api::transaction))
+        .route(
+            "/accounts/{id}/pending-transactions",
+            get(api::pending_transactions),
+        )
+        .route(
+            "/accounts/{id}/pending-transactions/{tx}",
+            get(api::pending_transaction),
+        )
+        .route("/financial-institutions", get(api::financial_institutions))
+        .route(
+            "/financial-institutions/{id}",
+            get(api::financial_institution),
+        )
+        .route(
+            "/organizations/{id}/integration",
+            delete(api::delete_integration),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), faults));
+    let control = Router::new()
+        .route("/organizations", post(control::create_org))
+        .route("/organizations/{org}", get(control::get_org))
+        .route(
+            "/organizations/{org}/accounts",
+            post(control::create_account),
+        )
+        .route(
+            "/organizations/{org}/revoke-integration",
+            post(control::revoke_integration),
+        )
+        .route(
+            "/accounts/{account}/transactions",
+            post(control::create_transactions),
+        )
+        .route(
+            "/faults",
+            post(control::add_fault).delete(control::clear_faults),
+        )
+        .route("/stats", get(control::stats));
+    Router::new()
+        .nest("/ponto-connect", ponto)
+        .nest("/_sandbox", control)
+        .route(
+            "/oauth2/auth",
+            get(oauth::authorize_page).post(oauth::authorize_decision),
+        )
+        .with_state(state)
+}
+
+/// Counts API requests and answers with a queued fault instead, when one matches.
+async fn faults(State(s): State<SandboxState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let fault = {
+        let mut world = s.world.lock().expect("sandbox state");
+        world.stats.api_requests += 1;
+        let pos = world
+            .faults
+            .iter()
+            .position(|f| f.path.as_deref().is_none_or(|p| path.contains(p)));
+        pos.and_then(|i| {
+            let f = world.faults.get_mut(i)?;
+            f.count -= 1;
+            let out = f.clone();
+            if f.count == 0 {
+                world.faults.remove(i);
+            }
+            Some(out)
+        })
+    };
+    let Some(f) = fault else {
+        return next.run(req).await;
+    };
+    if f.delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(f.delay_ms)).await;
+    }
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let body = match f.body.as_deref() {
+        Some("malformed") => "<html>not json</html>".to_owned(),
+        Some("truncated") => r#"{"data":[{"attributes":{"amount":12.3"#.to_owned(),
+        _ if status.is_success() => return next.run(req).await,
+        _ => {
+            render::error_body("sandboxFault", "Injected fault.", serde_json::json!({})).to_string()
+        }
+    };
+    let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if let Some(secs) = f.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}

@@ -1,0 +1,472 @@
+//! Conformance of the sandbox to Ponto Connect: every response shape it serves is checked
+//! against the vendored OpenAPI document (every property nullable, as the document types
+//! nullable fields as `object`), every key of each operation's documented example must be in
+//! the sandbox's answer, and the checker first proves it accepts the document's own examples.
+//! Token, revoke and error bodies are checked against ponto-connect.md §2.2 and §3.
+
+use crate::sandbox_support::Sandbox;
+use ponto_bridge::clock::SystemClock;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Known errors of the document, each with its evidence: (what is checked, JSON path, why).
+/// A value at such a path is not type-checked. Add an entry only with evidence.
+const ERRATA: &[(&str, &str, &str)] = &[
+    // The usage resource is identified by its month ("2020-07", ponto-connect.md §4.7 and the
+    // document's own example), while its schema declares `id` a uuid like every other resource.
+    (
+        "example of get /organizations/{organizationId}/usage/{month}",
+        "$.data.id",
+        "usage ids are months",
+    ),
+];
+
+struct Spec {
+    doc: Value,
+}
+
+impl Spec {
+    fn load() -> Self {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/ponto/openapi.json"
+        ))
+        .unwrap();
+        Self {
+            doc: serde_json::from_str(&text).unwrap(),
+        }
+    }
+
+    fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let name = r.strip_prefix("#/components/schemas/").expect("local ref");
+                self.resolve(&self.doc["components"]["schemas"][name])
+            }
+            None => schema,
+        }
+    }
+
+    fn operation(&self, path: &str, method: &str) -> &Value {
+        let op = &self.doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is in the document");
+        op
+    }
+
+    /// (schema, example) of an operation's success response.
+    fn response(&self, path: &str, method: &str) -> (&Value, Value) {
+        let op = self.operation(path, method);
+        let (_, resp) = op["responses"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.starts_with('2'))
+            .unwrap();
+        let content = &resp["content"]["application/json"];
+        let example = match &content["example"] {
+            Value::String(s) => serde_json::from_str(s).unwrap(),
+            other => other.clone(),
+        };
+        (&content["schema"], example)
+    }
+
+    fn named(&self, name: &str) -> &Value {
+        &self.doc["components"]["schemas"][name]
+    }
+
+    /// Type-checks `value` against `schema`, collecting every violation.
+    fn check(
+        &self,
+        what: &str,
+        schema: &Value,
+        value: &Value,
+        path: &str,
+        errors: &mut Vec<String>,
+    ) {
+        if value.is_null() || ERRATA.iter().any(|(w, p, _)| *w == what && *p == path) {
+            return; // every property is nullable
+        }
+        let schema = self.resolve(schema);
+        let ty = schema.get("type").and_then(Value::as_str);
+        match ty {
+            Some("object") => {
+                let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+                    return; // `object` without properties: how the document writes "nullable anything"
+                };
+                let Some(obj) = value.as_object() else {
+                    errors.push(format!("{path}: expected an object, got {value}"));
+                    return;
+                };
+                for req in schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let key = req.as_str().unwrap();
+                    if !obj.contains_key(key) {
+                        errors.push(format!("{path}: required `{key}` missing"));
+                    }
+                }
+                for (k, v) in obj {
+                    if let Some(s) = props.get(k) {
+                        self.check(what, s, v, &format!("{path}.{k}"), errors);
+                    }
+                }
+            }
+            Some("array") => match value.as_array() {
+                Some(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        self.check(what, &schema["items"], v, &format!("{path}[{i}]"), errors);
+                    }
+                }
+                None => errors.push(format!("{path}: expected an array, got {value}")),
+            },
+            Some("string") => match value.as_str() {
+                Some(s) => {
+                    let ok = match schema.get("format").and_then(Value::as_str) {
+                        Some("date-time") => chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+                        Some("uuid") => uuid::Uuid::parse_str(s).is_ok(),
+                        _ => true,
+                    };
+                    if !ok {
+                        errors.push(format!("{path}: {s:?} is not a {}", schema["format"]));
+                    }
+                    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+                        && !allowed.iter().any(|a| a == value)
+                    {
+                        errors.push(format!("{path}: {s:?} not in {allowed:?}"));
+                    }
+                }
+                None => errors.push(format!("{path}: expected a string, got {value}")),
+            },
+            Some("number") if !value.is_number() => {
+                errors.push(format!("{path}: expected a number, got {value}"))
+            }
+            Some("integer") if !value.is_i64() && !value.is_u64() => {
+                errors.push(format!("{path}: expected an integer, got {value}"))
+            }
+            Some("boolean") if !value.is_boolean() => {
+                errors.push(format!("{path}: expected a boolean, got {value}"))
+            }
+            _ => {}
+        }
+    }
+
+    fn assert_valid(&self, schema: &Value, value: &Value, what: &str) {
+        let mut errors = Vec::new();
+        self.check(what, schema, value, "$", &mut errors);
+        assert!(
+            errors.is_empty(),
+            "{what} does not conform:\n{}",
+            errors.join("\n")
+        );
+    }
+}
+
+/// Every key path of a JSON value (arrays: the paths of their first element).
+fn key_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let p = format!("{prefix}.{k}");
+                out.insert(p.clone());
+                key_paths(v, &p, out);
+            }
+        }
+        Value::Array(a) => {
+            if let Some(first) = a.first() {
+                key_paths(first, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn assert_example_keys(example: &Value, actual: &Value, what: &str) {
+    let (mut want, mut got) = (BTreeSet::new(), BTreeSet::new());
+    key_paths(example, "$", &mut want);
+    key_paths(actual, "$", &mut got);
+    let missing: Vec<_> = want.difference(&got).collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: keys of the documented example missing from the sandbox's answer: {missing:?}"
+    );
+}
+
+/// The operations the sandbox serves, with the schemas and examples to hold them to.
+const OPERATIONS: &[(&str, &str)] = &[
+    ("/accounts", "get"),
+    ("/accounts/{id}", "get"),
+    ("/accounts/{id}", "delete"),
+    ("/accounts/{accountId}/transactions", "get"),
+    ("/accounts/{accountId}/transactions/{id}", "get"),
+    ("/financial-institutions", "get"),
+    ("/financial-institutions/{id}", "get"),
+    ("/organizations/{organizationId}/integration", "delete"),
+    ("/userinfo", "get"),
+];
+
+#[test]
+fn the_checker_accepts_the_documents_own_examples() {
+    let spec = Spec::load();
+    let mut checked = 0;
+    for (path, methods) in spec.doc["paths"].as_object().unwrap() {
+        for method in methods
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| ["get", "post", "patch", "delete"].contains(&m.as_str()))
+        {
+            let (schema, example) = spec.response(path, method);
+            if example.is_null() {
+                continue;
+            }
+            spec.assert_valid(schema, &example, &format!("example of {method} {path}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "examples checked: {checked}");
+    // And it rejects what is wrong.
+    let mut errors = Vec::new();
+    spec.check(
+        "negative",
+        spec.named("account_single"),
+        &json!({"data": {"type": "account", "attributes": {"currentBalance": "12"}}}),
+        "$",
+        &mut errors,
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}"); // `id` required, balance not a number
+}
+
+async fn get(
+    sb: &Sandbox,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+) -> (u16, Value) {
+    let mut req = sb
+        .http
+        .request(method, format!("{}/ponto-connect{path}", sb.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_shape_the_sandbox_serves_conforms() {
+    let spec = Spec::load();
+    let sb = Sandbox::start(Arc::new(SystemClock)).await;
+    let org = sb.org("Conformance NV").await;
+    let acc = sb.account(&org, json!({"currentBalance": "6386.04", "holderName": "Conformance NV", "product": "Business"})).await;
+    let spare = sb.account(&org, json!({})).await;
+    sb.transactions_raw(&acc, r#"[{"amount":-100.0,"counterpartName":"Shop","counterpartReference":"BE23732688626491",
+        "remittanceInformation":"BIGGER NEW JACKET","endToEndId":"e2e","bankTransactionCode":"PMNT-IRCT-ESCT","fee":0.35,
+        "valueDate":"2022-09-23","purposeCode":"CASH","mandateId":"234","creditorId":"123","additionalInformation":"x",
+        "cardReference":"1234","cardReferenceType":"MASKEDPAN","proprietaryBankTransactionCode":"12345"},
+        {"amount":12.5,"valueDate":"2022-09-24"},{"amount":-3,"pending":true},{"amount":4.75,"pending":true}]"#.into()).await;
+    let client = sb.client();
+    let tokens = sb.link(&client, &org, &[&acc, &spare]).await;
+    let token = tokens.access_token.expose().to_owned();
+    let tx_list = get(
+        &sb,
+        Some(&token),
+        reqwest::Method::GET,
+        &format!("/accounts/{acc}/transactions?page[limit]=2"),
+    )
+    .await
+    .1;
+    let tx_id = tx_list["data"][0]["id"].as_str().unwrap().to_owned();
+
+    for (path, method) in OPERATIONS {
+        let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let (status, body) = match (*path, *method) {
+            ("/accounts", _) => get(&sb, Some(&token), m, "/accounts?page[limit]=1").await,
+            ("/accounts/{id}", "get") => {
+                get(&sb, Some(&token), m, &format!("/accounts/{acc}")).await
+            }
+            ("/accounts/{id}", "delete") => {
+                get(&sb, Some(&token), m, &format!("/accounts/{spare}")).await
+            }
+            ("/accounts/{accountId}/transactions", _) => {
+                get(
+                    &sb,
+                    Some(&token),
+                    m,
+                    &format!("/accounts/{acc}/transactions?page[limit]=1"),
+                )
+                .await
+            }
+            ("/accounts/{accountId}/transactions/{id}", _) => {
+                get(
+                    &sb,
+                    Some(&token),
+                    m,
+                    &format!("/accounts/{acc}/transactions/{tx_id}"),
+                )
+                .await
+            }
+            ("/financial-institutions", _) => {
+                get(&sb, None, m, "/financial-institutions?page[limit]=1").await
+            }
+            ("/financial-institutions/{id}", _) => {
+                get(
+                    &sb,
+                    None,
+                    m,
+                    "/financial-institutions/9251e765-bfbe-48b0-a082-3b043c386131",
+                )
+                .await
+            }
+            ("/organizations/{organizationId}/integration", _) => continue, // below: it ends the integration
+            ("/userinfo", _) => get(&sb, Some(&token), m, "/userinfo").await,
+            other => panic!("no request for {other:?}"),
+        };
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {body}"
+        );
+        let (schema, example) = spec.response(path, method);
+        spec.assert_valid(schema, &body, &format!("{method} {path}"));
+        assert_example_keys(&example, &body, &format!("{method} {path}"));
+    }
+
+    // Pending transactions have no operation in the document: hold them to the transaction
+    // schema and the transaction listing's example.
+    let (_, pending) = get(
+        &sb,
+        Some(&token),
+        reqwest::Method::GET,
+        &format!("/accounts/{acc}/pending-transactions?page[limit]=1"),
+    )
+    .await;
+    let (tx_schema, tx_example) = spec.response("/accounts/{accountId}/transactions", "get");
+    spec.assert_valid(tx_schema, &pending, "pending transactions");
+    assert_example_keys(&tx_example, &pending, "pending transactions");
+    assert_eq!(pending["data"][0]["type"], "pendingTransaction");
+    let pid = pending["data"][0]["id"].as_str().unwrap();
+    let (_, one) = get(
+        &sb,
+        Some(&token),
+        reqwest::Method::GET,
+        &format!("/accounts/{acc}/pending-transactions/{pid}"),
+    )
+    .await;
+    spec.assert_valid(
+        spec.named("transaction_single"),
+        &one,
+        "one pending transaction",
+    );
+
+    // Error bodies (§2.2): {"errors":[{code, detail, meta}]}.
+    for (status, body) in [
+        get(&sb, Some("not-a-token"), reqwest::Method::GET, "/accounts").await,
+        get(
+            &sb,
+            Some(&token),
+            reqwest::Method::GET,
+            &format!("/accounts/{}", uuid::Uuid::new_v4()),
+        )
+        .await,
+    ] {
+        assert!(status == 401 || status == 404);
+        let e = &body["errors"][0];
+        assert!(
+            e["code"].is_string() && e["detail"].is_string() && e["meta"]["requestId"].is_string(),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        get(
+            &sb,
+            Some(&token),
+            reqwest::Method::GET,
+            &format!("/accounts/{}", uuid::Uuid::new_v4())
+        )
+        .await
+        .1["errors"][0]["meta"]["resource"],
+        "account"
+    );
+
+    // Token (§3): access_token, expires_in, refresh_token, scope, token_type; and OAuth errors.
+    let token_body: Value = sb
+        .http
+        .post(format!("{}/ponto-connect/oauth2/token", sb.base))
+        .basic_auth("sandbox-client", Some("sandbox-secret"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens.refresh_token.as_ref().unwrap().expose(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for key in [
+        "access_token",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "token_type",
+    ] {
+        assert!(
+            !token_body[key].is_null(),
+            "token body lacks {key}: {token_body}"
+        );
+    }
+    assert_eq!(token_body["expires_in"], 1799);
+    assert_eq!(
+        token_body["access_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .count(),
+        2,
+        "opaque xxx.yyy"
+    );
+    let oauth_error: Value = sb
+        .http
+        .post(format!("{}/ponto-connect/oauth2/token", sb.base))
+        .basic_auth("sandbox-client", Some("sandbox-secret"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(oauth_error["error"], "invalid_grant");
+    assert!(oauth_error["error_description"].is_string());
+
+    // Integration deletion (client token) conforms, and revocation answers {}.
+    let app = client.client_credentials().await.unwrap();
+    let (status, body) = get(
+        &sb,
+        Some(app.access_token.expose()),
+        reqwest::Method::DELETE,
+        &format!("/organizations/{org}/integration"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (schema, example) = spec.response("/organizations/{organizationId}/integration", "delete");
+    spec.assert_valid(schema, &body, "DELETE integration");
+    assert_example_keys(&example, &body, "DELETE integration");
+    let revoked = sb
+        .http
+        .post(format!("{}/ponto-connect/oauth2/revoke", sb.base))
+        .basic_auth("sandbox-client", Some("sandbox-secret"))
+        .form(&[("token", "anything")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(revoked.json::<Value>().await.unwrap(), json!({}));
+}

@@ -1,0 +1,208 @@
+//! Driving the built-in Ponto sandbox from tests: start it on a random port, play the real world
+//! through its `/_sandbox` control API, and walk the OAuth flow by posting its form.
+
+use ponto_bridge::clock::SharedClock;
+use ponto_bridge::ponto::transport::RetryPolicy;
+use ponto_bridge::ponto::{PontoClient, PontoConfig};
+use ponto_bridge::sandbox::{self, SandboxHandle, SandboxOptions};
+use ponto_bridge::secret::Secret;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub const REDIRECT: &str = "https://app.example/oauth/ponto/callback";
+
+pub struct Sandbox {
+    /// Keeps the sandbox running as long as the test holds it.
+    _handle: SandboxHandle,
+    pub base: String,
+    /// Does not follow redirects, so tests read `Location`.
+    pub http: reqwest::Client,
+}
+
+impl Sandbox {
+    pub async fn start(clock: SharedClock) -> Self {
+        crate::helpers::init_tracing();
+        let handle = sandbox::start(SandboxOptions {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            client_id: sandbox::DEFAULT_CLIENT_ID.into(),
+            client_secret: Secret::new(sandbox::DEFAULT_CLIENT_SECRET),
+            clock,
+        })
+        .await
+        .unwrap();
+        let base = handle.base_url.clone();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            _handle: handle,
+            base,
+            http,
+        }
+    }
+
+    /// A client for this sandbox with quick retries (tests should not wait seconds).
+    pub fn client(&self) -> PontoClient {
+        PontoClient::new(self.config()).unwrap()
+    }
+
+    pub fn config(&self) -> PontoConfig {
+        PontoConfig {
+            api_root: self.base.parse().unwrap(),
+            authorization_url: format!("{}/oauth2/auth", self.base).parse().unwrap(),
+            client_id: sandbox::DEFAULT_CLIENT_ID.into(),
+            client_secret: Secret::new(sandbox::DEFAULT_CLIENT_SECRET),
+            identity_pem: None,
+            ca_pem: None,
+            timeout: Duration::from_secs(10),
+            retry: RetryPolicy {
+                max_retries: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(100),
+                max_retry_after: Duration::from_secs(5),
+            },
+        }
+    }
+
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method, format!("{}/_sandbox{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+
+    pub async fn org(&self, name: &str) -> String {
+        let v = self
+            .control(
+                reqwest::Method::POST,
+                "/organizations",
+                Some(json!({"name": name})),
+            )
+            .await;
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn account(&self, org: &str, body: Value) -> String {
+        let v = self
+            .control(
+                reqwest::Method::POST,
+                &format!("/organizations/{org}/accounts"),
+                Some(body),
+            )
+            .await;
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates transactions from raw JSON text (so amounts can be written as exact numbers).
+    pub async fn transactions_raw(&self, account: &str, json_text: String) -> Vec<String> {
+        let resp = self
+            .http
+            .post(format!(
+                "{}/_sandbox/accounts/{account}/transactions",
+                self.base
+            ))
+            .header("content-type", "application/json")
+            .body(json_text)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let v: Value = resp.json().await.unwrap();
+        v["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn transactions(&self, account: &str, body: Value) -> Vec<String> {
+        self.transactions_raw(account, body.to_string()).await
+    }
+
+    pub async fn fault(&self, body: Value) {
+        self.control(reqwest::Method::POST, "/faults", Some(body))
+            .await;
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.control(reqwest::Method::GET, "/stats", None).await
+    }
+
+    /// The authorization page for `client`, as a browser would open it.
+    pub fn authorization_url(&self, client: &PontoClient, state: &str, verifier: &str) -> String {
+        let challenge = ponto_bridge::ponto::pkce_challenge(verifier);
+        client
+            .authorization_url(REDIRECT, state, &challenge, "ai offline_access name")
+            .to_string()
+    }
+
+    /// Posts the sliders form as the user would; returns the redirect `Location`.
+    pub async fn decide(
+        &self,
+        auth_url: &str,
+        org: &str,
+        accounts: &[&str],
+        allow: bool,
+    ) -> url::Url {
+        let url = url::Url::parse(auth_url).unwrap();
+        let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        form.push(("organization".into(), org.into()));
+        for a in accounts {
+            form.push(("account".into(), (*a).into()));
+        }
+        form.push((
+            "decision".into(),
+            if allow { "allow" } else { "deny" }.into(),
+        ));
+        let resp = self
+            .http
+            .post(format!("{}/oauth2/auth", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_redirection(), "{}", resp.status());
+        url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap()
+    }
+
+    /// Authorizes `accounts` of `org` and exchanges the code: a linked client's tokens.
+    pub async fn link(
+        &self,
+        client: &PontoClient,
+        org: &str,
+        accounts: &[&str],
+    ) -> ponto_bridge::ponto::model::TokenSet {
+        let verifier = ponto_bridge::ponto::pkce_verifier();
+        let back = self
+            .decide(
+                &self.authorization_url(client, "st", &verifier),
+                org,
+                accounts,
+                true,
+            )
+            .await;
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        client
+            .exchange_code(&code, &verifier, REDIRECT)
+            .await
+            .unwrap()
+    }
+}
