@@ -60,6 +60,15 @@ enum Command {
         /// OAuth client secret the sandbox accepts.
         #[arg(long, default_value = ponto_bridge::sandbox::DEFAULT_CLIENT_SECRET)]
         client_secret: String,
+        /// Serve HTTPS with this PEM certificate (chain)…
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// …and this PEM private key.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
+        /// Require client certificates signed by this PEM CA (mTLS, as Ibanity does).
+        #[arg(long, requires = "tls_cert")]
+        client_ca: Option<std::path::PathBuf>,
     },
 }
 
@@ -126,16 +135,33 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             port,
             client_id,
             client_secret,
+            tls_cert,
+            tls_key,
+            client_ca,
         } => {
             init_tracing(LogFormat::Text);
-            let sandbox = ponto_bridge::sandbox::start(ponto_bridge::sandbox::SandboxOptions {
-                bind: std::net::SocketAddr::new(bind, port),
-                client_id,
-                client_secret: ponto_bridge::secret::Secret::new(client_secret),
-                clock: Arc::new(SystemClock),
-            })
-            .await
-            .map_err(|e| AppError::internal(format!("cannot start the sandbox: {e}")))?;
+            let read = |p: &std::path::PathBuf| {
+                std::fs::read(p)
+                    .map_err(|e| AppError::bad_input(format!("cannot read {}: {e}", p.display())))
+            };
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(ponto_bridge::sandbox::tls::TlsFiles {
+                    cert_pem: read(&cert)?,
+                    key_pem: read(&key)?,
+                    client_ca_pem: client_ca.as_ref().map(read).transpose()?,
+                }),
+                _ => None,
+            };
+            let mut opts = ponto_bridge::sandbox::SandboxOptions::new(
+                std::net::SocketAddr::new(bind, port),
+                Arc::new(SystemClock),
+            );
+            opts.client_id = client_id;
+            opts.client_secret = ponto_bridge::secret::Secret::new(client_secret);
+            opts.tls = tls;
+            let sandbox = ponto_bridge::sandbox::start(opts)
+                .await
+                .map_err(|e| AppError::internal(format!("cannot start the sandbox: {e}")))?;
             println!("sandbox listening on {}", sandbox.base_url);
             shutdown_signal().await;
             Ok(())

@@ -60,7 +60,7 @@ pub fn refused(status: StatusCode, code: &str, message: &str) -> Response {
 /// Reads one GraphQL request from a JSON body: batches (JSON arrays) are refused, and so is
 /// a body over the configured size, with a GraphQL-shaped error and a stable code.
 async fn read_request(body: Body, max: usize) -> Result<async_graphql::Request, Response> {
-    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+    let bytes = super::read_body(body, max).await.ok_or_else(|| {
         refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             PAYLOAD_TOO_LARGE,

@@ -67,14 +67,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Refuses a declared oversized body at once (413, JSON); handlers read at most the limit.
+/// Refuses a declared huge body at once (413, JSON); handlers read at most the limit.
 async fn limit_body(State(max): State<usize>, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
+    // Modestly oversized bodies are drained by the handler so the client reads the 413; a
+    // huge one is refused without reading it.
+    if declared.is_some_and(|n| n > max.saturating_mul(DRAIN_FACTOR) as u64) {
         let message = format!("request body over {max} bytes");
         return graphql::refused(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -83,6 +85,30 @@ async fn limit_body(State(max): State<usize>, req: Request, next: Next) -> Respo
         );
     }
     next.run(req).await
+}
+
+/// How far past the limit a body is still read (and discarded) before we answer 413.
+const DRAIN_FACTOR: usize = 16;
+
+/// Reads at most `max` bytes of a body; `None` when it is longer. An oversized body is still
+/// drained (up to a bound, briefly) so the client reads our 413 instead of a reset connection.
+pub async fn read_body(body: axum::body::Body, max: usize) -> Option<bytes::Bytes> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen <= max {
+                buf.extend_from_slice(&chunk);
+            } else if seen > max.saturating_mul(DRAIN_FACTOR) {
+                break;
+            }
+        }
+    })
+    .await;
+    (drained.is_ok() && seen <= max).then(|| buf.freeze())
 }
 
 /// No cross-origin access unless origins are configured; then exactly those.

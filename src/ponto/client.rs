@@ -91,8 +91,12 @@ impl PontoClient {
         &self.cfg
     }
 
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// `<root>/ponto-connect/<path>`.
-    fn api(&self, path: &str) -> String {
+    pub(super) fn api(&self, path: &str) -> String {
         format!(
             "{}/ponto-connect/{}",
             self.cfg.api_root.as_str().trim_end_matches('/'),
@@ -128,7 +132,7 @@ impl PontoClient {
         url
     }
 
-    fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, PontoError> {
+    pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, PontoError> {
         serde_json::from_slice(body).map_err(|e| PontoError::Malformed(e.to_string()))
     }
 
@@ -199,7 +203,7 @@ impl PontoClient {
         Ok(())
     }
 
-    async fn get(&self, url: &str, token: &Secret) -> Result<bytes::Bytes, PontoError> {
+    pub(super) async fn get(&self, url: &str, token: &Secret) -> Result<bytes::Bytes, PontoError> {
         transport::send(&self.cfg.retry, Replay::Safe, || {
             self.http
                 .get(url)
@@ -333,7 +337,18 @@ impl PontoClient {
                 "transactions"
             }
         );
-        let url = self.page_url(&path, next)?;
+        self.transactions_at(token, &path, pending, next).await
+    }
+
+    /// One page of a transaction listing at `path`, keeping each transaction's exact JSON.
+    pub(super) async fn transactions_at(
+        &self,
+        token: &Secret,
+        path: &str,
+        pending: bool,
+        next: Option<&str>,
+    ) -> Result<Page<Transaction>, PontoError> {
+        let url = self.page_url(path, next)?;
         let body = self.get(&url, token).await?;
         #[derive(serde::Deserialize)]
         struct RawCollection<'a> {
@@ -350,6 +365,7 @@ impl PontoClient {
             .map(|raw| {
                 let r: Resource<TransactionAttributes> = serde_json::from_str(raw.get())
                     .map_err(|e| PontoError::Malformed(e.to_string()))?;
+                let pending = pending || r.kind == "pendingTransaction";
                 Ok(Transaction {
                     id: r.id,
                     pending,

@@ -58,6 +58,7 @@ impl PontoError {
                 Some("resourceNotFound") => "PONTO_RESOURCE_NOT_FOUND",
                 Some("accountRecentlySynchronized") => "PONTO_RECENTLY_SYNCHRONIZED",
                 Some("authorizationInvalid") => "PONTO_AUTHORIZATION_INVALID",
+                Some("organizationBlocked") => "PONTO_ORGANIZATION_BLOCKED",
                 _ => "PONTO_API_ERROR",
             },
             Self::RateLimited { .. } => "PONTO_RATE_LIMITED",

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod error;
 pub mod model;
+pub mod sync;
 pub mod transport;
 
 pub use client::{PontoClient, PontoConfig};

@@ -39,7 +39,7 @@ impl IntoResponse for Reject {
     }
 }
 
-fn error(
+pub(super) fn error(
     status: StatusCode,
     code: &'static str,
     detail: &'static str,
@@ -53,7 +53,7 @@ fn error(
     }
 }
 
-fn not_found(resource: &'static str) -> Reject {
+pub(super) fn not_found(resource: &'static str) -> Reject {
     error(
         StatusCode::NOT_FOUND,
         "resourceNotFound",
@@ -85,9 +85,15 @@ fn bearer(world: &World, headers: &HeaderMap) -> Result<AccessToken, Reject> {
 }
 
 /// A user token's live integration and organization.
-fn user(world: &World, headers: &HeaderMap) -> Result<(Uuid, Uuid), Reject> {
+pub(super) fn user(world: &World, headers: &HeaderMap) -> Result<(Uuid, Uuid), Reject> {
     let t = bearer(world, headers)?;
     match (t.org, t.integration) {
+        (Some(org), Some(_)) if world.orgs.get(&org).is_some_and(|o| o.blocked) => Err(error(
+            StatusCode::FORBIDDEN,
+            "organizationBlocked",
+            "The organization is blocked.",
+            None,
+        )),
         (Some(org), Some(integration)) => Ok((org, integration)),
         _ => Err(error(
             StatusCode::FORBIDDEN,
@@ -138,7 +144,7 @@ pub async fn accounts(
 }
 
 /// The shared account `id`, or Ponto's not-found answer.
-fn shared_account(world: &World, integration: Uuid, id: &str) -> Result<Uuid, Reject> {
+pub(super) fn shared_account(world: &World, integration: Uuid, id: &str) -> Result<Uuid, Reject> {
     let id = Uuid::parse_str(id).map_err(|_| not_found("account"))?;
     let shared = world
         .orgs
@@ -169,11 +175,11 @@ pub async fn account(
 }
 
 #[derive(Serialize)]
-struct SingleDoc<T: Serialize> {
+pub(super) struct SingleDoc<T: Serialize> {
     data: T,
 }
 
-fn json_single<T: Serialize>(data: T) -> SingleDoc<T> {
+pub(super) fn json_single<T: Serialize>(data: T) -> SingleDoc<T> {
     SingleDoc { data }
 }
 
@@ -215,7 +221,7 @@ fn listing(
         Err(r) => return r.into_response(),
     };
     let txs = world.listed(id, pending);
-    let ids: Vec<String> = txs.iter().map(|t| t.id.to_string()).collect();
+    let ids: Vec<String> = txs.iter().map(|(t, _)| t.id.to_string()).collect();
     let kind = if pending {
         "pending-transactions"
     } else {
@@ -226,9 +232,9 @@ fn listing(
         Ok((range, links, meta)) => {
             let data: Vec<_> = txs[range]
                 .iter()
-                .map(|t| render::transaction(&s.base_url, t))
+                .map(|(t, d)| render::transaction(&s.base_url, t, d))
                 .collect();
-            let meta = render::transactions_meta(&world.accounts[&id], meta);
+            let meta = render::transactions_meta(&s.base_url, &world.accounts[&id], meta);
             json_response(StatusCode::OK, &CollectionDoc { data, links, meta })
         }
         Err(body) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
@@ -255,11 +261,11 @@ fn one_transaction(
     match world
         .listed(id, pending)
         .into_iter()
-        .find(|t| t.id.to_string() == tx)
+        .find(|(t, _)| t.id.to_string() == tx)
     {
-        Some(t) => json_response(
+        Some((t, d)) => json_response(
             StatusCode::OK,
-            &json_single(render::transaction(&s.base_url, t)),
+            &json_single(render::transaction(&s.base_url, t, d)),
         ),
         None => not_found(resource).into_response(),
     }

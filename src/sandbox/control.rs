@@ -3,36 +3,19 @@
 //! revoke an integration, inject faults, read counters. Documented in the README.
 
 use super::SandboxState;
-use super::api::json_response;
-use super::state::{Account, Fault, Org, SyncSummary, Tx};
-use crate::ponto::model::{date_opt, exact_decimal, exact_decimal_opt};
+use super::control_tx::{bad, missing};
+use super::state::{Account, Fault, Org};
+use crate::ponto::model::exact_decimal_opt;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 use uuid::Uuid;
-
-fn bad(message: impl Into<String>) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error": {"code": "BAD_REQUEST", "message": message.into()}})),
-    )
-        .into_response()
-}
-
-fn missing(what: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({"error": {"code": "NOT_FOUND", "message": format!("{what} not found")}})),
-    )
-        .into_response()
-}
 
 /// A random, valid Belgian IBAN.
 pub fn random_iban() -> String {
@@ -136,6 +119,8 @@ pub async fn create_account(
         subtype: a.subtype.unwrap_or_else(|| "checking".into()),
         current_balance: current,
         available_balance: a.available_balance.unwrap_or(current),
+        bank_current_balance: current,
+        bank_available_balance: a.available_balance.unwrap_or(current),
         balance_changed_at: now,
         balance_reference_date: now
             .date_naive()
@@ -146,15 +131,14 @@ pub async fn create_account(
         authorization_expires_at: a
             .authorization_expiration_expected_at
             .unwrap_or(authorized_at + chrono::Duration::days(180)),
+        authorization_invalid: false,
         internal_reference: Uuid::new_v4(),
         created_at: now,
         synchronized_at: now,
-        latest_sync: SyncSummary {
-            id: Uuid::new_v4(),
-            subtype: "accountDetails".into(),
-            status: "success".into(),
-            created_at: now,
-            updated_at: now,
+        latest_sync: {
+            let mut first = world.new_sync(id, "accountDetails", None, false, now);
+            first.status = "success".into();
+            first
         },
     };
     let body =
@@ -162,108 +146,6 @@ pub async fn create_account(
     world.accounts.insert(id, account);
     world.txs.entry(id).or_default();
     (StatusCode::CREATED, Json(body)).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NewTransaction {
-    #[serde(deserialize_with = "exact_decimal")]
-    amount: Decimal,
-    currency: Option<String>,
-    #[serde(default)]
-    pending: bool,
-    description: Option<String>,
-    remittance_information: Option<String>,
-    remittance_information_type: Option<String>,
-    counterpart_name: Option<String>,
-    counterpart_reference: Option<String>,
-    #[serde(default, deserialize_with = "date_opt")]
-    value_date: Option<NaiveDate>,
-    #[serde(default, deserialize_with = "date_opt")]
-    execution_date: Option<NaiveDate>,
-    bank_transaction_code: Option<String>,
-    proprietary_bank_transaction_code: Option<String>,
-    end_to_end_id: Option<String>,
-    purpose_code: Option<String>,
-    mandate_id: Option<String>,
-    creditor_id: Option<String>,
-    additional_information: Option<String>,
-    card_reference: Option<String>,
-    card_reference_type: Option<String>,
-    #[serde(default, deserialize_with = "exact_decimal_opt")]
-    fee: Option<Decimal>,
-}
-
-/// `POST /_sandbox/accounts/{id}/transactions` with one transaction or an array of them.
-pub async fn create_transactions(
-    State(s): State<SandboxState>,
-    Path(account): Path<Uuid>,
-    body: axum::body::Bytes,
-) -> Response {
-    let items: Vec<NewTransaction> = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(_)) => match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => return bad(e.to_string()),
-        },
-        Ok(_) => match serde_json::from_slice(&body) {
-            Ok(v) => vec![v],
-            Err(e) => return bad(e.to_string()),
-        },
-        Err(e) => return bad(e.to_string()),
-    };
-    let mut world = s.world.lock().expect("sandbox state");
-    let Some(currency) = world.accounts.get(&account).map(|a| a.currency.clone()) else {
-        return missing("account");
-    };
-    let now = world.now();
-    let mut created = Vec::with_capacity(items.len());
-    for t in items {
-        let id = Uuid::new_v4();
-        world.next_seq += 1;
-        let value_date = t.value_date.or(if t.pending {
-            None
-        } else {
-            Some(now.date_naive())
-        });
-        let tx = Tx {
-            id,
-            account,
-            pending: t.pending,
-            seq: world.next_seq,
-            amount: t.amount,
-            currency: t.currency.unwrap_or_else(|| currency.clone()),
-            description: t.description.unwrap_or_default(),
-            remittance_information: t.remittance_information,
-            remittance_information_type: t
-                .remittance_information_type
-                .unwrap_or_else(|| "unstructured".into()),
-            counterpart_name: t.counterpart_name,
-            counterpart_reference: t.counterpart_reference,
-            execution_date: t.execution_date.or(value_date),
-            value_date,
-            bank_transaction_code: t.bank_transaction_code,
-            proprietary_bank_transaction_code: t.proprietary_bank_transaction_code,
-            end_to_end_id: t.end_to_end_id,
-            purpose_code: t.purpose_code,
-            mandate_id: t.mandate_id,
-            creditor_id: t.creditor_id,
-            additional_information: t.additional_information,
-            card_reference: t.card_reference,
-            card_reference_type: t.card_reference_type,
-            fee: t.fee,
-            internal_reference: Uuid::new_v4(),
-            digest: hex(&Sha256::digest(id.as_bytes())),
-            created_at: now,
-            updated_at: now,
-        };
-        created.push(json!({"id": id.to_string(), "pending": tx.pending}));
-        world.txs.entry(account).or_default().push(tx);
-    }
-    json_response(StatusCode::CREATED, &json!({"transactions": created}))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub async fn revoke_integration(State(s): State<SandboxState>, Path(org): Path<Uuid>) -> Response {
@@ -291,4 +173,149 @@ pub async fn clear_faults(State(s): State<SandboxState>) -> Response {
 pub async fn stats(State(s): State<SandboxState>) -> Response {
     let stats = s.world.lock().expect("sandbox state").stats.clone();
     Json(stats).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountChange {
+    authorized_at: Option<DateTime<Utc>>,
+    authorization_expiration_expected_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "exact_decimal_opt")]
+    current_balance: Option<Decimal>,
+    #[serde(default, deserialize_with = "exact_decimal_opt")]
+    available_balance: Option<Decimal>,
+    description: Option<String>,
+}
+
+/// `PATCH /_sandbox/accounts/{id}`: the bank changes an account (authorization dates, balances).
+pub async fn change_account(
+    State(s): State<SandboxState>,
+    Path(id): Path<Uuid>,
+    Json(c): Json<AccountChange>,
+) -> Response {
+    let mut world = s.world.lock().expect("sandbox state");
+    let Some(a) = world.accounts.get_mut(&id) else {
+        return missing("account");
+    };
+    if let Some(t) = c.authorized_at {
+        a.authorized_at = t;
+    }
+    if let Some(t) = c.authorization_expiration_expected_at {
+        a.authorization_expires_at = t;
+    }
+    if let Some(b) = c.current_balance {
+        a.bank_current_balance = b;
+    }
+    if let Some(b) = c.available_balance {
+        a.bank_available_balance = b;
+    }
+    if let Some(d) = c.description {
+        a.description = d;
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+pub struct AuthorizationState {
+    /// `expired` (the consent ran out now), `invalid` (the bank refuses it), or `valid`.
+    state: String,
+}
+
+/// `POST /_sandbox/accounts/{id}/authorization`: what the bank thinks of the consent.
+pub async fn set_authorization(
+    State(s): State<SandboxState>,
+    Path(id): Path<Uuid>,
+    Json(b): Json<AuthorizationState>,
+) -> Response {
+    let mut world = s.world.lock().expect("sandbox state");
+    let now = world.now();
+    let Some(a) = world.accounts.get_mut(&id) else {
+        return missing("account");
+    };
+    match b.state.as_str() {
+        "expired" => a.authorization_expires_at = now - chrono::Duration::seconds(1),
+        "invalid" => a.authorization_invalid = true,
+        "valid" => {
+            a.authorization_invalid = false;
+            a.authorized_at = now;
+            a.authorization_expires_at = now + chrono::Duration::days(180);
+        }
+        _ => return bad("state is expired, invalid or valid"),
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `PUT|DELETE /_sandbox/organizations/{org}/integration/accounts/{id}`: the user switches an
+/// account's slider on (Ponto synchronizes it at once) or off.
+pub async fn activate(
+    State(s): State<SandboxState>,
+    Path((org, id)): Path<(Uuid, Uuid)>,
+) -> Response {
+    set_active(&s, org, id, true)
+}
+
+pub async fn deactivate(
+    State(s): State<SandboxState>,
+    Path((org, id)): Path<(Uuid, Uuid)>,
+) -> Response {
+    set_active(&s, org, id, false)
+}
+
+fn set_active(s: &SandboxState, org: Uuid, id: Uuid, on: bool) -> Response {
+    let mut world = s.world.lock().expect("sandbox state");
+    if world.accounts.get(&id).is_none_or(|a| a.org != org) {
+        return missing("account");
+    }
+    let Some(i) = world
+        .orgs
+        .get_mut(&org)
+        .and_then(|o| o.integration.as_mut())
+        .filter(|i| !i.revoked)
+    else {
+        return missing("integration");
+    };
+    let changed = if on {
+        i.accounts.insert(id)
+    } else {
+        i.accounts.remove(&id)
+    };
+    if on && changed {
+        world.sync_account_now(id);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /_sandbox/organizations/{org}/block` and `/unblock`.
+pub async fn block(State(s): State<SandboxState>, Path(org): Path<Uuid>) -> Response {
+    set_blocked(&s, org, true)
+}
+
+pub async fn unblock(State(s): State<SandboxState>, Path(org): Path<Uuid>) -> Response {
+    set_blocked(&s, org, false)
+}
+
+fn set_blocked(s: &SandboxState, org: Uuid, blocked: bool) -> Response {
+    let mut world = s.world.lock().expect("sandbox state");
+    match world.orgs.get_mut(&org) {
+        Some(o) => {
+            o.blocked = blocked;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => missing("organization"),
+    }
+}
+
+/// `POST /_sandbox/organizations/{org}/synchronize`: a Ponto-side synchronization (as Ponto runs
+/// four times a day) of every shared account, every subtype.
+pub async fn synchronize(State(s): State<SandboxState>, Path(org): Path<Uuid>) -> Response {
+    let mut world = s.world.lock().expect("sandbox state");
+    if !world.orgs.contains_key(&org) {
+        return missing("organization");
+    }
+    let ids: Vec<String> = world
+        .ponto_side_sync(org)
+        .iter()
+        .map(Uuid::to_string)
+        .collect();
+    Json(json!({"synchronizations": ids})).into_response()
 }

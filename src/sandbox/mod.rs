@@ -4,10 +4,15 @@
 //! organizations at once. Nothing here can reach the real Ponto.
 
 mod api;
+mod bank_api;
 mod control;
+mod control_tx;
 mod oauth;
 mod render;
 pub mod state;
+mod sync;
+mod syncs;
+pub mod tls;
 
 use crate::clock::SharedClock;
 use crate::secret::Secret;
@@ -16,10 +21,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post, put};
 use state::World;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Default OAuth client of the sandbox (what `demo` and tests configure ponto-bridge with).
 pub const DEFAULT_CLIENT_ID: &str = "sandbox-client";
@@ -30,6 +36,10 @@ pub struct SandboxState {
     pub world: Arc<Mutex<World>>,
     /// Root URL the sandbox is reached at (used in links it hands out).
     pub base_url: String,
+    /// How long each step (pending → running → done) of a client-created synchronization takes.
+    pub sync_delay: Duration,
+    /// How soon a second synchronization of one account and subtype is `accountRecentlySynchronized`.
+    pub sync_window: Duration,
 }
 
 pub struct SandboxOptions {
@@ -37,6 +47,25 @@ pub struct SandboxOptions {
     pub client_id: String,
     pub client_secret: Secret,
     pub clock: SharedClock,
+    pub sync_delay: Duration,
+    pub sync_window: Duration,
+    /// Serve HTTPS (optionally requiring client certificates) instead of plain HTTP.
+    pub tls: Option<tls::TlsFiles>,
+}
+
+impl SandboxOptions {
+    /// Plain HTTP on `bind` with the default client, delays and window.
+    pub fn new(bind: SocketAddr, clock: SharedClock) -> Self {
+        Self {
+            bind,
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: Secret::new(DEFAULT_CLIENT_SECRET),
+            clock,
+            sync_delay: syncs::DEFAULT_SYNC_DELAY,
+            sync_window: syncs::DEFAULT_SYNC_WINDOW,
+            tls: None,
+        }
+    }
 }
 
 /// A running sandbox.
@@ -63,7 +92,8 @@ impl Drop for SandboxHandle {
 pub async fn start(opts: SandboxOptions) -> std::io::Result<SandboxHandle> {
     let listener = tokio::net::TcpListener::bind(opts.bind).await?;
     let addr = listener.local_addr()?;
-    let base_url = format!("http://{addr}");
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{addr}");
     let state = SandboxState {
         world: Arc::new(Mutex::new(World::new(
             opts.clock,
@@ -71,13 +101,26 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<SandboxHandle> {
             &opts.client_secret,
         ))),
         base_url: base_url.clone(),
+        sync_delay: opts.sync_delay,
+        sync_window: opts.sync_window,
     };
     let app = router(state.clone());
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "sandbox server stopped");
+    let task = match opts.tls {
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "sandbox server stopped");
+            }
+        }),
+        Some(files) => {
+            let config = tls::server_config(&files)?;
+            let server = axum_server::from_tcp_rustls(listener.into_std()?, config)?;
+            tokio::spawn(async move {
+                if let Err(e) = server.serve(app.into_make_service()).await {
+                    tracing::error!(error = %e, "sandbox TLS server stopped");
+                }
+            })
         }
-    });
+    };
     Ok(SandboxHandle {
         addr,
         base_url,
@@ -87,6 +130,8 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<SandboxHandle> {
 }
 
 pub fn router(state: SandboxState) -> Router {
+    const FI_ACCOUNTS: &str =
+        "/sandbox/financial-institutions/{bank}/financial-institution-accounts";
     let ponto = Router::new()
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/revoke", post(oauth::revoke))
@@ -106,6 +151,10 @@ pub fn router(state: SandboxState) -> Router {
             "/accounts/{id}/pending-transactions/{tx}",
             get(api::pending_transaction),
         )
+        .route(
+            "/accounts/{id}/reauthorization-requests",
+            post(syncs::request_reauthorization),
+        )
         .route("/financial-institutions", get(api::financial_institutions))
         .route(
             "/financial-institutions/{id}",
@@ -114,6 +163,29 @@ pub fn router(state: SandboxState) -> Router {
         .route(
             "/organizations/{id}/integration",
             delete(api::delete_integration),
+        )
+        .route("/synchronizations", post(syncs::create))
+        .route("/synchronizations/{id}", get(syncs::get))
+        .route(
+            "/synchronizations/{id}/updated-transactions",
+            get(syncs::updated_transactions),
+        )
+        .route(
+            "/synchronizations/{id}/updated-pending-transactions",
+            get(syncs::updated_pending_transactions),
+        )
+        .route(FI_ACCOUNTS, get(bank_api::accounts))
+        .route(
+            &format!("{FI_ACCOUNTS}/{{account}}"),
+            get(bank_api::account),
+        )
+        .route(
+            &format!("{FI_ACCOUNTS}/{{account}}/financial-institution-transactions"),
+            get(bank_api::transactions).post(bank_api::create_transaction),
+        )
+        .route(
+            &format!("{FI_ACCOUNTS}/{{account}}/financial-institution-transactions/{{tx}}"),
+            get(bank_api::transaction).patch(bank_api::patch_transaction),
         )
         .layer(middleware::from_fn_with_state(state.clone(), faults));
     let control = Router::new()
@@ -128,9 +200,29 @@ pub fn router(state: SandboxState) -> Router {
             post(control::revoke_integration),
         )
         .route(
-            "/accounts/{account}/transactions",
-            post(control::create_transactions),
+            "/organizations/{org}/integration/accounts/{account}",
+            put(control::activate).delete(control::deactivate),
         )
+        .route("/organizations/{org}/block", post(control::block))
+        .route("/organizations/{org}/unblock", post(control::unblock))
+        .route(
+            "/organizations/{org}/synchronize",
+            post(control::synchronize),
+        )
+        .route("/accounts/{account}", patch(control::change_account))
+        .route(
+            "/accounts/{account}/authorization",
+            post(control::set_authorization),
+        )
+        .route(
+            "/accounts/{account}/transactions",
+            post(control_tx::create_transactions),
+        )
+        .route(
+            "/transactions/{tx}",
+            patch(control_tx::change).delete(control_tx::delete),
+        )
+        .route("/transactions/{tx}/book", post(control_tx::book))
         .route(
             "/faults",
             post(control::add_fault).delete(control::clear_faults),
@@ -139,9 +231,10 @@ pub fn router(state: SandboxState) -> Router {
     Router::new()
         .nest("/ponto-connect", ponto)
         .nest("/_sandbox", control)
+        .route("/oauth2/auth", get(oauth::authorize_page).post(oauth::authorize_decision))
         .route(
-            "/oauth2/auth",
-            get(oauth::authorize_page).post(oauth::authorize_decision),
+            "/organizations/{org}/sandbox/integrations/{integration}/accounts/{account}/reauthorization-requests/{request}",
+            get(syncs::reauthorization_page).post(syncs::reauthorization_decision),
         )
         .with_state(state)
 }

@@ -49,7 +49,7 @@ fn html_error(message: &str) -> Response {
         .into_response()
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -216,9 +216,16 @@ pub async fn authorize_decision(State(s): State<SandboxState>, RawForm(form): Ra
     let own: BTreeSet<Uuid> = world.org_accounts(org_id).iter().map(|a| a.id).collect();
     let now = world.now();
     let org = world.orgs.get_mut(&org_id).expect("checked");
+    let activated: BTreeSet<Uuid> = selected.intersection(&own).copied().collect();
+    let before: BTreeSet<Uuid> = org
+        .integration
+        .as_ref()
+        .filter(|i| !i.revoked && i.client_id == request.client_id)
+        .map(|i| i.accounts.clone())
+        .unwrap_or_default();
     let integration = match org.integration.as_mut() {
         Some(i) if !i.revoked && i.client_id == request.client_id => {
-            i.accounts = selected.intersection(&own).copied().collect();
+            i.accounts = activated.clone();
             i.id
         }
         _ => {
@@ -234,6 +241,10 @@ pub async fn authorize_decision(State(s): State<SandboxState>, RawForm(form): Ra
             id
         }
     };
+    // Ponto synchronizes an account as soon as it is authorized.
+    for account in activated.difference(&before) {
+        world.sync_account_now(*account);
+    }
     let code = random_token();
     world.codes.insert(
         code.clone(),

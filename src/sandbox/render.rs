@@ -2,7 +2,7 @@
 //! transactions and financial institutions, paging links and metadata, error bodies — with
 //! amounts written as exact JSON numbers (the decimal's own text, never through a float).
 
-use super::state::{Account, SANDBOX_BANK_ID, SyncSummary, Tx};
+use super::state::{Account, SANDBOX_BANK_ID, Synchronization, Tx, TxData};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
@@ -29,15 +29,25 @@ pub fn date(d: NaiveDate) -> String {
     format!("{}T00:00:00.000Z", d.format("%Y-%m-%d"))
 }
 
-fn sync_json(s: &SyncSummary, resource: &str) -> Value {
-    json!({
+/// A synchronization resource; `links` adds the updated-transactions relationships.
+pub fn sync_json(base: &str, s: &Synchronization, links: bool) -> Value {
+    let mut v = json!({
         "attributes": {
-            "createdAt": ts(s.created_at), "customerOnline": true, "errors": [], "resourceId": resource,
-            "resourceType": "account", "status": s.status, "subtype": s.subtype, "updatedAt": ts(s.updated_at)
+            "createdAt": ts(s.created_at), "customerOnline": s.customer_ip_address.is_some(), "errors": s.errors,
+            "resourceId": s.account.to_string(), "resourceType": "account", "status": s.status,
+            "subtype": s.subtype, "updatedAt": ts(s.updated_at)
         },
         "id": s.id.to_string(),
         "type": "synchronization",
-    })
+    });
+    if links && s.status == "success" {
+        let related = |kind: &str| json!({"links": {"meta": {"type": "transaction"}, "related": format!("{base}/ponto-connect/synchronizations/{}/{kind}", s.id)}});
+        v["relationships"] = json!({
+            "updatedTransactions": related("updated-transactions"),
+            "updatedPendingTransactions": related("updated-pending-transactions"),
+        });
+    }
+    v
 }
 
 #[derive(Serialize)]
@@ -102,7 +112,7 @@ pub fn account<'a>(base: &str, a: &'a Account) -> Resource<impl Serialize + 'a> 
         },
         meta: Some(json!({
             "availability": "available",
-            "latestSynchronization": sync_json(&a.latest_sync, &id),
+            "latestSynchronization": sync_json(base, &a.latest_sync, false),
             "synchronizedAt": ts(a.synchronized_at),
         })),
         relationships: Some(json!({
@@ -147,33 +157,33 @@ struct TxAttributes<'a> {
     value_date: Option<String>,
 }
 
-pub fn transaction<'a>(base: &str, t: &'a Tx) -> Resource<impl Serialize + 'a> {
+pub fn transaction<'a>(base: &str, t: &'a Tx, d: &'a TxData) -> Resource<impl Serialize + 'a> {
     let account = t.account.to_string();
     Resource {
         attributes: TxAttributes {
-            additional_information: t.additional_information.as_deref(),
-            amount: Num(t.amount),
-            bank_transaction_code: t.bank_transaction_code.as_deref(),
-            card_reference: t.card_reference.as_deref(),
-            card_reference_type: t.card_reference_type.as_deref(),
-            counterpart_name: t.counterpart_name.as_deref(),
-            counterpart_reference: t.counterpart_reference.as_deref(),
+            additional_information: d.additional_information.as_deref(),
+            amount: Num(d.amount),
+            bank_transaction_code: d.bank_transaction_code.as_deref(),
+            card_reference: d.card_reference.as_deref(),
+            card_reference_type: d.card_reference_type.as_deref(),
+            counterpart_name: d.counterpart_name.as_deref(),
+            counterpart_reference: d.counterpart_reference.as_deref(),
             created_at: ts(t.created_at),
-            creditor_id: t.creditor_id.as_deref(),
-            currency: &t.currency,
-            description: &t.description,
+            creditor_id: d.creditor_id.as_deref(),
+            currency: &d.currency,
+            description: &d.description,
             digest: &t.digest,
-            end_to_end_id: t.end_to_end_id.as_deref(),
-            execution_date: t.execution_date.map(date),
-            fee: t.fee.map(Num),
+            end_to_end_id: d.end_to_end_id.as_deref(),
+            execution_date: d.execution_date.map(date),
+            fee: d.fee.map(Num),
             internal_reference: t.internal_reference.to_string(),
-            mandate_id: t.mandate_id.as_deref(),
-            proprietary_bank_transaction_code: t.proprietary_bank_transaction_code.as_deref(),
-            purpose_code: t.purpose_code.as_deref(),
-            remittance_information: t.remittance_information.as_deref(),
-            remittance_information_type: &t.remittance_information_type,
-            updated_at: ts(t.updated_at),
-            value_date: t.value_date.map(date),
+            mandate_id: d.mandate_id.as_deref(),
+            proprietary_bank_transaction_code: d.proprietary_bank_transaction_code.as_deref(),
+            purpose_code: d.purpose_code.as_deref(),
+            remittance_information: d.remittance_information.as_deref(),
+            remittance_information_type: &d.remittance_information_type,
+            updated_at: ts(d.updated_at),
+            value_date: d.value_date.map(date),
         },
         meta: None,
         relationships: Some(json!({
@@ -183,7 +193,7 @@ pub fn transaction<'a>(base: &str, t: &'a Tx) -> Resource<impl Serialize + 'a> {
             }
         })),
         id: t.id.to_string(),
-        kind: if t.pending {
+        kind: if d.pending {
             "pendingTransaction"
         } else {
             "transaction"
@@ -294,8 +304,104 @@ pub fn error_body(code: &str, detail: &str, meta: Value) -> Value {
 }
 
 /// Transaction listings also carry the account's synchronization metadata.
-pub fn transactions_meta(account: &Account, mut meta: Value) -> Value {
-    meta["latestSynchronization"] = sync_json(&account.latest_sync, &account.id.to_string());
+pub fn transactions_meta(base: &str, account: &Account, mut meta: Value) -> Value {
+    meta["latestSynchronization"] = sync_json(base, &account.latest_sync, false);
     meta["synchronizedAt"] = json!(ts(account.synchronized_at));
     meta
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FiAccountAttributes<'a> {
+    available_balance: Num,
+    available_balance_changed_at: String,
+    available_balance_reference_date: String,
+    currency: &'a str,
+    current_balance: Num,
+    current_balance_changed_at: String,
+    current_balance_reference_date: String,
+    description: &'a str,
+    holder_name: Option<&'a str>,
+    product: Option<&'a str>,
+    reference: &'a str,
+    reference_type: &'a str,
+    subtype: &'a str,
+}
+
+/// An account as the sandbox bank holds it (`/sandbox/.../financial-institution-accounts`).
+pub fn fi_account<'a>(a: &'a Account) -> Resource<impl Serialize + 'a> {
+    Resource {
+        attributes: FiAccountAttributes {
+            available_balance: Num(a.bank_available_balance),
+            available_balance_changed_at: ts(a.balance_changed_at),
+            available_balance_reference_date: ts(a.balance_reference_date),
+            currency: &a.currency,
+            current_balance: Num(a.bank_current_balance),
+            current_balance_changed_at: ts(a.balance_changed_at),
+            current_balance_reference_date: ts(a.balance_reference_date),
+            description: &a.description,
+            holder_name: a.holder_name.as_deref(),
+            product: a.product.as_deref(),
+            reference: &a.reference,
+            reference_type: &a.reference_type,
+            subtype: &a.subtype,
+        },
+        id: a.id.to_string(),
+        meta: None,
+        relationships: None,
+        kind: "financialInstitutionAccount",
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FiTxAttributes<'a> {
+    additional_information: Option<&'a str>,
+    amount: Num,
+    bank_transaction_code: Option<&'a str>,
+    counterpart_name: Option<&'a str>,
+    counterpart_reference: Option<&'a str>,
+    created_at: String,
+    creditor_id: Option<&'a str>,
+    currency: &'a str,
+    description: &'a str,
+    end_to_end_id: Option<&'a str>,
+    execution_date: Option<String>,
+    mandate_id: Option<&'a str>,
+    proprietary_bank_transaction_code: Option<&'a str>,
+    purpose_code: Option<&'a str>,
+    remittance_information: Option<&'a str>,
+    remittance_information_type: &'a str,
+    updated_at: String,
+    value_date: Option<String>,
+}
+
+/// A transaction as the sandbox bank holds it.
+pub fn fi_transaction<'a>(t: &'a Tx, d: &'a TxData) -> Resource<impl Serialize + 'a> {
+    Resource {
+        attributes: FiTxAttributes {
+            additional_information: d.additional_information.as_deref(),
+            amount: Num(d.amount),
+            bank_transaction_code: d.bank_transaction_code.as_deref(),
+            counterpart_name: d.counterpart_name.as_deref(),
+            counterpart_reference: d.counterpart_reference.as_deref(),
+            created_at: ts(t.created_at),
+            creditor_id: d.creditor_id.as_deref(),
+            currency: &d.currency,
+            description: &d.description,
+            end_to_end_id: d.end_to_end_id.as_deref(),
+            execution_date: d.execution_date.map(date),
+            mandate_id: d.mandate_id.as_deref(),
+            proprietary_bank_transaction_code: d.proprietary_bank_transaction_code.as_deref(),
+            purpose_code: d.purpose_code.as_deref(),
+            remittance_information: d.remittance_information.as_deref(),
+            remittance_information_type: &d.remittance_information_type,
+            updated_at: ts(d.updated_at),
+            value_date: d.value_date.map(date),
+        },
+        id: t.id.to_string(),
+        meta: None,
+        relationships: None,
+        kind: "financialInstitutionTransaction",
+    }
 }

@@ -5,6 +5,7 @@ use crate::clock::SharedClock;
 use crate::secret::Secret;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use uuid::Uuid;
 
@@ -44,35 +45,28 @@ pub struct Account {
     pub holder_name: Option<String>,
     pub product: Option<String>,
     pub subtype: String,
+    /// Balances as Ponto shows them (refreshed by an `accountDetails` synchronization).
     pub current_balance: Decimal,
     pub available_balance: Decimal,
+    /// Balances at the bank, moved by every booked transaction.
+    pub bank_current_balance: Decimal,
+    pub bank_available_balance: Decimal,
     pub balance_changed_at: DateTime<Utc>,
     pub balance_reference_date: DateTime<Utc>,
     pub authorized_at: DateTime<Utc>,
     pub authorization_expires_at: DateTime<Utc>,
+    /// The bank refuses the stored authorization (syncs fail with `authorizationInvalid`).
+    pub authorization_invalid: bool,
     pub internal_reference: Uuid,
     pub created_at: DateTime<Utc>,
     pub synchronized_at: DateTime<Utc>,
-    pub latest_sync: SyncSummary,
+    pub latest_sync: Synchronization,
 }
 
-/// The `latestSynchronization` shown in account and transaction metadata.
-#[derive(Debug, Clone)]
-pub struct SyncSummary {
-    pub id: Uuid,
-    pub subtype: String,
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Tx {
-    pub id: Uuid,
-    pub account: Uuid,
+/// A transaction as the bank holds it, or as Ponto last published it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxData {
     pub pending: bool,
-    /// Insertion order; listings are newest value date first, then newest inserted.
-    pub seq: u64,
     pub amount: Decimal,
     pub currency: String,
     pub description: String,
@@ -92,10 +86,50 @@ pub struct Tx {
     pub card_reference: Option<String>,
     pub card_reference_type: Option<String>,
     pub fee: Option<Decimal>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A transaction: what the bank holds now (`bank`, `None` once deleted) and what Ponto's API
+/// shows (`shown`, updated only by a synchronization, as at Ponto).
+#[derive(Debug, Clone)]
+pub struct Tx {
+    pub id: Uuid,
+    pub account: Uuid,
+    /// Insertion order; listings are newest value date first, then newest inserted.
+    pub seq: u64,
     pub internal_reference: Uuid,
     pub digest: String,
     pub created_at: DateTime<Utc>,
+    pub bank: Option<TxData>,
+    pub shown: Option<TxData>,
+}
+
+/// A synchronization, created by a client or run by "Ponto" itself.
+#[derive(Debug, Clone)]
+pub struct Synchronization {
+    pub id: Uuid,
+    pub account: Uuid,
+    pub subtype: String,
+    pub status: String,
+    pub errors: Vec<serde_json::Value>,
+    pub customer_ip_address: Option<String>,
+    pub client_created: bool,
+    pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Booked and pending transactions this synchronization created or changed.
+    pub updated: Vec<Uuid>,
+    pub updated_pending: Vec<Uuid>,
+}
+
+/// A pending re-authorization of an account.
+#[derive(Debug, Clone)]
+pub struct Reauthorization {
+    pub id: Uuid,
+    pub org: Uuid,
+    pub integration: Uuid,
+    pub account: Uuid,
+    pub redirect_uri: String,
+    pub used: bool,
 }
 
 /// A browser's authorization in progress, as received on `/oauth2/auth`.
@@ -185,6 +219,10 @@ pub struct World {
     pub faults: VecDeque<Fault>,
     pub stats: Stats,
     pub next_seq: u64,
+    pub syncs: HashMap<Uuid, Synchronization>,
+    pub reauthorizations: HashMap<Uuid, Reauthorization>,
+    /// `Ibanity-Idempotency-Key` → the synchronization it created.
+    pub idempotency: HashMap<String, Uuid>,
 }
 
 impl World {
@@ -201,6 +239,9 @@ impl World {
             faults: VecDeque::new(),
             stats: Stats::default(),
             next_seq: 0,
+            syncs: HashMap::new(),
+            reauthorizations: HashMap::new(),
+            idempotency: HashMap::new(),
         }
     }
 
@@ -244,17 +285,82 @@ impl World {
         Some(id)
     }
 
-    /// An account's transactions (booked or pending), newest value date first.
-    pub fn listed(&self, account: Uuid, pending: bool) -> Vec<&Tx> {
-        let mut v: Vec<&Tx> = self
+    /// An account's transactions as Ponto shows them (booked or pending), newest value date
+    /// first.
+    pub fn listed(&self, account: Uuid, pending: bool) -> Vec<(&Tx, &TxData)> {
+        let mut v: Vec<(&Tx, &TxData)> = self
             .txs
             .get(&account)
-            .map(|t| t.iter().filter(|t| t.pending == pending).collect())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|t| {
+                        t.shown
+                            .as_ref()
+                            .filter(|d| d.pending == pending)
+                            .map(|d| (t, d))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
-        v.sort_by(|a, b| {
-            (b.value_date.or(b.execution_date), b.seq)
-                .cmp(&(a.value_date.or(a.execution_date), a.seq))
+        v.sort_by(|(a, ad), (b, bd)| {
+            (bd.value_date.or(bd.execution_date), b.seq)
+                .cmp(&(ad.value_date.or(ad.execution_date), a.seq))
         });
         v
+    }
+
+    /// Transactions at the bank (what the sandbox data API shows), newest value date first.
+    pub fn at_bank(&self, account: Uuid) -> Vec<(&Tx, &TxData)> {
+        let mut v: Vec<(&Tx, &TxData)> = self
+            .txs
+            .get(&account)
+            .map(|t| {
+                t.iter()
+                    .filter_map(|t| t.bank.as_ref().map(|d| (t, d)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_by(|(a, ad), (b, bd)| {
+            (bd.value_date.or(bd.execution_date), b.seq)
+                .cmp(&(ad.value_date.or(ad.execution_date), a.seq))
+        });
+        v
+    }
+
+    pub fn tx_mut(&mut self, id: Uuid) -> Option<&mut Tx> {
+        self.txs
+            .values_mut()
+            .flat_map(|v| v.iter_mut())
+            .find(|t| t.id == id)
+    }
+
+    /// Adds a transaction at the bank; booked ones move the bank balances. Ponto shows it
+    /// after the next synchronization.
+    pub fn add_bank_tx(&mut self, account: Uuid, data: TxData) -> Uuid {
+        let id = Uuid::new_v4();
+        self.next_seq += 1;
+        if !data.pending
+            && let Some(a) = self.accounts.get_mut(&account)
+        {
+            a.bank_current_balance += data.amount;
+            a.bank_available_balance += data.amount;
+        }
+        let digest = Sha256::digest(id.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let created_at = data.updated_at;
+        let tx = Tx {
+            id,
+            account,
+            seq: self.next_seq,
+            internal_reference: Uuid::new_v4(),
+            digest,
+            created_at,
+            bank: Some(data),
+            shown: None,
+        };
+        self.txs.entry(account).or_default().push(tx);
+        id
     }
 }

@@ -470,3 +470,213 @@ async fn every_shape_the_sandbox_serves_conforms() {
     assert_eq!(revoked.status(), 200);
     assert_eq!(revoked.json::<Value>().await.unwrap(), json!({}));
 }
+
+fn conforms(spec: &Spec, path: &str, method: &str, body: &Value) {
+    let (schema, example) = spec.response(path, method);
+    spec.assert_valid(schema, body, &format!("{method} {path}"));
+    assert_example_keys(&example, body, &format!("{method} {path}"));
+}
+
+async fn send(
+    sb: &Sandbox,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = sb
+        .http
+        .request(method, format!("{}/ponto-connect{path}", sb.base))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn synchronization_reauthorization_and_sandbox_data_shapes_conform() {
+    use reqwest::Method;
+    let spec = Spec::load();
+    let sb = Sandbox::start(Arc::new(SystemClock)).await;
+    let org = sb.org("Conformance II").await;
+    let acc = sb.account(&org, json!({"currentBalance": "1308.5"})).await;
+    sb.account(&org, json!({})).await;
+    let client = sb.client();
+    let tokens = sb.link(&client, &org, &[&acc]).await;
+    let token = tokens.access_token.expose().to_owned();
+    sb.transactions(&acc, json!([{"amount": "-100.0", "remittanceInformation": "a"}, {"amount": "5", "remittanceInformation": "b"},
+        {"amount": "-1", "pending": true}, {"amount": "-2", "pending": true}])).await;
+
+    let body = |subtype: &str| {
+        json!({"data": {"type": "synchronization", "attributes": {
+        "resourceType": "account", "resourceId": acc, "subtype": subtype, "customerIpAddress": "203.0.113.9"}}})
+    };
+    let (status, created) = send(
+        &sb,
+        &token,
+        Method::POST,
+        "/synchronizations",
+        Some(body("accountTransactions")),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    conforms(&spec, "/synchronizations", "post", &created);
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    crate::sandbox_support::finished_sync(&client, &tokens.access_token, &id).await;
+    let (_, got) = send(
+        &sb,
+        &token,
+        Method::GET,
+        &format!("/synchronizations/{id}"),
+        None,
+    )
+    .await;
+    conforms(&spec, "/synchronizations/{id}", "get", &got);
+    let (_, updated) = send(
+        &sb,
+        &token,
+        Method::GET,
+        &format!("/synchronizations/{id}/updated-transactions?page[limit]=1"),
+        None,
+    )
+    .await;
+    conforms(
+        &spec,
+        "/synchronizations/{synchronizationId}/updated-transactions",
+        "get",
+        &updated,
+    );
+
+    let (_, created) = send(
+        &sb,
+        &token,
+        Method::POST,
+        "/synchronizations",
+        Some(body("accountTransactionsWithUnsettled")),
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    crate::sandbox_support::finished_sync(&client, &tokens.access_token, &id).await;
+    let (_, pending) = send(
+        &sb,
+        &token,
+        Method::GET,
+        &format!("/synchronizations/{id}/updated-pending-transactions?page[limit]=1"),
+        None,
+    )
+    .await;
+    conforms(
+        &spec,
+        "/synchronizations/{synchronizationId}/updated-transactions",
+        "get",
+        &pending,
+    );
+    assert_eq!(pending["data"][0]["type"], "pendingTransaction");
+
+    // Too soon: Ponto's error body.
+    let (status, recent) = send(
+        &sb,
+        &token,
+        Method::POST,
+        "/synchronizations",
+        Some(body("accountTransactions")),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(recent["errors"][0]["code"], "accountRecentlySynchronized");
+
+    let reauth = json!({"data": {"type": "reauthorizationRequest", "attributes": {"redirectUri": "https://app.example/back"}}});
+    let (status, r) = send(
+        &sb,
+        &token,
+        Method::POST,
+        &format!("/accounts/{acc}/reauthorization-requests"),
+        Some(reauth),
+    )
+    .await;
+    assert_eq!(status, 201);
+    conforms(
+        &spec,
+        "/accounts/{accountId}/reauthorization-requests",
+        "post",
+        &r,
+    );
+
+    let fi = "/sandbox/financial-institutions/9251e765-bfbe-48b0-a082-3b043c386131/financial-institution-accounts";
+    let fi_doc =
+        "/sandbox/financial-institutions/{financialInstitutionId}/financial-institution-accounts";
+    let fi_tx_doc = "/sandbox/financial-institutions/{financialInstitutionId}/financial-institution-accounts/{financialInstitutionAccountId}/financial-institution-transactions";
+    let (_, list) = send(
+        &sb,
+        &token,
+        Method::GET,
+        &format!("{fi}?page[limit]=1"),
+        None,
+    )
+    .await;
+    conforms(&spec, fi_doc, "get", &list);
+    let (_, one) = send(&sb, &token, Method::GET, &format!("{fi}/{acc}"), None).await;
+    conforms(&spec, &format!("{fi_doc}/{{id}}"), "get", &one);
+    let (_, txs) = send(
+        &sb,
+        &token,
+        Method::GET,
+        &format!("{fi}/{acc}/financial-institution-transactions?page[limit]=1"),
+        None,
+    )
+    .await;
+    conforms(&spec, fi_tx_doc, "get", &txs);
+    let (_, op_example) = spec.response(fi_tx_doc, "post");
+    let request =
+        spec.operation(fi_tx_doc, "post")["requestBody"]["content"]["application/json"]["example"]
+            .clone();
+    let request: Value = match request {
+        Value::String(s) => serde_json::from_str(&s).unwrap(),
+        v => v,
+    };
+    let (status, created) = send(
+        &sb,
+        &token,
+        Method::POST,
+        &format!("{fi}/{acc}/financial-institution-transactions"),
+        Some(request),
+    )
+    .await;
+    assert_eq!(
+        status, 201,
+        "the document's own request example is accepted: {created}"
+    );
+    conforms(&spec, fi_tx_doc, "post", &created);
+    assert_eq!(
+        created["data"]["attributes"]["amount"],
+        op_example["data"]["attributes"]["amount"]
+    );
+    let tid = created["data"]["id"].as_str().unwrap();
+    let (_, one) = send(
+        &sb,
+        &token,
+        Method::GET,
+        &format!("{fi}/{acc}/financial-institution-transactions/{tid}"),
+        None,
+    )
+    .await;
+    conforms(&spec, &format!("{fi_tx_doc}/{{id}}"), "get", &one);
+    let patch = spec.operation(&format!("{fi_tx_doc}/{{id}}"), "patch")["requestBody"]["content"]["application/json"]["example"].clone();
+    let patch: Value = match patch {
+        Value::String(s) => serde_json::from_str(&s).unwrap(),
+        v => v,
+    };
+    let (status, patched) = send(
+        &sb,
+        &token,
+        Method::PATCH,
+        &format!("{fi}/{acc}/financial-institution-transactions/{tid}"),
+        Some(patch),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    conforms(&spec, &format!("{fi_tx_doc}/{{id}}"), "patch", &patched);
+}

@@ -22,14 +22,9 @@ pub struct Sandbox {
 impl Sandbox {
     pub async fn start(clock: SharedClock) -> Self {
         crate::helpers::init_tracing();
-        let handle = sandbox::start(SandboxOptions {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            client_id: sandbox::DEFAULT_CLIENT_ID.into(),
-            client_secret: Secret::new(sandbox::DEFAULT_CLIENT_SECRET),
-            clock,
-        })
-        .await
-        .unwrap();
+        let handle = sandbox::start(SandboxOptions::new("127.0.0.1:0".parse().unwrap(), clock))
+            .await
+            .unwrap();
         let base = handle.base_url.clone();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -204,5 +199,25 @@ impl Sandbox {
             .exchange_code(&code, &verifier, REDIRECT)
             .await
             .unwrap()
+    }
+}
+
+/// Polls a synchronization until it succeeds or fails.
+pub async fn finished_sync(
+    client: &PontoClient,
+    token: &Secret,
+    id: &str,
+) -> ponto_bridge::ponto::sync::Synchronization {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = client.synchronization(token, id).await.unwrap();
+        if s.is_done() {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "synchronization {id} never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

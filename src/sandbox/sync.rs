@@ -1,0 +1,173 @@
+//! Owns the simulator's synchronizations: what Ponto's API shows changes only when a
+//! synchronization copies the bank's state — `accountDetails` for balances,
+//! `accountTransactions` for booked transactions, `accountTransactionsWithUnsettled` for booked
+//! and pending ones — or fails with `authorizationInvalid` when the bank refuses the consent.
+
+use super::state::{Synchronization, World};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const SUBTYPES: [&str; 3] = [
+    "accountDetails",
+    "accountTransactions",
+    "accountTransactionsWithUnsettled",
+];
+
+fn authorization_invalid() -> Value {
+    json!({
+        "code": "authorizationInvalid",
+        "detail": "The authorization is invalid, you should ask the customer to reauthorize the account",
+        "meta": {},
+    })
+}
+
+impl World {
+    pub fn new_sync(
+        &self,
+        account: Uuid,
+        subtype: &str,
+        ip: Option<String>,
+        client_created: bool,
+        now: DateTime<Utc>,
+    ) -> Synchronization {
+        Synchronization {
+            id: Uuid::new_v4(),
+            account,
+            subtype: subtype.to_owned(),
+            status: "pending".into(),
+            errors: vec![],
+            customer_ip_address: ip,
+            client_created,
+            created_at: now,
+            updated_at: now,
+            updated: vec![],
+            updated_pending: vec![],
+        }
+    }
+
+    /// Creates a synchronization in `pending`; the caller completes it later.
+    pub fn create_sync(
+        &mut self,
+        account: Uuid,
+        subtype: &str,
+        ip: Option<String>,
+        client_created: bool,
+    ) -> Uuid {
+        let s = self.new_sync(account, subtype, ip, client_created, self.now());
+        let id = s.id;
+        self.syncs.insert(id, s);
+        id
+    }
+
+    pub fn set_sync_status(&mut self, id: Uuid, status: &str) {
+        let now = self.now();
+        if let Some(s) = self.syncs.get_mut(&id) {
+            s.status = status.into();
+            s.updated_at = now;
+        }
+    }
+
+    /// Runs a synchronization to its end: success with what it published, or error.
+    pub fn complete_sync(&mut self, id: Uuid) {
+        let Some(sync) = self.syncs.get(&id).cloned() else {
+            return;
+        };
+        let now = self.now();
+        let result = self.publish(sync.account, &sync.subtype);
+        let Some(s) = self.syncs.get_mut(&id) else {
+            return;
+        };
+        match result {
+            Ok((updated, updated_pending)) => {
+                s.status = "success".into();
+                s.updated = updated;
+                s.updated_pending = updated_pending;
+            }
+            Err(e) => {
+                s.status = "error".into();
+                s.errors = vec![e];
+            }
+        }
+        s.updated_at = now;
+        let done = s.clone();
+        if let Some(a) = self.accounts.get_mut(&done.account) {
+            a.latest_sync = done;
+            a.synchronized_at = now;
+        }
+    }
+
+    /// What Ponto does on its own schedule (and right after an account is authorized): every
+    /// subtype for every shared account of the organization, completed at once.
+    pub fn ponto_side_sync(&mut self, org: Uuid) -> Vec<Uuid> {
+        let accounts: Vec<Uuid> = self
+            .orgs
+            .get(&org)
+            .and_then(|o| o.integration.as_ref())
+            .filter(|i| !i.revoked)
+            .map(|i| i.accounts.iter().copied().collect())
+            .unwrap_or_default();
+        accounts
+            .into_iter()
+            .flat_map(|a| self.sync_account_now(a))
+            .collect()
+    }
+
+    /// Every subtype for one account, completed at once.
+    pub fn sync_account_now(&mut self, account: Uuid) -> Vec<Uuid> {
+        SUBTYPES
+            .iter()
+            .map(|subtype| {
+                let id = self.create_sync(account, subtype, None, false);
+                self.complete_sync(id);
+                id
+            })
+            .collect()
+    }
+
+    /// Copies the bank's state into what the API shows, per subtype. Returns the booked and
+    /// pending transactions created or changed.
+    fn publish(&mut self, account: Uuid, subtype: &str) -> Result<(Vec<Uuid>, Vec<Uuid>), Value> {
+        let now = self.now();
+        let a = self
+            .accounts
+            .get_mut(&account)
+            .ok_or_else(authorization_invalid)?;
+        if a.authorization_invalid || a.authorization_expires_at <= now {
+            return Err(authorization_invalid());
+        }
+        if subtype == "accountDetails" {
+            if (a.current_balance, a.available_balance)
+                != (a.bank_current_balance, a.bank_available_balance)
+            {
+                a.current_balance = a.bank_current_balance;
+                a.available_balance = a.bank_available_balance;
+                a.balance_changed_at = now;
+            }
+            a.balance_reference_date = now
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc();
+            return Ok((vec![], vec![]));
+        }
+        let with_pending = subtype == "accountTransactionsWithUnsettled";
+        let (mut updated, mut updated_pending) = (vec![], vec![]);
+        for tx in self.txs.entry(account).or_default().iter_mut() {
+            // Pending transactions change only with the subtype that includes them.
+            let concerns = |pending: bool| !pending || with_pending;
+            let bank_concerned = tx.bank.as_ref().is_some_and(|b| concerns(b.pending));
+            let shown_concerned = tx.shown.as_ref().is_some_and(|s| concerns(s.pending));
+            if !(bank_concerned || shown_concerned) || tx.bank == tx.shown {
+                continue;
+            }
+            tx.shown = tx.bank.clone();
+            match &tx.shown {
+                Some(d) if d.pending => updated_pending.push(tx.id),
+                Some(_) => updated.push(tx.id),
+                None => {} // deleted at the bank: no longer listed
+            }
+        }
+        Ok((updated, updated_pending))
+    }
+}
