@@ -5,9 +5,12 @@ use crate::auth::Authenticator;
 use crate::bus::Bus;
 use crate::clock::SharedClock;
 use crate::config::ServeSettings;
+use crate::connect::Connect;
+use crate::crypto::KeyRing;
 use crate::error::{AppError, AppResult};
-use crate::graphql::{Limits, build_schema};
+use crate::graphql::{Limits, Services, build_schema};
 use crate::http::{AppState, HttpOptions, router};
+use crate::ponto::PontoClient;
 use crate::store::{self, Store};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +22,7 @@ pub struct App {
     router: axum::Router,
     store: Store,
     auth: Arc<Authenticator>,
+    connect: Connect,
     public_url: url::Url,
     grace: std::time::Duration,
 }
@@ -40,23 +44,48 @@ impl App {
             max_aliases: serve.graphql_max_aliases,
             introspection: serve.graphql_introspection,
         };
-        let schema = build_schema(Some(store.clone()), &limits);
+        let keys = Arc::new(KeyRing::from_settings(settings)?);
+        let ponto = serve
+            .ponto
+            .client_config()?
+            .map(PontoClient::new)
+            .transpose()?;
+        let listener = TcpListener::bind(serve.bind)
+            .await
+            .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", serve.bind)))?;
+        let addr = listener.local_addr().map_err(AppError::internal)?;
+        let public_url = serve.public_url(addr);
+        let connect = Connect::new(
+            store.clone(),
+            ponto,
+            keys,
+            public_url.clone(),
+            &serve.return_url_origins,
+        )?;
+        let services = Services {
+            store: store.clone(),
+            connect: connect.clone(),
+        };
+        let schema = build_schema(Some(services), &limits);
         let opts = HttpOptions {
             max_body_bytes: serve.max_body_bytes,
             cors_allowed_origins: serve.cors_allowed_origins.clone(),
             graphiql: serve.graphql_introspection,
         };
-        let router = router(AppState::new(store.clone(), schema, auth.clone(), opts));
-        let listener = TcpListener::bind(serve.bind)
-            .await
-            .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", serve.bind)))?;
-        let addr = listener.local_addr().map_err(AppError::internal)?;
+        let router = router(AppState::new(
+            store.clone(),
+            schema,
+            auth.clone(),
+            opts,
+            connect.clone(),
+        ));
         Ok(App {
             listener,
             router,
             store,
             auth,
-            public_url: serve.public_url(addr),
+            connect,
+            public_url,
             grace: serve.shutdown_grace(),
         })
     }
@@ -73,6 +102,10 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn connect(&self) -> &Connect {
+        &self.connect
     }
 
     pub fn authenticator(&self) -> Arc<Authenticator> {

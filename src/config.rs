@@ -63,6 +63,13 @@ pub struct Settings {
     #[arg(long, env = "PB_JWT_ORG_CLAIM", default_value = "org")]
     pub jwt_org_claim: String,
 
+    /// Encryption keys for secrets at rest: `kid:base64key` pairs (32-byte keys), comma-separated,
+    /// the first one current. Default in development: generated once into
+    /// `<data dir>/encryption.keys` (mode 0600). `ponto-bridge keys rotate` re-encrypts under the
+    /// current key.
+    #[arg(long, env = "PB_ENCRYPTION_KEYS", hide_env_values = true)]
+    pub encryption_keys: Option<Secret>,
+
     /// Clock skew tolerated on `exp`/`nbf`, in seconds (at most 60).
     #[arg(long, env = "PB_JWT_LEEWAY_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=60))]
@@ -187,6 +194,11 @@ pub struct ServeSettings {
     /// Origins allowed to call the API from a browser (comma-separated). None by default.
     #[arg(long, env = "PB_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
+
+    /// Origins a `connectPonto` / `requestReauthorization` `returnUrl` may point to
+    /// (comma-separated, e.g. `https://app.example.com`). None by default.
+    #[arg(long, env = "PB_RETURN_URL_ORIGINS", value_delimiter = ',')]
+    pub return_url_origins: Vec<String>,
 
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "PB_MAX_BODY_BYTES", default_value_t = 1_048_576)]

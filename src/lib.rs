@@ -8,6 +8,8 @@ pub mod auth;
 pub mod bus;
 pub mod clock;
 pub mod config;
+pub mod connect;
+pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod graphql;

@@ -22,6 +22,13 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt every secret under the current key. In development a new key is generated
+    /// first; otherwise put the new key first in PB_ENCRYPTION_KEYS (keeping the old ones).
+    Rotate(Settings),
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service (GraphQL, webhooks, OAuth callback, health).
     Serve(Box<ServeSettings>),
@@ -46,6 +53,11 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) as served.
     PrintSchema,
+    /// Manage the encryption keys of secrets at rest.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
     /// Run the built-in Ponto Connect simulator (see README, "The Ponto sandbox").
     Sandbox {
         /// Address to listen on.
@@ -164,6 +176,29 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 .map_err(|e| AppError::internal(format!("cannot start the sandbox: {e}")))?;
             println!("sandbox listening on {}", sandbox.base_url);
             shutdown_signal().await;
+            Ok(())
+        }
+        Command::Keys {
+            action: KeysCommand::Rotate(settings),
+        } => {
+            init_tracing(LogFormat::Text);
+            let mut ring = ponto_bridge::crypto::KeyRing::from_settings(&settings)?;
+            if settings.encryption_keys.is_none() {
+                ring.add_dev_key()?;
+            }
+            let url = settings.database_url();
+            let db = ponto_bridge::store::connect(&url, 2).await?;
+            ponto_bridge::store::migrate(&db, &url).await?;
+            let store = ponto_bridge::store::Store::new(
+                db,
+                ponto_bridge::bus::Bus::new(),
+                Arc::new(SystemClock),
+            );
+            let n = ponto_bridge::crypto::rotate(&store, &ring).await?;
+            println!(
+                "re-encrypted {n} secret(s) under key {}",
+                ring.current_kid()
+            );
             Ok(())
         }
         Command::PrintSchema => {

@@ -2,6 +2,7 @@
 //! the error policy. Knows nothing of HTTP; `http` hands it a request and a `Principal`.
 
 mod bank;
+mod connect;
 pub mod errors;
 pub mod ids;
 mod invoices;
@@ -31,7 +32,7 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(invoices::InvoicesMutation);
+pub struct Mutation(invoices::InvoicesMutation, connect::ConnectMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -56,7 +57,13 @@ impl Default for Limits {
 }
 
 /// The schema with its limits and error policy; `store` is reachable from every resolver.
-pub fn build_schema(store: Option<Store>, limits: &Limits) -> AppSchema {
+/// What resolvers reach through the context.
+pub struct Services {
+    pub store: Store,
+    pub connect: crate::connect::Connect,
+}
+
+pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -66,8 +73,8 @@ pub fn build_schema(store: Option<Store>, limits: &Limits) -> AppSchema {
     if !limits.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    if let Some(store) = store {
-        builder = builder.data(store);
+    if let Some(s) = services {
+        builder = builder.data(s.store).data(s.connect);
     }
     builder.finish()
 }

@@ -3,6 +3,7 @@
 
 mod graphql;
 mod health;
+mod oauth;
 
 use crate::auth::Authenticator;
 use crate::error::AppError;
@@ -26,6 +27,7 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub identities: Arc<graphql::IdentityCache>,
     pub opts: Arc<HttpOptions>,
+    pub connect: crate::connect::Connect,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
         schema: AppSchema,
         auth: Arc<Authenticator>,
         opts: HttpOptions,
+        connect: crate::connect::Connect,
     ) -> Self {
         Self {
             store,
@@ -41,6 +44,7 @@ impl AppState {
             auth,
             identities: Arc::default(),
             opts: Arc::new(opts),
+            connect,
         }
     }
 }
@@ -56,6 +60,8 @@ pub fn router(state: AppState) -> Router {
     let opts = state.opts.clone();
     Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/oauth/ponto/start", get(oauth::start))
+        .route("/oauth/ponto/callback", get(oauth::callback))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(middleware::from_fn_with_state(

@@ -252,6 +252,7 @@ pub async fn authorize_decision(State(s): State<SandboxState>, RawForm(form): Ra
             request: request.clone(),
             org: org_id,
             integration,
+            grant: Uuid::new_v4(),
             expires_at: now + chrono::Duration::seconds(CODE_SECS),
             used: false,
         },
@@ -280,6 +281,7 @@ fn issue(
     client_id: &str,
     org: Option<Uuid>,
     integration: Option<Uuid>,
+    grant: Option<Uuid>,
     scope: &str,
     refresh: bool,
 ) -> Response {
@@ -291,11 +293,12 @@ fn issue(
             client_id: client_id.into(),
             org,
             integration,
+            grant,
             expires_at,
         },
     );
     let mut body = json!({"access_token": access, "expires_in": ACCESS_TOKEN_SECS, "scope": scope, "token_type": "bearer"});
-    if refresh && let (Some(org), Some(integration)) = (org, integration) {
+    if refresh && let (Some(org), Some(integration), Some(grant)) = (org, integration, grant) {
         let token = random_token();
         world.refresh_tokens.insert(
             token.clone(),
@@ -303,6 +306,7 @@ fn issue(
                 client_id: client_id.into(),
                 org,
                 integration,
+                grant,
                 scope: scope.into(),
                 used: false,
             },
@@ -341,13 +345,9 @@ pub async fn token(
             };
             if code.used {
                 // A replayed code revokes what it produced (RFC 6749 §4.1.2).
-                let integration = code.integration;
-                world
-                    .refresh_tokens
-                    .retain(|_, t| t.integration != integration);
-                world
-                    .access_tokens
-                    .retain(|_, t| t.integration != Some(integration));
+                let grant = code.grant;
+                world.refresh_tokens.retain(|_, t| t.grant != grant);
+                world.access_tokens.retain(|_, t| t.grant != Some(grant));
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
@@ -390,6 +390,7 @@ pub async fn token(
                 &client_id,
                 Some(code.org),
                 Some(code.integration),
+                Some(code.grant),
                 &code.request.scope,
                 true,
             )
@@ -416,11 +417,12 @@ pub async fn token(
                 &client_id,
                 Some(rt.org),
                 Some(rt.integration),
+                Some(rt.grant),
                 &rt.scope,
                 true,
             )
         }
-        "client_credentials" => issue(&mut world, &client_id, None, None, "", false),
+        "client_credentials" => issue(&mut world, &client_id, None, None, None, "", false),
         other => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -445,8 +447,8 @@ pub async fn revoke(
         );
     }
     let token = params.get("token").cloned().unwrap_or_default();
-    if let Some(rt) = world.refresh_tokens.get(&token).cloned() {
-        world.revoke_integration(rt.org);
+    if let Some(grant) = world.refresh_tokens.get(&token).map(|t| t.grant) {
+        world.revoke_grant(grant);
     }
     Json(json!({})).into_response()
 }

@@ -147,6 +147,8 @@ pub struct Code {
     pub request: AuthRequest,
     pub org: Uuid,
     pub integration: Uuid,
+    /// The token family this code's exchange starts (revoked together).
+    pub grant: Uuid,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
 }
@@ -156,6 +158,7 @@ pub struct RefreshToken {
     pub client_id: String,
     pub org: Uuid,
     pub integration: Uuid,
+    pub grant: Uuid,
     pub scope: String,
     pub used: bool,
 }
@@ -166,6 +169,7 @@ pub struct AccessToken {
     /// `None` for client-credentials tokens.
     pub org: Option<Uuid>,
     pub integration: Option<Uuid>,
+    pub grant: Option<Uuid>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -273,6 +277,28 @@ impl World {
             .collect();
         v.sort_by_key(|a| (a.created_at, a.id));
         v
+    }
+
+    /// Revokes one token family. When it was the integration's last live one, the
+    /// integration goes with it (as revoking at Ponto does).
+    pub fn revoke_grant(&mut self, grant: Uuid) {
+        let Some(rt) = self
+            .refresh_tokens
+            .values()
+            .find(|t| t.grant == grant)
+            .cloned()
+        else {
+            return;
+        };
+        self.refresh_tokens.retain(|_, t| t.grant != grant);
+        self.access_tokens.retain(|_, t| t.grant != Some(grant));
+        let others = self
+            .refresh_tokens
+            .values()
+            .any(|t| t.integration == rt.integration && !t.used);
+        if !others {
+            self.revoke_integration(rt.org);
+        }
     }
 
     /// Revokes an integration: every token issued for it stops working.

@@ -8,8 +8,10 @@
 pub mod accounts;
 mod db;
 pub mod events;
+pub mod flows;
 pub mod introspect;
 pub mod invoices;
+pub mod link;
 pub mod matches;
 pub mod organizations;
 pub mod page;

@@ -179,6 +179,7 @@ pub struct TestApp {
     pub store: Store,
     pub clock: ManualClock,
     pub auth: Arc<Authenticator>,
+    pub connect: ponto_bridge::connect::Connect,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _data_dir: tempfile::TempDir,
 }
@@ -212,17 +213,22 @@ pub async fn spawn_app_on(db: &TestDb, extra: &[&str]) -> TestApp {
     spawn_with(serve_settings(&db.url, extra)).await
 }
 
-pub async fn spawn_with(mut settings: ServeSettings) -> TestApp {
+pub async fn spawn_with(settings: ServeSettings) -> TestApp {
+    spawn_with_clock(settings, ManualClock::new(Utc::now().trunc_subsecs(0))).await
+}
+
+/// Starts a server with a given clock (shared with a sandbox, say).
+pub async fn spawn_with_clock(mut settings: ServeSettings, clock: ManualClock) -> TestApp {
     init_tracing();
     let data_dir = tempfile::tempdir().expect("temp dir");
     settings.settings.data_dir = data_dir.path().to_path_buf();
-    let clock = ManualClock::new(Utc::now().trunc_subsecs(0));
     let app = App::build(&settings, Arc::new(clock.clone()))
         .await
         .expect("app builds");
     let addr = app.local_addr();
     let store = app.store().clone();
     let auth = app.authenticator();
+    let connect = app.connect().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run(async move {
         let _ = rx.await;
@@ -237,6 +243,7 @@ pub async fn spawn_with(mut settings: ServeSettings) -> TestApp {
         store,
         clock,
         auth,
+        connect,
         shutdown: Some(tx),
         _data_dir: data_dir,
     }

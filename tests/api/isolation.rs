@@ -3,7 +3,7 @@
 //! nothing through every root field, mutation and `node(id)`. Every root field listed by
 //! introspection must have a case here.
 
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{TestApp, error_code};
 use crate::seed::{Seeded, seed_org};
 use crate::surface::{call, root_fields};
 use ponto_bridge::domain::scope::Scope;
@@ -196,10 +196,38 @@ impl World {
                     "OPEN"
                 );
             }
+            "mutation.connectPonto" => {
+                let m = "mutation { connectPonto(input: {returnUrl: \"https://app.example/\", reconnect: true}) { url } }";
+                let b = app.gql(tb, m, json!({})).await;
+                assert!(b["data"]["connectPonto"]["url"].is_string(), "{b}");
+                self.assert_a_connected().await;
+            }
+            "mutation.disconnectPonto" => {
+                let m = "mutation { disconnectPonto { pontoConnection { status } } }";
+                let b = app.gql(tb, m, json!({})).await;
+                assert_eq!(
+                    b["data"]["disconnectPonto"]["pontoConnection"]["status"], "DISCONNECTED",
+                    "B's own: {b}"
+                );
+                self.assert_a_connected().await;
+            }
             other => panic!(
                 "root field {other} has no tenant-isolation case: add one to tests/api/isolation.rs"
             ),
         }
+    }
+
+    async fn assert_a_connected(&self) {
+        let q = "{ pontoConnection { status accounts { edges { node { status } } } } }";
+        let a = self.app.gql(&self.token_a, q, json!({})).await;
+        assert_eq!(
+            a["data"]["pontoConnection"]["status"], "CONNECTED",
+            "A untouched: {a}"
+        );
+        let edges = a["data"]["pontoConnection"]["accounts"]["edges"]
+            .as_array()
+            .unwrap();
+        assert!(edges.iter().all(|e| e["node"]["status"] == "ACTIVE"));
     }
 
     /// A listing: A sees exactly its rows, B sees none of A's.
@@ -221,7 +249,8 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_root_field_crosses_organizations() {
-    let (app, _db) = spawn_app().await;
+    let linked = crate::connect_support::app_with_sandbox(&[]).await;
+    let app = linked.app;
     let a = seed_org(&app.store, "org-a").await;
     let b = seed_org(&app.store, "org-b").await;
     let token_a = app.token("org-a", &Scope::ALL);
@@ -244,7 +273,8 @@ async fn no_root_field_crosses_organizations() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_root_field_requires_its_scope() {
-    let (app, _db) = spawn_app().await;
+    let linked = crate::connect_support::app_with_sandbox(&[]).await;
+    let app = linked.app;
     for field in root_fields(&app).await {
         let c =
             call(&field).unwrap_or_else(|| panic!("{field} is missing from tests/api/surface.rs"));

@@ -2,9 +2,12 @@
 //! HTTP. Runs on SQLite by default and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
 mod auth;
+mod browser;
 mod cli;
 mod concurrency;
 mod conformance;
+mod connect;
+mod connect_support;
 mod events;
 mod health;
 mod helpers;
@@ -18,4 +21,5 @@ mod sandbox_sync;
 mod schema;
 mod seed;
 mod surface;
+mod tokens;
 mod transactions;

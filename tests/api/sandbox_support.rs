@@ -12,8 +12,8 @@ use std::time::Duration;
 pub const REDIRECT: &str = "https://app.example/oauth/ponto/callback";
 
 pub struct Sandbox {
-    /// Keeps the sandbox running as long as the test holds it.
-    _handle: SandboxHandle,
+    /// Keeps the sandbox running as long as the test holds it; its state is inspectable.
+    pub handle: SandboxHandle,
     pub base: String,
     /// Does not follow redirects, so tests read `Location`.
     pub http: reqwest::Client,
@@ -30,11 +30,7 @@ impl Sandbox {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self {
-            _handle: handle,
-            base,
-            http,
-        }
+        Self { handle, base, http }
     }
 
     /// A client for this sandbox with quick retries (tests should not wait seconds).

@@ -75,6 +75,16 @@ pub fn call(field: &str) -> Option<Call> {
             "mutation { upsertInvoices(input: {invoices: []}) { userErrors { code } } }",
             json!({}),
         ),
+        "mutation.connectPonto" => c(
+            Scope::Write,
+            "mutation { connectPonto(input: {returnUrl: \"https://app.example/\"}) { url } }",
+            json!({}),
+        ),
+        "mutation.disconnectPonto" => c(
+            Scope::Write,
+            "mutation { disconnectPonto { pontoConnection { status } } }",
+            json!({}),
+        ),
         "mutation.voidInvoice" => c(
             Scope::Write,
             "mutation($id: ID) { voidInvoice(input: {id: $id}) { userErrors { code } } }",

@@ -1,0 +1,500 @@
+//! Owns the tenant's link to Ponto as rows: its encrypted tokens, the refresh lease that lets
+//! exactly one instance refresh at a time, and the state changes of linking, breaking and
+//! disconnecting — each written with its `connection.*` event in one transaction.
+
+use super::accounts::{Account, AccountUpsert, parse_problems};
+use super::{Store, WriteTx, stmt};
+use crate::domain::event::{ConnectionData, ConnectionEvent, Event};
+use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
+use crate::domain::problem::Problem;
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use entity::{bank_account, ponto_connection};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
+
+/// The sealed tokens of a connection.
+#[derive(Clone)]
+pub struct SealedTokens {
+    pub connection_id: ConnectionId,
+    pub organization_id: OrganizationId,
+    pub status: String,
+    pub access_enc: Option<Vec<u8>>,
+    pub refresh_enc: Option<Vec<u8>>,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    pub ponto_organization_id: Option<String>,
+}
+
+/// What a successful authorization brings: the Ponto organization, sealed tokens and accounts.
+pub struct Link {
+    /// The connection row's id (the tokens are sealed for it); created if new.
+    pub connection_id: ConnectionId,
+    pub ponto_organization_id: String,
+    pub access_enc: Vec<u8>,
+    pub refresh_enc: Vec<u8>,
+    pub access_expires_at: DateTime<Utc>,
+    pub scope: String,
+    pub accounts: Vec<AccountUpsert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Linked {
+        accounts: Vec<Account>,
+        no_accounts: bool,
+    },
+    /// The Ponto organization is linked to another tenant: nothing was stored.
+    Conflict,
+}
+
+fn connection_event(
+    kind: ConnectionEvent,
+    id: ConnectionId,
+    status: &str,
+    problems: &[String],
+    reason: Option<&str>,
+) -> Event {
+    Event::connection(
+        kind,
+        ConnectionData {
+            connection_id: id.to_string(),
+            status: status.to_owned(),
+            problems: problems.to_vec(),
+            reason: reason.map(str::to_owned),
+        },
+    )
+}
+
+impl Store {
+    pub async fn sealed_tokens(&self, org: OrganizationId) -> AppResult<Option<SealedTokens>> {
+        Ok(ponto_connection::Entity::find()
+            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?
+            .map(|m| SealedTokens {
+                connection_id: m.id.into(),
+                organization_id: m.organization_id.into(),
+                status: m.status,
+                access_enc: m.access_token_enc,
+                refresh_enc: m.refresh_token_enc,
+                access_expires_at: m.access_token_expires_at,
+                ponto_organization_id: m.ponto_organization_id,
+            }))
+    }
+
+    /// Takes the refresh lease of a connection until `until`, unless another holder's lease
+    /// is still running. Works across instances: the database arbitrates.
+    pub async fn take_refresh_lease(
+        &self,
+        conn: ConnectionId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> AppResult<bool> {
+        let now = self.clock().now();
+        let n = self
+            .conn()
+            .execute_raw(stmt(
+                self.backend(),
+                "UPDATE ponto_connection SET refresh_lease_until = $1, refresh_lease_owner = $2 \
+                 WHERE id = $3 AND (refresh_lease_until IS NULL OR refresh_lease_until < $4 OR refresh_lease_owner = $2)",
+                [until.into(), owner.into(), conn.0.into(), now.into()],
+            ))
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn release_refresh_lease(&self, conn: ConnectionId, owner: &str) -> AppResult<()> {
+        self.conn()
+            .execute_raw(stmt(
+                self.backend(),
+                "UPDATE ponto_connection SET refresh_lease_until = NULL, refresh_lease_owner = NULL WHERE id = $1 AND refresh_lease_owner = $2",
+                [conn.0.into(), owner.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Every sealed value of the database with what binds it, for key rotation.
+    pub async fn sealed_values(&self) -> AppResult<Vec<SealedValue>> {
+        let mut out = Vec::new();
+        for c in ponto_connection::Entity::find().all(self.conn()).await? {
+            for (column, value) in [
+                ("access_token_enc", c.access_token_enc),
+                ("refresh_token_enc", c.refresh_token_enc),
+            ] {
+                if let Some(v) = value {
+                    out.push(SealedValue {
+                        table: "ponto_connection",
+                        column,
+                        row: c.id,
+                        organization: c.organization_id,
+                        value: v,
+                    });
+                }
+            }
+        }
+        for f in entity::oauth_flow::Entity::find().all(self.conn()).await? {
+            if let Some(v) = f.pkce_verifier_enc {
+                out.push(SealedValue {
+                    table: "oauth_flow",
+                    column: "pkce_verifier_enc",
+                    row: f.id,
+                    organization: f.organization_id,
+                    value: v,
+                });
+            }
+        }
+        for e in entity::webhook_endpoint::Entity::find()
+            .all(self.conn())
+            .await?
+        {
+            out.push(SealedValue {
+                table: "webhook_endpoint",
+                column: "secret_enc",
+                row: e.id,
+                organization: e.organization_id,
+                value: e.secret_enc,
+            });
+            if let Some(v) = e.previous_secret_enc {
+                out.push(SealedValue {
+                    table: "webhook_endpoint",
+                    column: "previous_secret_enc",
+                    row: e.id,
+                    organization: e.organization_id,
+                    value: v,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One sealed value and its binding.
+#[derive(Clone)]
+pub struct SealedValue {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub row: uuid::Uuid,
+    pub organization: uuid::Uuid,
+    pub value: Vec<u8>,
+}
+
+impl WriteTx {
+    /// Replaces one sealed value (key rotation). Only the tables and columns above.
+    pub async fn replace_sealed(&mut self, v: &SealedValue, value: Vec<u8>) -> AppResult<()> {
+        let allowed = matches!(
+            (v.table, v.column),
+            ("ponto_connection", "access_token_enc" | "refresh_token_enc")
+                | ("oauth_flow", "pkce_verifier_enc")
+                | ("webhook_endpoint", "secret_enc" | "previous_secret_enc")
+        );
+        if !allowed {
+            return Err(AppError::internal("not a sealed column"));
+        }
+        let sql = format!(
+            "UPDATE {} SET {} = $1 WHERE id = $2 AND organization_id = $3",
+            v.table, v.column
+        );
+        let backend = self.conn().get_database_backend();
+        self.conn()
+            .execute_raw(stmt(
+                backend,
+                &sql,
+                [value.into(), v.row.into(), v.organization.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn connection_model(&self, org: OrganizationId) -> AppResult<ponto_connection::Model> {
+        ponto_connection::Entity::find()
+            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| AppError::not_found("Ponto connection"))
+    }
+
+    /// Stores rotated tokens and releases the refresh lease.
+    pub async fn store_tokens(
+        &mut self,
+        org: OrganizationId,
+        access_enc: Vec<u8>,
+        refresh_enc: Vec<u8>,
+        access_expires_at: DateTime<Utc>,
+    ) -> AppResult<()> {
+        let now = self.now();
+        let mut am = self.connection_model(org).await?.into_active_model();
+        am.access_token_enc = Set(Some(access_enc));
+        am.refresh_token_enc = Set(Some(refresh_enc));
+        am.access_token_expires_at = Set(Some(access_expires_at));
+        am.token_refreshed_at = Set(Some(now));
+        am.refresh_lease_until = Set(None);
+        am.refresh_lease_owner = Set(None);
+        am.updated_at = Set(now);
+        am.update(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Marks the link BROKEN (refresh refused, integration revoked, organization blocked), once.
+    pub async fn mark_broken(&mut self, org: OrganizationId, reason: &str) -> AppResult<()> {
+        let m = self.connection_model(org).await?;
+        if m.status == "BROKEN" || m.status == "DISCONNECTED" {
+            return Ok(());
+        }
+        let now = self.now();
+        let id: ConnectionId = m.id.into();
+        let problems = vec![Problem::ConnectionBroken.code().to_owned()];
+        let mut am = m.into_active_model();
+        am.status = Set("BROKEN".into());
+        am.problems = Set(serde_json::to_string(&problems).expect("strings"));
+        am.broken_reason = Set(Some(reason.to_owned()));
+        am.broken_at = Set(Some(now));
+        am.refresh_lease_until = Set(None);
+        am.refresh_lease_owner = Set(None);
+        am.updated_at = Set(now);
+        am.update(self.conn()).await?;
+        let event = connection_event(
+            ConnectionEvent::Broken,
+            id,
+            "BROKEN",
+            &problems,
+            Some(reason),
+        );
+        self.append_event(org, &event, None).await?;
+        Ok(())
+    }
+
+    /// Records a completed authorization: tokens, the Ponto organization and its accounts —
+    /// re-attached by Ponto id, else by IBAN and currency, so a reconnect keeps account ids,
+    /// history and matches. Accounts no longer shared are marked REVOKED, never deleted.
+    pub async fn link_connection(
+        &mut self,
+        org: OrganizationId,
+        link: Link,
+    ) -> AppResult<LinkOutcome> {
+        let taken = ponto_connection::Entity::find()
+            .filter(
+                ponto_connection::Column::PontoOrganizationId
+                    .eq(link.ponto_organization_id.as_str()),
+            )
+            .filter(ponto_connection::Column::OrganizationId.ne(org.0))
+            .one(self.conn())
+            .await?;
+        if taken.is_some() {
+            return Ok(LinkOutcome::Conflict);
+        }
+        let m = match self.connection_model(org).await {
+            Ok(m) => m,
+            Err(AppError::NotFound(_)) => self.insert_connection(org, link.connection_id).await?,
+            Err(e) => return Err(e),
+        };
+        let id: ConnectionId = m.id.into();
+        if id != link.connection_id {
+            return Err(AppError::internal(
+                "tokens sealed for another connection row",
+            ));
+        }
+        let (previous_status, previous_problems) = (m.status.clone(), parse_problems(&m.problems));
+        let now = self.now();
+
+        let mut kept: Vec<AccountId> = Vec::new();
+        let mut accounts = Vec::new();
+        for a in link.accounts {
+            self.reattach_by_iban(org, &a, &kept).await?;
+            let (_, account) = self.upsert_account(org, Some(id), a).await?;
+            self.set_account_status(org, account.id, "ACTIVE", None)
+                .await?;
+            kept.push(account.id);
+            accounts.push(account);
+        }
+        let others: Vec<uuid::Uuid> = bank_account::Entity::find()
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::Status.ne("REVOKED"))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .filter(|a| !kept.iter().any(|k| k.0 == *a))
+            .collect();
+        for a in others {
+            self.set_account_status(org, a.into(), "REVOKED", Some(now))
+                .await?;
+        }
+
+        let no_accounts = accounts.is_empty();
+        let problems: Vec<String> = if no_accounts {
+            vec![Problem::NoAccountsActivated.code().to_owned()]
+        } else {
+            vec![]
+        };
+        let mut am = m.into_active_model();
+        am.status = Set("CONNECTED".into());
+        am.problems = Set(serde_json::to_string(&problems).expect("strings"));
+        am.ponto_organization_id = Set(Some(link.ponto_organization_id));
+        am.access_token_enc = Set(Some(link.access_enc));
+        am.refresh_token_enc = Set(Some(link.refresh_enc));
+        am.access_token_expires_at = Set(Some(link.access_expires_at));
+        am.token_scope = Set(Some(link.scope));
+        am.token_refreshed_at = Set(Some(now));
+        am.broken_reason = Set(None);
+        am.connected_at = Set(Some(now));
+        am.disconnected_at = Set(None);
+        am.refresh_lease_until = Set(None);
+        am.refresh_lease_owner = Set(None);
+        am.next_read_at = Set(Some(now));
+        am.updated_at = Set(now);
+        am.update(self.conn()).await?;
+
+        let connected =
+            connection_event(ConnectionEvent::Connected, id, "CONNECTED", &problems, None);
+        self.append_event(org, &connected, None).await?;
+        if no_accounts {
+            let e = connection_event(
+                ConnectionEvent::NoAccountsActivated,
+                id,
+                "CONNECTED",
+                &problems,
+                None,
+            );
+            self.append_event(org, &e, None).await?;
+        } else if previous_status == "BROKEN"
+            || previous_problems
+                .iter()
+                .any(|p| p == Problem::NoAccountsActivated.code())
+        {
+            let e = connection_event(ConnectionEvent::Restored, id, "CONNECTED", &problems, None);
+            self.append_event(org, &e, None).await?;
+        }
+        Ok(LinkOutcome::Linked {
+            accounts,
+            no_accounts,
+        })
+    }
+
+    async fn insert_connection(
+        &mut self,
+        org: OrganizationId,
+        id: ConnectionId,
+    ) -> AppResult<ponto_connection::Model> {
+        let now = self.now();
+        let am = ponto_connection::ActiveModel {
+            id: Set(id.0),
+            organization_id: Set(org.0),
+            status: Set("NOT_CONNECTED".into()),
+            ponto_organization_id: Set(None),
+            access_token_enc: Set(None),
+            refresh_token_enc: Set(None),
+            access_token_expires_at: Set(None),
+            token_scope: Set(None),
+            problems: Set("[]".into()),
+            broken_reason: Set(None),
+            connected_at: Set(None),
+            broken_at: Set(None),
+            disconnected_at: Set(None),
+            token_refreshed_at: Set(None),
+            refresh_lease_until: Set(None),
+            refresh_lease_owner: Set(None),
+            next_read_at: Set(None),
+            read_lease_until: Set(None),
+            read_lease_owner: Set(None),
+            last_read_at: Set(None),
+            last_read_error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        Ok(am.insert(self.conn()).await?)
+    }
+
+    /// An account Ponto reports under an id we do not know, but with the IBAN and currency of
+    /// one of ours that is not already matched in this link: it is that account.
+    async fn reattach_by_iban(
+        &mut self,
+        org: OrganizationId,
+        a: &AccountUpsert,
+        kept: &[AccountId],
+    ) -> AppResult<()> {
+        let known = bank_account::Entity::find()
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::PontoId.eq(a.ponto_id.as_str()))
+            .one(self.conn())
+            .await?;
+        let Some(reference) = a.reference.as_deref().filter(|_| known.is_none()) else {
+            return Ok(());
+        };
+        let candidate = bank_account::Entity::find()
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::Reference.eq(reference))
+            .filter(bank_account::Column::Currency.eq(a.currency.code()))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .find(|m| !kept.iter().any(|k| k.0 == m.id));
+        if let Some(m) = candidate {
+            let mut am = m.into_active_model();
+            am.ponto_id = Set(a.ponto_id.clone());
+            am.update(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn set_account_status(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        status: &str,
+        revoked_at: Option<DateTime<Utc>>,
+    ) -> AppResult<()> {
+        let now = self.now();
+        bank_account::Entity::update_many()
+            .col_expr(bank_account::Column::Status, status.into())
+            .col_expr(bank_account::Column::RevokedAt, revoked_at.into())
+            .col_expr(bank_account::Column::UpdatedAt, now.into())
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::Id.eq(account.0))
+            .filter(bank_account::Column::Status.ne(status))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Unlinks on request: tokens dropped, accounts revoked, data kept.
+    pub async fn disconnect(&mut self, org: OrganizationId) -> AppResult<bool> {
+        let m = self.connection_model(org).await?;
+        if m.status == "DISCONNECTED" || m.status == "NOT_CONNECTED" {
+            return Ok(false);
+        }
+        let now = self.now();
+        let id: ConnectionId = m.id.into();
+        let mut am = m.into_active_model();
+        am.status = Set("DISCONNECTED".into());
+        am.problems = Set("[]".into());
+        am.access_token_enc = Set(None);
+        am.refresh_token_enc = Set(None);
+        am.access_token_expires_at = Set(None);
+        am.disconnected_at = Set(Some(now));
+        am.ponto_organization_id = Set(None);
+        am.next_read_at = Set(None);
+        am.updated_at = Set(now);
+        am.update(self.conn()).await?;
+        bank_account::Entity::update_many()
+            .col_expr(bank_account::Column::Status, "REVOKED".into())
+            .col_expr(bank_account::Column::RevokedAt, Some(now).into())
+            .col_expr(bank_account::Column::UpdatedAt, now.into())
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::Status.ne("REVOKED"))
+            .exec(self.conn())
+            .await?;
+        let e = connection_event(
+            ConnectionEvent::Disconnected,
+            id,
+            "DISCONNECTED",
+            &[],
+            Some("disconnectPonto"),
+        );
+        self.append_event(org, &e, None).await?;
+        Ok(true)
+    }
+}

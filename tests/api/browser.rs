@@ -1,0 +1,60 @@
+//! The connect flow in a real browser: Debian's Chromium, driven by puppeteer-core, through our
+//! start URL, the sandbox's login and sliders, our callback and back to the return URL. The
+//! tools come from `scripts/install-test-tools.sh`; without them this test fails, never skips.
+
+use crate::connect_support::{RETURN, app_with_sandbox};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_browser_links_two_accounts() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    assert!(
+        std::path::Path::new(dir)
+            .join("node_modules/puppeteer-core")
+            .exists(),
+        "puppeteer-core is missing: run scripts/install-test-tools.sh"
+    );
+    let l = app_with_sandbox(&[]).await;
+    let ponto_org = l.sb.org("Browser BV").await;
+    let a1 =
+        l.sb.account(&ponto_org, json!({"currentBalance": "10.00"}))
+            .await;
+    let a2 =
+        l.sb.account(&ponto_org, json!({"currentBalance": "20.00"}))
+            .await;
+    let _a3 = l.sb.account(&ponto_org, json!({})).await;
+    let token = l.token("acme");
+    let start = l.connect_url(&token, RETURN, false).await.unwrap();
+
+    let out = tokio::process::Command::new("node")
+        .current_dir(dir)
+        .args([
+            "connect.mjs",
+            &start,
+            &ponto_org,
+            "https://app.example",
+            &a1,
+            &a2,
+        ])
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "browser run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(
+        report["finalUrl"],
+        format!("{RETURN}&ponto_status=CONNECTED")
+    );
+    assert_eq!(
+        report["flowCookieLeft"], false,
+        "the flow cookie is cleared"
+    );
+    let c = l.connection(&token).await;
+    assert_eq!(c["status"], "CONNECTED");
+    assert_eq!(c["accounts"]["edges"].as_array().unwrap().len(), 2);
+}

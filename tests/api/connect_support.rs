@@ -1,0 +1,142 @@
+//! A server wired to a sandbox on one clock, and a scripted browser (cookies by hand, no
+//! redirects followed) walking the connect flow through both.
+
+use crate::helpers::{TestApp, TestDb, serve_settings, spawn_with_clock};
+use crate::sandbox_support::Sandbox;
+use chrono::{SubsecRound, Utc};
+use ponto_bridge::clock::ManualClock;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub const RETURN: &str = "https://app.example/bank?tab=ponto";
+
+pub struct Linked {
+    pub app: TestApp,
+    pub sb: Sandbox,
+    pub db: TestDb,
+    pub clock: ManualClock,
+}
+
+/// A server configured for the sandbox, sharing its clock, on a fresh database.
+pub async fn app_with_sandbox(extra: &[&str]) -> Linked {
+    let db = TestDb::fresh().await;
+    start_on(db, extra).await
+}
+
+pub async fn start_on(db: TestDb, extra: &[&str]) -> Linked {
+    let clock = ManualClock::new(Utc::now().trunc_subsecs(0));
+    let sb = Sandbox::start(Arc::new(clock.clone())).await;
+    let auth_url = format!("{}/oauth2/auth", sb.base);
+    let mut args = vec![
+        "--ponto-api-root",
+        &sb.base,
+        "--ponto-authorization-url",
+        &auth_url,
+        "--ponto-client-id",
+        "sandbox-client",
+        "--ponto-client-secret",
+        "sandbox-secret",
+        "--return-url-origins",
+        "https://app.example,https://other.example",
+    ];
+    args.extend_from_slice(extra);
+    let app = spawn_with_clock(serve_settings(&db.url, &args), clock.clone()).await;
+    Linked { app, sb, db, clock }
+}
+
+/// A browser: its own cookie jar (the flow cookie), redirects read one by one.
+pub struct Browser {
+    http: reqwest::Client,
+    pub cookie: Option<String>,
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    /// GETs `url`; remembers a `pb_oauth` cookie it is given; returns status and `Location`.
+    pub async fn get(&mut self, url: &str) -> (u16, Option<String>, reqwest::header::HeaderMap) {
+        let mut req = self.http.get(url);
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("pb_oauth={c}"));
+        }
+        let resp = req.send().await.unwrap();
+        let headers = resp.headers().clone();
+        if let Some(set) = headers.get("set-cookie").and_then(|v| v.to_str().ok())
+            && let Some(v) = set
+                .strip_prefix("pb_oauth=")
+                .and_then(|r| r.split(';').next())
+        {
+            self.cookie = (!v.is_empty()).then(|| v.to_owned());
+        }
+        let location = headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (resp.status().as_u16(), location, headers)
+    }
+}
+
+impl Linked {
+    pub fn token(&self, org: &str) -> String {
+        self.app.full_token(org)
+    }
+
+    /// `connectPonto`: the one-time start URL (or the GraphQL body when refused).
+    pub async fn connect_url(
+        &self,
+        token: &str,
+        return_url: &str,
+        reconnect: bool,
+    ) -> Result<String, Value> {
+        let m = "mutation($r: String!, $re: Boolean) { connectPonto(input: {returnUrl: $r, reconnect: $re}) { url expiresAt } }";
+        let body = self
+            .app
+            .gql(token, m, json!({"r": return_url, "re": reconnect}))
+            .await;
+        body["data"]["connectPonto"]["url"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(body)
+    }
+
+    /// The whole flow in one browser: start, Ponto's form, callback. Returns where the browser
+    /// lands (`returnUrl?ponto_status=…`).
+    pub async fn connect(
+        &self,
+        token: &str,
+        ponto_org: &str,
+        accounts: &[&str],
+        allow: bool,
+        reconnect: bool,
+    ) -> String {
+        let start = self
+            .connect_url(token, RETURN, reconnect)
+            .await
+            .unwrap_or_else(|b| panic!("{b}"));
+        let mut browser = Browser::new();
+        let (status, to_ponto, _) = browser.get(&start).await;
+        assert_eq!(status, 303, "start redirects to Ponto");
+        assert!(browser.cookie.is_some(), "start sets the flow cookie");
+        let back = self
+            .sb
+            .decide(&to_ponto.unwrap(), ponto_org, accounts, allow)
+            .await;
+        let (status, landing, _) = browser.get(back.as_str()).await;
+        assert_eq!(status, 303, "callback redirects to the return URL");
+        landing.unwrap()
+    }
+
+    pub async fn connection(&self, token: &str) -> Value {
+        let q = "{ pontoConnection { status problems { code message fix } connectedAt
+            accounts { edges { node { id reference status currentBalance { amount currency } authorizationExpiresAt } } } } }";
+        self.app.gql(token, q, json!({})).await["data"]["pontoConnection"].clone()
+    }
+}
