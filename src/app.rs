@@ -12,6 +12,7 @@ use crate::graphql::{Limits, Services, build_schema};
 use crate::http::{AppState, HttpOptions, router};
 use crate::ponto::PontoClient;
 use crate::store::{self, Store};
+use crate::sync::{SyncConfig, Syncer};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub struct App {
     store: Store,
     auth: Arc<Authenticator>,
     connect: Connect,
+    syncer: Syncer,
     public_url: url::Url,
     grace: std::time::Duration,
 }
@@ -60,11 +62,20 @@ impl App {
             ponto,
             keys,
             public_url.clone(),
-            &serve.return_url_origins,
+            &own_origin_and(&public_url, &serve.return_url_origins),
+            serve.reauth_link_days,
         )?;
+        let sync_cfg = SyncConfig {
+            read_interval: chrono::Duration::seconds(serve.read_interval_secs as i64),
+            window_days: serve.read_window_days,
+            sync_cooldown: chrono::Duration::seconds(serve.sync_cooldown_secs),
+            scheduler_poll: std::time::Duration::from_millis(serve.scheduler_poll_ms.max(10)),
+        };
+        let syncer = Syncer::new(store.clone(), connect.clone(), sync_cfg);
         let services = Services {
             store: store.clone(),
             connect: connect.clone(),
+            syncer: syncer.clone(),
         };
         let schema = build_schema(Some(services), &limits);
         let opts = HttpOptions {
@@ -85,6 +96,7 @@ impl App {
             store,
             auth,
             connect,
+            syncer,
             public_url,
             grace: serve.shutdown_grace(),
         })
@@ -108,6 +120,10 @@ impl App {
         &self.connect
     }
 
+    pub fn syncer(&self) -> &Syncer {
+        &self.syncer
+    }
+
     pub fn authenticator(&self) -> Arc<Authenticator> {
         self.auth.clone()
     }
@@ -115,14 +131,21 @@ impl App {
     /// Serves until `shutdown` resolves, then lets in-flight requests finish within the grace
     /// period and closes the database pool.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> AppResult<()> {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let scheduler = tokio::spawn(crate::sync::run_scheduler(self.syncer.clone(), {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        }));
         let grace = self.grace;
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
-            let _ = tx.send(());
+            let _ = stop.send(true);
         });
         let forced = async move {
-            if rx.await.is_ok() {
+            let mut stopped = stopped;
+            if stopped.wait_for(|s| *s).await.is_ok() {
                 tokio::time::sleep(grace).await;
             } else {
                 std::future::pending::<()>().await;
@@ -132,9 +155,20 @@ impl App {
             res = server => res.map_err(AppError::internal)?,
             _ = forced => tracing::warn!("shutdown grace period elapsed; dropping open connections"),
         }
+        if tokio::time::timeout(grace, scheduler).await.is_err() {
+            tracing::warn!("the read scheduler did not stop within the grace period");
+        }
         self.store.close().await;
         Ok(())
     }
+}
+
+/// The configured return-URL origins plus our own: our pages (GraphiQL, the re-authorization
+/// landing) are always a safe place to send a browser back to.
+fn own_origin_and(public_url: &url::Url, configured: &[String]) -> Vec<String> {
+    let mut origins = configured.to_vec();
+    origins.push(public_url.origin().ascii_serialization());
+    origins
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -24,6 +24,7 @@ pub struct EventSignal {
 pub struct Bus {
     events: broadcast::Sender<EventSignal>,
     deliveries: Arc<Notify>,
+    reads: Arc<Notify>,
 }
 
 impl Default for Bus {
@@ -38,6 +39,7 @@ impl Bus {
         Self {
             events,
             deliveries: Arc::new(Notify::new()),
+            reads: Arc::new(Notify::new()),
         }
     }
 
@@ -56,6 +58,15 @@ impl Bus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<EventSignal> {
         self.events.subscribe()
+    }
+
+    /// Wakes the read scheduler: a connection's read became due (a link, a synchronization).
+    pub fn wake_reads(&self) {
+        self.reads.notify_one();
+    }
+
+    pub fn reads(&self) -> Arc<Notify> {
+        self.reads.clone()
     }
 
     /// Wakes the delivery worker when new deliveries may be due.

@@ -200,6 +200,28 @@ pub struct ServeSettings {
     #[arg(long, env = "PB_RETURN_URL_ORIGINS", value_delimiter = ',')]
     pub return_url_origins: Vec<String>,
 
+    /// How often every connected organization's data is read from Ponto (reading only: the
+    /// scheduler never asks Ponto to contact the bank), in seconds.
+    #[arg(long, env = "PB_READ_INTERVAL_SECS", default_value_t = 3600)]
+    pub read_interval_secs: u64,
+
+    /// Days of booked transactions re-read on each read; one missing there is marked removed.
+    #[arg(long, env = "PB_READ_WINDOW_DAYS", default_value_t = 90)]
+    pub read_window_days: i64,
+
+    /// Least time between two `syncNow` for one account, in seconds.
+    #[arg(long, env = "PB_SYNC_COOLDOWN_SECS", default_value_t = 1800)]
+    pub sync_cooldown_secs: i64,
+
+    /// Lifetime of the re-authorization links we put in events, in days.
+    #[arg(long, env = "PB_REAUTH_LINK_DAYS", default_value_t = 30)]
+    pub reauth_link_days: i64,
+
+    /// How often the scheduler looks for due reads, in milliseconds (it is also woken at once
+    /// when a link or a synchronization completes).
+    #[arg(long, env = "PB_SCHEDULER_POLL_MS", default_value_t = 1000)]
+    pub scheduler_poll_ms: u64,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "PB_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,

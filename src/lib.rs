@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod graphql;
@@ -19,6 +20,7 @@ pub mod ponto;
 pub mod sandbox;
 pub mod secret;
 pub mod store;
+pub mod sync;
 
 /// rustls 0.23 panics at first use when two crypto providers are compiled in and none is
 /// installed (DESIGN.md §9.11). Call once at start-up; later calls are harmless.

@@ -32,6 +32,9 @@ enum KeysCommand {
 enum Command {
     /// Run the HTTP service (GraphQL, webhooks, OAuth callback, health).
     Serve(Box<ServeSettings>),
+    /// Serve with the built-in Ponto sandbox and a demo organization already connected
+    /// (its own fresh SQLite file `<data dir>/demo.db` unless DATABASE_URL is set).
+    Demo(Box<ponto_bridge::demo::DemoSettings>),
     /// Apply database migrations and exit.
     Migrate(Settings),
     /// Print a development token signed with the configured (or generated) HS256 secret.
@@ -121,6 +124,28 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             println!("listening on http://{}", app.local_addr());
             tracing::info!(addr = %app.local_addr(), public_url = %app.public_url(), "ponto-bridge serving");
             app.run(shutdown_signal()).await
+        }
+        Command::Demo(settings) => {
+            init_tracing(settings.serve.log_format);
+            let demo =
+                ponto_bridge::demo::start(*settings, Arc::new(SystemClock), shutdown_signal())
+                    .await?;
+            println!("ponto-bridge demo is ready.");
+            println!("  GraphiQL:      {}", demo.graphql_url);
+            println!("  Ponto sandbox: {}", demo.sandbox.base_url);
+            println!(
+                "  Token (organization \"{}\", 7 days):",
+                ponto_bridge::demo::DEMO_ORG
+            );
+            println!("{}", demo.token);
+            println!(
+                "Open GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}} and try:"
+            );
+            println!(
+                "  {{ pontoConnection {{ status problems {{ code message }} }} bankAccounts {{ nodes {{ description currentBalance {{ amount currency }} }} }} }}"
+            );
+            println!("Ctrl-C stops it.");
+            demo.server.await.map_err(AppError::internal)?
         }
         Command::Migrate(settings) => {
             init_tracing(LogFormat::Text);

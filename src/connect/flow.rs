@@ -152,7 +152,13 @@ impl Connect {
             .seal_secret(&Secret::new(verifier.clone()), binding)?;
         let expires_at = self.clock().now() + Duration::seconds(FLOW_TTL_SECS);
         self.store
-            .bind_flow(flow.id, &hash(&state), &hash(&cookie), sealed, expires_at)
+            .bind_flow(
+                flow.id,
+                &hash(&state),
+                Some(&hash(&cookie)),
+                Some(sealed),
+                expires_at,
+            )
             .await?;
         let url = ponto.authorization_url(
             &self.callback_url(),
@@ -297,6 +303,8 @@ impl Connect {
             }
             LinkOutcome::Linked { no_accounts, .. } => {
                 tx.commit().await?;
+                // The first import starts now.
+                self.store.bus().wake_reads();
                 Ok(Some(if no_accounts {
                     "NO_ACCOUNTS_ACTIVATED"
                 } else {

@@ -3,6 +3,7 @@
 //! Knows nothing of HTTP: `http` turns its answers into redirects and cookies.
 
 pub mod flow;
+pub mod reauth;
 mod tokens;
 
 pub use flow::{CallbackParams, Started};
@@ -34,6 +35,8 @@ pub struct Connect {
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) public_url: Url,
     allowed_origins: Arc<Vec<url::Origin>>,
+    /// Lifetime of our re-authorization links, in days.
+    pub(crate) reauth_link_days: i64,
     pub tokens: TokenManager,
 }
 
@@ -44,6 +47,7 @@ impl Connect {
         keys: Arc<KeyRing>,
         public_url: Url,
         allowed_origins: &[String],
+        reauth_link_days: i64,
     ) -> AppResult<Self> {
         let origins = allowed_origins
             .iter()
@@ -55,12 +59,14 @@ impl Connect {
             })
             .collect::<AppResult<Vec<_>>>()?;
         let tokens = TokenManager::new(store.clone(), ponto.clone(), keys.clone());
+        let reauth_link_days = reauth_link_days.max(1);
         Ok(Self {
             store,
             ponto,
             keys,
             public_url,
             allowed_origins: Arc::new(origins),
+            reauth_link_days,
             tokens,
         })
     }

@@ -85,6 +85,11 @@ impl TokenManager {
         }
     }
 
+    /// Forgets the access token (Ponto refused it); the next caller refreshes.
+    pub async fn expire(&self, org: OrganizationId) -> AppResult<()> {
+        self.store.expire_access_token(org).await
+    }
+
     async fn connection_id(&self, org: OrganizationId) -> AppResult<ConnectionId> {
         let t = self
             .store
@@ -101,7 +106,7 @@ impl TokenManager {
             .sealed_tokens(org)
             .await?
             .ok_or_else(|| AppError::not_found("Ponto connection"))?;
-        if t.status != "CONNECTED" {
+        if !t.usable() {
             return Err(AppError::UpstreamUnavailable(format!(
                 "the Ponto connection is {}; reconnect",
                 t.status

@@ -141,6 +141,36 @@ pub(crate) fn mod97(s: &str) -> Option<u32> {
     Some(rem)
 }
 
+impl StructuredReference {
+    /// The structured reference a bank transaction carries: the whole remittance when the bank
+    /// marks it `structured`, else the first valid one written inside free text
+    /// (`+++…+++`, `***…***` or an `RF…` token). Invalid candidates are ignored.
+    pub fn from_remittance(text: &str, structured: bool) -> Option<Self> {
+        if structured && let Ok(r) = Self::parse(text) {
+            return Some(r);
+        }
+        Self::find_in(text)
+    }
+
+    fn find_in(text: &str) -> Option<Self> {
+        for delim in ["+++", "***"] {
+            let mut rest = text;
+            while let Some(start) = rest.find(delim) {
+                let after = &rest[start + 3..];
+                if let Some(end) = after.find(delim)
+                    && let Ok(r) = Self::parse(&after[..end])
+                {
+                    return Some(r);
+                }
+                rest = after;
+            }
+        }
+        text.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|t| t.len() >= 5 && t.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("RF")))
+            .find_map(|t| Self::parse(t).ok())
+    }
+}
+
 /// Check digits for an OGM base of ten digits (used by tests and fixtures).
 pub fn ogm_from_base(base: u64) -> StructuredReference {
     let base = base % 10_000_000_000;
@@ -243,6 +273,47 @@ mod tests {
         assert_eq!(
             StructuredReference::parse(short.normalized()).unwrap(),
             short
+        );
+    }
+
+    #[test]
+    fn references_inside_remittance_text() {
+        let ogm = StructuredReference::parse("090933755493").unwrap();
+        assert_eq!(
+            StructuredReference::from_remittance("Invoice 12 +++090/9337/55493+++ thanks", false),
+            Some(ogm.clone())
+        );
+        assert_eq!(
+            StructuredReference::from_remittance("***090/9337/55493***", false),
+            Some(ogm.clone())
+        );
+        assert_eq!(
+            StructuredReference::from_remittance("090933755493", true),
+            Some(ogm)
+        );
+        assert_eq!(
+            StructuredReference::from_remittance("090933755493", false),
+            None,
+            "bare digits only when structured"
+        );
+        assert_eq!(
+            StructuredReference::from_remittance("+++090/9337/55494+++", false),
+            None,
+            "bad check digits"
+        );
+        let rf = StructuredReference::parse("RF18539007547034").unwrap();
+        assert_eq!(
+            StructuredReference::from_remittance("pay RF18 5390 0754 7034", false),
+            None,
+            "spaced RF needs structured"
+        );
+        assert_eq!(
+            StructuredReference::from_remittance("pay RF18539007547034, thx", false),
+            Some(rf)
+        );
+        assert_eq!(
+            StructuredReference::from_remittance("RFC 2616 +++ nothing +++", false),
+            None
         );
     }
 

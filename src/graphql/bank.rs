@@ -77,6 +77,10 @@ pub struct PontoConnection {
     pub connected_at: Option<DateTime<Utc>>,
     pub broken_at: Option<DateTime<Utc>>,
     pub disconnected_at: Option<DateTime<Utc>>,
+    /// When our last read of what Ponto holds (accounts, balances, transactions) ended.
+    pub last_read_at: Option<DateTime<Utc>>,
+    /// When the next scheduled read is due.
+    pub next_read_at: Option<DateTime<Utc>>,
 }
 
 impl From<Option<StoreConnection>> for PontoConnection {
@@ -88,6 +92,8 @@ impl From<Option<StoreConnection>> for PontoConnection {
                 connected_at: None,
                 broken_at: None,
                 disconnected_at: None,
+                last_read_at: None,
+                next_read_at: None,
             };
         };
         let status = match c.status.as_str() {
@@ -102,6 +108,8 @@ impl From<Option<StoreConnection>> for PontoConnection {
             connected_at: c.connected_at,
             broken_at: c.broken_at,
             disconnected_at: c.disconnected_at,
+            last_read_at: c.last_read_at,
+            next_read_at: c.next_read_at,
         }
     }
 }

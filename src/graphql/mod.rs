@@ -10,6 +10,7 @@ mod loaders;
 mod matches;
 mod node;
 mod scalars;
+mod sync;
 mod transactions;
 mod viewer;
 
@@ -32,7 +33,11 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(invoices::InvoicesMutation, connect::ConnectMutation);
+pub struct Mutation(
+    invoices::InvoicesMutation,
+    connect::ConnectMutation,
+    sync::SyncMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -61,6 +66,7 @@ impl Default for Limits {
 pub struct Services {
     pub store: Store,
     pub connect: crate::connect::Connect,
+    pub syncer: crate::sync::Syncer,
 }
 
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
@@ -74,7 +80,7 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
         builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(s) = services {
-        builder = builder.data(s.store).data(s.connect);
+        builder = builder.data(s.store).data(s.connect).data(s.syncer);
     }
     builder.finish()
 }

@@ -169,6 +169,12 @@ impl BankTransaction {
     async fn removed_at(&self) -> Option<DateTime<Utc>> {
         self.0.removed_at
     }
+    /// The booked transaction that replaced this pending one.
+    async fn superseded_by(&self) -> Option<ID> {
+        self.0
+            .superseded_by
+            .map(|t| ID(ids::encode(TRANSACTION_TYPE, t.0)))
+    }
     async fn ignored_at(&self) -> Option<DateTime<Utc>> {
         self.0.ignored_at
     }

@@ -62,6 +62,9 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::graphiql).post(graphql::execute))
         .route("/oauth/ponto/start", get(oauth::start))
         .route("/oauth/ponto/callback", get(oauth::callback))
+        .route("/oauth/ponto/reauthorized", get(oauth::reauthorized))
+        .route("/reauthorize/done", get(oauth::reauthorize_done))
+        .route("/reauthorize/{account}", get(oauth::reauthorize))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(middleware::from_fn_with_state(

@@ -3,8 +3,9 @@
 
 use super::AppState;
 use crate::connect::flow::{Next, Refusal};
+use crate::connect::reauth::LinkRefusal;
 use crate::connect::{COOKIE, CallbackParams};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -104,4 +105,73 @@ pub async fn callback(
         Ok(n) => next(n, secure),
         Err(e) => super::error_response(&e),
     }
+}
+
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    t: Option<String>,
+}
+
+/// `GET /reauthorize/{account}?t=…`: our link from events; on to a fresh Ponto request.
+pub async fn reauthorize(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    Query(q): Query<LinkQuery>,
+) -> Response {
+    let token = q.t.unwrap_or_default();
+    match state
+        .connect
+        .open_reauthorization_link(&account, &token)
+        .await
+    {
+        Ok(Ok(to)) => Redirect::to(&to).into_response(),
+        Ok(Err(refusal)) => {
+            let status = if refusal == LinkRefusal::Expired {
+                StatusCode::GONE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let body = format!(
+                "<!doctype html><html><head><meta charset=utf-8><title>Re-authorize</title></head><body>\
+                 <h1>This re-authorization link cannot be used</h1><p>Ask your accounting application for a new one.</p>\
+                 <p>Error code: <code>{}</code></p></body></html>",
+                refusal.code()
+            );
+            let mut resp = (status, Html(body)).into_response();
+            resp.headers_mut()
+                .insert("x-error-code", HeaderValue::from_static(refusal.code()));
+            resp
+        }
+        Err(e) => super::error_response(&e),
+    }
+}
+
+/// Where Ponto sends the browser after a re-authorization.
+pub async fn reauthorized(
+    State(state): State<AppState>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    match state
+        .connect
+        .reauthorized(q.state.as_deref(), q.error.as_deref())
+        .await
+    {
+        Ok(n) => next(n, state.connect.secure_cookies()),
+        Err(e) => super::error_response(&e),
+    }
+}
+
+/// The end of a re-authorization started from one of our links.
+pub async fn reauthorize_done(
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Html<String> {
+    let ok = q.get("ponto_status").map(String::as_str) == Some("REAUTHORIZED");
+    let text = if ok {
+        "Your bank account is authorized again. You can close this window."
+    } else {
+        "The re-authorization was cancelled."
+    };
+    Html(format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Re-authorize</title></head><body><p>{text}</p></body></html>"
+    ))
 }

@@ -117,6 +117,8 @@ pub struct Connection {
     pub connected_at: Option<DateTime<Utc>>,
     pub broken_at: Option<DateTime<Utc>>,
     pub disconnected_at: Option<DateTime<Utc>>,
+    pub last_read_at: Option<DateTime<Utc>>,
+    pub next_read_at: Option<DateTime<Utc>>,
 }
 
 impl From<ponto_connection::Model> for Connection {
@@ -130,6 +132,8 @@ impl From<ponto_connection::Model> for Connection {
             connected_at: m.connected_at,
             broken_at: m.broken_at,
             disconnected_at: m.disconnected_at,
+            last_read_at: m.last_read_at,
+            next_read_at: m.next_read_at,
         }
     }
 }
@@ -157,6 +161,19 @@ impl Store {
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
         })
+    }
+
+    /// Every account of the organization (a handful), oldest first.
+    pub async fn accounts_of(&self, org: OrganizationId) -> AppResult<Vec<Account>> {
+        use sea_orm::QueryOrder;
+        bank_account::Entity::find()
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .order_by_asc(bank_account::Column::Id)
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(Account::try_from)
+            .collect()
     }
 
     pub async fn account(&self, org: OrganizationId, id: AccountId) -> AppResult<Option<Account>> {

@@ -107,8 +107,9 @@ impl WriteTx {
         .exec_without_returning(self.conn())
         .await?;
 
+        let endpoints = self.live_endpoints(org).await?;
         let deliveries = self
-            .create_deliveries(org, id, event.event_type(), now)
+            .insert_deliveries(org, &endpoints, &[(id, event.event_type())], now)
             .await?;
 
         if backend == DbBackend::Postgres {
@@ -134,6 +135,112 @@ impl WriteTx {
         }))
     }
 
+    /// Appends many events at once (a page of imported transactions): one sequence update for
+    /// the whole batch, events whose dedupe key was used before skipped, deliveries created.
+    /// Returns how many were written.
+    pub async fn append_events(
+        &mut self,
+        org: OrganizationId,
+        events: Vec<(Event, Option<String>)>,
+    ) -> AppResult<usize> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<String> = events.iter().filter_map(|(_, k)| k.clone()).collect();
+        // Lock the sequence first: it serializes appends per organization, so the dedupe check
+        // below cannot race.
+        let backend = self.conn().get_database_backend();
+        let last = self.next_seqs(org, 0).await?;
+        let used: std::collections::HashSet<String> = if keys.is_empty() {
+            Default::default()
+        } else {
+            event::Entity::find()
+                .select_only()
+                .column(event::Column::DedupeKey)
+                .filter(event::Column::OrganizationId.eq(org.0))
+                .filter(event::Column::DedupeKey.is_in(keys))
+                .into_tuple::<Option<String>>()
+                .all(self.conn())
+                .await?
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        let mut seen = std::collections::HashSet::new();
+        let fresh: Vec<(Event, Option<String>)> = events
+            .into_iter()
+            .filter(|(_, k)| {
+                k.as_ref()
+                    .is_none_or(|k| !used.contains(k) && seen.insert(k.clone()))
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        let first = self.next_seqs(org, fresh.len() as i64).await? - fresh.len() as i64 + 1;
+        debug_assert_eq!(first, last + 1);
+        let now = self.now();
+        let mut rows = Vec::with_capacity(fresh.len());
+        let mut appended = Vec::with_capacity(fresh.len());
+        for (i, (e, key)) in fresh.iter().enumerate() {
+            let id = EventId::new();
+            let seq = first + i as i64;
+            rows.push(event::ActiveModel {
+                id: Set(id.0),
+                organization_id: Set(org.0),
+                seq: Set(seq),
+                event_type: Set(e.event_type().as_str().to_owned()),
+                payload: Set(e.envelope(now).to_string()),
+                dedupe_key: Set(key.clone()),
+                created_at: Set(now),
+            });
+            appended.push((id, seq, e.event_type()));
+        }
+        for chunk in rows.chunks(500) {
+            event::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(self.conn())
+                .await?;
+        }
+        let endpoints = self.live_endpoints(org).await?;
+        let kinds: Vec<(EventId, EventType)> =
+            appended.iter().map(|(id, _, ty)| (*id, *ty)).collect();
+        self.insert_deliveries(org, &endpoints, &kinds, now).await?;
+        for (id, seq, ty) in &appended {
+            self.signals.push(EventSignal {
+                organization_id: org,
+                event_id: *id,
+                seq: *seq,
+                event_type: *ty,
+            });
+        }
+        if backend == DbBackend::Postgres {
+            let last = first + appended.len() as i64 - 1;
+            self.conn()
+                .execute_raw(stmt(
+                    backend,
+                    "SELECT pg_notify($1, $2)",
+                    [PG_EVENT_CHANNEL.into(), format!("{}:{last}", org.0).into()],
+                ))
+                .await?;
+        }
+        Ok(appended.len())
+    }
+
+    /// Advances the sequence by `n` (0 just locks it) and returns the last number taken.
+    async fn next_seqs(&self, org: OrganizationId, n: i64) -> AppResult<i64> {
+        let backend = self.conn().get_database_backend();
+        let row = self
+            .conn()
+            .query_one_raw(stmt(
+                backend,
+                "UPDATE organization_event_seq SET last_seq = last_seq + $1 WHERE organization_id = $2 RETURNING last_seq",
+                [n.into(), org.0.into()],
+            ))
+            .await?
+            .ok_or_else(|| AppError::internal(format!("no event sequence for organization {org}")))?;
+        Ok(row.try_get_by_index::<i64>(0)?)
+    }
+
     /// Takes the organization's next sequence number, holding its row lock until commit.
     async fn next_seq(&self, org: OrganizationId) -> AppResult<i64> {
         let backend = self.conn().get_database_backend();
@@ -149,14 +256,9 @@ impl WriteTx {
         Ok(row.try_get_by_index::<i64>(0)?)
     }
 
-    async fn create_deliveries(
-        &self,
-        org: OrganizationId,
-        event_id: EventId,
-        event_type: EventType,
-        now: DateTime<Utc>,
-    ) -> AppResult<usize> {
-        let endpoints: Vec<(uuid::Uuid, String)> = webhook_endpoint::Entity::find()
+    /// The organization's enabled endpoints and their subscription lists.
+    async fn live_endpoints(&self, org: OrganizationId) -> AppResult<Vec<(uuid::Uuid, String)>> {
+        Ok(webhook_endpoint::Entity::find()
             .select_only()
             .column(webhook_endpoint::Column::Id)
             .column(webhook_endpoint::Column::EventTypes)
@@ -165,29 +267,43 @@ impl WriteTx {
             .filter(webhook_endpoint::Column::DeletedAt.is_null())
             .into_tuple()
             .all(self.conn())
-            .await?;
-        let rows: Vec<_> = endpoints
-            .into_iter()
-            .filter(|(_, types)| subscribes_to(types, event_type))
-            .map(|(endpoint_id, _)| webhook_delivery::ActiveModel {
-                id: Set(uuid::Uuid::now_v7()),
-                organization_id: Set(org.0),
-                event_id: Set(event_id.0),
-                endpoint_id: Set(endpoint_id),
-                status: Set("PENDING".to_owned()),
-                attempt_count: Set(0),
-                next_attempt_at: Set(Some(now)),
-                last_attempt_at: Set(None),
-                completed_at: Set(None),
-                lease_until: Set(None),
-                lease_owner: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
+            .await?)
+    }
+
+    /// Pending deliveries of events to the endpoints subscribed to their types.
+    async fn insert_deliveries(
+        &self,
+        org: OrganizationId,
+        endpoints: &[(uuid::Uuid, String)],
+        events: &[(EventId, EventType)],
+        now: DateTime<Utc>,
+    ) -> AppResult<usize> {
+        let rows: Vec<_> = events
+            .iter()
+            .flat_map(|(event_id, event_type)| {
+                endpoints
+                    .iter()
+                    .filter(|(_, types)| subscribes_to(types, *event_type))
+                    .map(move |(endpoint_id, _)| webhook_delivery::ActiveModel {
+                        id: Set(uuid::Uuid::now_v7()),
+                        organization_id: Set(org.0),
+                        event_id: Set(event_id.0),
+                        endpoint_id: Set(*endpoint_id),
+                        status: Set("PENDING".to_owned()),
+                        attempt_count: Set(0),
+                        next_attempt_at: Set(Some(now)),
+                        last_attempt_at: Set(None),
+                        completed_at: Set(None),
+                        lease_until: Set(None),
+                        lease_owner: Set(None),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                    })
             })
             .collect();
         let n = rows.len();
-        if n > 0 {
-            webhook_delivery::Entity::insert_many(rows)
+        for chunk in rows.chunks(500) {
+            webhook_delivery::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(self.conn())
                 .await?;
         }

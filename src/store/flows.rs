@@ -121,15 +121,15 @@ impl Store {
         &self,
         flow: Uuid,
         state_hash: &str,
-        browser_binding_hash: &str,
-        verifier_enc: Vec<u8>,
+        browser_binding_hash: Option<&str>,
+        verifier_enc: Option<Vec<u8>>,
         expires_at: DateTime<Utc>,
     ) -> AppResult<()> {
         oauth_flow::Entity::update_many()
             .col_expr(oauth_flow::Column::StateHash, state_hash.into())
             .col_expr(
                 oauth_flow::Column::BrowserBindingHash,
-                browser_binding_hash.into(),
+                browser_binding_hash.map(str::to_owned).into(),
             )
             .col_expr(oauth_flow::Column::PkceVerifierEnc, verifier_enc.into())
             .col_expr(oauth_flow::Column::ExpiresAt, expires_at.into())

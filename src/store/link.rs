@@ -25,6 +25,17 @@ pub struct SealedTokens {
     pub refresh_enc: Option<Vec<u8>>,
     pub access_expires_at: Option<DateTime<Utc>>,
     pub ponto_organization_id: Option<String>,
+    pub broken_reason: Option<String>,
+}
+
+impl SealedTokens {
+    /// Whether the tokens may be used: a connected link, or one broken only because Ponto
+    /// blocked the organization (reading it is how we learn it was unblocked).
+    pub fn usable(&self) -> bool {
+        self.status == "CONNECTED"
+            || (self.status == "BROKEN"
+                && self.broken_reason.as_deref() == Some("organizationBlocked"))
+    }
 }
 
 /// What a successful authorization brings: the Ponto organization, sealed tokens and accounts.
@@ -81,6 +92,7 @@ impl Store {
                 refresh_enc: m.refresh_token_enc,
                 access_expires_at: m.access_token_expires_at,
                 ponto_organization_id: m.ponto_organization_id,
+                broken_reason: m.broken_reason,
             }))
     }
 
@@ -104,6 +116,20 @@ impl Store {
             .await?
             .rows_affected();
         Ok(n == 1)
+    }
+
+    /// Treats the stored access token as expired (Ponto refused it), so the next use refreshes.
+    pub async fn expire_access_token(&self, org: OrganizationId) -> AppResult<()> {
+        let now = self.clock().now();
+        ponto_connection::Entity::update_many()
+            .col_expr(
+                ponto_connection::Column::AccessTokenExpiresAt,
+                Some(now).into(),
+            )
+            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+            .exec(self.conn())
+            .await?;
+        Ok(())
     }
 
     pub async fn release_refresh_lease(&self, conn: ConnectionId, owner: &str) -> AppResult<()> {
@@ -436,6 +462,51 @@ impl WriteTx {
             let mut am = m.into_active_model();
             am.ponto_id = Set(a.ponto_id.clone());
             am.update(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    /// After a successful read: the link is up again (a block was lifted) and its problems are
+    /// `problems`; `connection.no_accounts_activated` / `connection.restored` on transitions.
+    pub async fn set_connection_health(
+        &mut self,
+        org: OrganizationId,
+        problems: Vec<String>,
+    ) -> AppResult<()> {
+        let m = self.connection_model(org).await?;
+        let id: ConnectionId = m.id.into();
+        let was_broken = m.status == "BROKEN";
+        if !(m.status == "CONNECTED"
+            || (was_broken && m.broken_reason.as_deref() == Some("organizationBlocked")))
+        {
+            return Ok(());
+        }
+        let before = parse_problems(&m.problems);
+        if !was_broken && before == problems {
+            return Ok(());
+        }
+        let no_accounts = Problem::NoAccountsActivated.code();
+        let had = before.iter().any(|p| p == no_accounts);
+        let has = problems.iter().any(|p| p == no_accounts);
+        let now = self.now();
+        let mut am = m.into_active_model();
+        am.status = Set("CONNECTED".into());
+        am.problems = Set(serde_json::to_string(&problems).expect("strings"));
+        am.broken_reason = Set(None);
+        am.updated_at = Set(now);
+        am.update(self.conn()).await?;
+        if has && (!had || was_broken) {
+            let e = connection_event(
+                ConnectionEvent::NoAccountsActivated,
+                id,
+                "CONNECTED",
+                &problems,
+                None,
+            );
+            self.append_event(org, &e, None).await?;
+        } else if !has && (had || was_broken) {
+            let e = connection_event(ConnectionEvent::Restored, id, "CONNECTED", &problems, None);
+            self.append_event(org, &e, None).await?;
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ pub mod link;
 pub mod matches;
 pub mod organizations;
 pub mod page;
+pub mod reads;
 pub mod transactions;
 pub mod webhooks;
 

@@ -303,86 +303,135 @@ impl Store {
     }
 }
 
+/// Writes Ponto's view of a transaction into a row; equal values stay untouched, so an
+/// unchanged transaction is not written. `now` dates a transaction that has no date yet.
+fn apply(
+    am: &mut bank_transaction::ActiveModel,
+    t: TransactionUpsert,
+    now: DateTime<Utc>,
+    is_new: bool,
+) {
+    let sort_date = t
+        .value_date
+        .or(t.execution_date)
+        .unwrap_or_else(|| now.date_naive());
+    am.ponto_id.set_ne(t.ponto_id);
+    am.status.set_ne(t.status.as_str().to_owned());
+    am.amount_minor.set_ne(t.amount.minor);
+    am.currency.set_ne(t.amount.currency.code().to_owned());
+    am.counterpart_name.set_ne(t.counterpart_name);
+    am.counterpart_reference.set_ne(t.counterpart_reference);
+    am.remittance_information.set_ne(t.remittance_information);
+    am.remittance_information_type
+        .set_ne(t.remittance_information_type);
+    am.structured_reference.set_ne(t.structured_reference);
+    am.description.set_ne(t.description);
+    am.execution_date.set_ne(t.execution_date);
+    am.value_date.set_ne(t.value_date);
+    if is_new || t.value_date.is_some() || t.execution_date.is_some() {
+        am.sort_date.set_ne(sort_date);
+    }
+    am.bank_transaction_code.set_ne(t.bank_transaction_code);
+    am.proprietary_bank_transaction_code
+        .set_ne(t.proprietary_bank_transaction_code);
+    am.end_to_end_id.set_ne(t.end_to_end_id);
+    am.purpose_code.set_ne(t.purpose_code);
+    am.mandate_id.set_ne(t.mandate_id);
+    am.creditor_id.set_ne(t.creditor_id);
+    am.additional_information.set_ne(t.additional_information);
+    am.card_reference.set_ne(t.card_reference);
+    am.raw_json.set_ne(t.raw_json);
+    // A transaction Ponto reports again is no longer removed.
+    am.removed_at.set_ne(None);
+}
+
+fn new_row(
+    org: OrganizationId,
+    account: AccountId,
+    now: DateTime<Utc>,
+) -> bank_transaction::ActiveModel {
+    bank_transaction::ActiveModel {
+        id: Set(TransactionId::new().0),
+        organization_id: Set(org.0),
+        account_id: Set(account.0),
+        removed_at: Set(None),
+        superseded_by_id: Set(None),
+        ignored_at: Set(None),
+        ignored_reason: Set(None),
+        ignored_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
 impl WriteTx {
-    /// Inserts or updates a transaction of `account` by its Ponto id. An unchanged
-    /// transaction is not written. `first_seen` dates a transaction that has no date yet.
+    /// Inserts or updates one transaction of `account` by its Ponto id.
     pub async fn upsert_transaction(
         &mut self,
         org: OrganizationId,
         account: AccountId,
         t: TransactionUpsert,
     ) -> AppResult<Upserted> {
+        Ok(self
+            .upsert_transactions(org, account, vec![t])
+            .await?
+            .remove(0))
+    }
+
+    /// Inserts or updates a page of transactions of `account` by Ponto id, in input order: one
+    /// lookup, one insert for the new ones, an update per changed one, nothing for the rest.
+    pub async fn upsert_transactions(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        rows: Vec<TransactionUpsert>,
+    ) -> AppResult<Vec<Upserted>> {
         let now = self.now();
-        let existing = bank_transaction::Entity::find()
-            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
-            .filter(bank_transaction::Column::AccountId.eq(account.0))
-            .filter(bank_transaction::Column::PontoId.eq(t.ponto_id.as_str()))
-            .one(self.conn())
-            .await?;
-        let is_new = existing.is_none();
-        let mut am = match existing {
-            Some(m) => m.into_active_model(),
-            None => bank_transaction::ActiveModel {
-                id: Set(TransactionId::new().0),
-                organization_id: Set(org.0),
-                account_id: Set(account.0),
-                removed_at: Set(None),
-                superseded_by_id: Set(None),
-                ignored_at: Set(None),
-                ignored_reason: Set(None),
-                ignored_by: Set(None),
-                created_at: Set(now),
-                ..Default::default()
-            },
-        };
-        let sort_date = t
-            .value_date
-            .or(t.execution_date)
-            .unwrap_or_else(|| now.date_naive());
-        am.ponto_id.set_ne(t.ponto_id);
-        am.status.set_ne(t.status.as_str().to_owned());
-        am.amount_minor.set_ne(t.amount.minor);
-        am.currency.set_ne(t.amount.currency.code().to_owned());
-        am.counterpart_name.set_ne(t.counterpart_name);
-        am.counterpart_reference.set_ne(t.counterpart_reference);
-        am.remittance_information.set_ne(t.remittance_information);
-        am.remittance_information_type
-            .set_ne(t.remittance_information_type);
-        am.structured_reference.set_ne(t.structured_reference);
-        am.description.set_ne(t.description);
-        am.execution_date.set_ne(t.execution_date);
-        am.value_date.set_ne(t.value_date);
-        if is_new || t.value_date.is_some() || t.execution_date.is_some() {
-            am.sort_date.set_ne(sort_date);
-        }
-        am.bank_transaction_code.set_ne(t.bank_transaction_code);
-        am.proprietary_bank_transaction_code
-            .set_ne(t.proprietary_bank_transaction_code);
-        am.end_to_end_id.set_ne(t.end_to_end_id);
-        am.purpose_code.set_ne(t.purpose_code);
-        am.mandate_id.set_ne(t.mandate_id);
-        am.creditor_id.set_ne(t.creditor_id);
-        am.additional_information.set_ne(t.additional_information);
-        am.card_reference.set_ne(t.card_reference);
-        am.raw_json.set_ne(t.raw_json);
-        // A transaction Ponto reports again is no longer removed.
-        am.removed_at.set_ne(None);
-        if is_new {
-            am.updated_at = Set(now);
-            let m = am.insert(self.conn()).await?;
-            return Ok(Upserted::Inserted(m.id.into()));
-        }
-        let id: TransactionId = match &am.id {
-            sea_orm::ActiveValue::Unchanged(id) | sea_orm::ActiveValue::Set(id) => (*id).into(),
-            sea_orm::ActiveValue::NotSet => {
-                return Err(AppError::internal("transaction without id"));
+        let ids: Vec<String> = rows.iter().map(|r| r.ponto_id.clone()).collect();
+        let mut existing: HashMap<String, bank_transaction::Model> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            for m in bank_transaction::Entity::find()
+                .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+                .filter(bank_transaction::Column::AccountId.eq(account.0))
+                .filter(bank_transaction::Column::PontoId.is_in(chunk.iter().cloned()))
+                .all(self.conn())
+                .await?
+            {
+                existing.insert(m.ponto_id.clone(), m);
             }
-        };
-        if !am.is_changed() {
-            return Ok(Upserted::Unchanged(id));
         }
-        am.updated_at = Set(now);
-        am.update(self.conn()).await?;
-        Ok(Upserted::Updated(id))
+        let mut out = Vec::with_capacity(rows.len());
+        let mut inserts = Vec::new();
+        for t in rows {
+            match existing.remove(&t.ponto_id) {
+                Some(m) => {
+                    let id: TransactionId = m.id.into();
+                    let mut am = m.into_active_model();
+                    apply(&mut am, t, now, false);
+                    if am.is_changed() {
+                        am.updated_at = Set(now);
+                        am.update(self.conn()).await?;
+                        out.push(Upserted::Updated(id));
+                    } else {
+                        out.push(Upserted::Unchanged(id));
+                    }
+                }
+                None => {
+                    let mut am = new_row(org, account, now);
+                    apply(&mut am, t, now, true);
+                    if let sea_orm::ActiveValue::Set(id) = am.id {
+                        out.push(Upserted::Inserted(id.into()));
+                    }
+                    inserts.push(am);
+                }
+            }
+        }
+        for chunk in inserts.chunks(200) {
+            bank_transaction::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(self.conn())
+                .await?;
+        }
+        Ok(out)
     }
 }

@@ -201,7 +201,9 @@ async fn tokens_expire_on_the_service_clock() {
     let (app, _db) = spawn(&[]).await;
     let token = app.full_token("acme");
     assert_accepted(&app, &token, "fresh").await;
-    app.clock.advance(chrono::Duration::seconds(3600 + 31));
+    app.clock.advance(chrono::Duration::seconds(
+        crate::helpers::TOKEN_TTL_SECS + 31,
+    ));
     assert_unauthenticated(&app, &token, "expired by the clock").await;
 }
 

@@ -23,25 +23,56 @@ pub async fn app_with_sandbox(extra: &[&str]) -> Linked {
     start_on(db, extra).await
 }
 
-pub async fn start_on(db: TestDb, extra: &[&str]) -> Linked {
-    let clock = ManualClock::new(Utc::now().trunc_subsecs(0));
-    let sb = Sandbox::start(Arc::new(clock.clone())).await;
-    let auth_url = format!("{}/oauth2/auth", sb.base);
-    let mut args = vec![
+/// Keys every test server of a run shares, so a second instance can read what the first sealed.
+pub const TEST_KEYS: &str = "1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// Flags pointing a server at `sb`.
+fn sandbox_args(sb: &Sandbox, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
         "--ponto-api-root",
         &sb.base,
         "--ponto-authorization-url",
-        &auth_url,
+        &format!("{}/oauth2/auth", sb.base),
         "--ponto-client-id",
         "sandbox-client",
         "--ponto-client-secret",
         "sandbox-secret",
         "--return-url-origins",
         "https://app.example,https://other.example",
-    ];
-    args.extend_from_slice(extra);
+        "--scheduler-poll-ms",
+        "50",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if !extra.contains(&"--encryption-keys") {
+        args.extend(["--encryption-keys".to_owned(), TEST_KEYS.to_owned()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+pub async fn start_on(db: TestDb, extra: &[&str]) -> Linked {
+    let clock = ManualClock::new(Utc::now().trunc_subsecs(0));
+    let sb = Sandbox::start(Arc::new(clock.clone())).await;
+    let args = sandbox_args(&sb, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let app = spawn_with_clock(serve_settings(&db.url, &args), clock.clone()).await;
     Linked { app, sb, db, clock }
+}
+
+impl Linked {
+    /// Another instance on the same database, sandbox and clock.
+    pub async fn second_instance(&self) -> TestApp {
+        let args = sandbox_args(&self.sb, &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        spawn_with_clock(serve_settings(&self.db.url, &args), self.clock.clone()).await
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use ponto_bridge::clock::Clock;
+        self.clock.now()
+    }
 }
 
 /// A browser: its own cookie jar (the flow cookie), redirects read one by one.
@@ -138,5 +169,50 @@ impl Linked {
         let q = "{ pontoConnection { status problems { code message fix } connectedAt
             accounts { edges { node { id reference status currentBalance { amount currency } authorizationExpiresAt } } } } }";
         self.app.gql(token, q, json!({})).await["data"]["pontoConnection"].clone()
+    }
+}
+
+impl Linked {
+    /// Transactions visible through GraphQL: (counterpart or remittance, amount, status).
+    pub async fn transactions(
+        &self,
+        token: &str,
+        include_removed: bool,
+    ) -> Vec<(String, String, String)> {
+        let q = "query($r: Boolean) { transactions(first: 100, filter: {includeRemoved: $r}) { edges { node {
+            remittanceInformation amount { amount } status removedAt supersededBy } } } }";
+        let body = self.app.gql(token, q, json!({"r": include_removed})).await;
+        let mut out: Vec<(String, String, String)> = body["data"]["transactions"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|e| {
+                let n = &e["node"];
+                let status = match (n["removedAt"].is_null(), n["supersededBy"].is_null()) {
+                    (false, _) => "REMOVED".to_owned(),
+                    (_, false) => "SUPERSEDED".to_owned(),
+                    _ => n["status"].as_str().unwrap().to_owned(),
+                };
+                (
+                    n["remittanceInformation"].as_str().unwrap_or("").to_owned(),
+                    n["amount"]["amount"].as_str().unwrap().to_owned(),
+                    status,
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub async fn event_types(&self, org: &str) -> Vec<String> {
+        let org = self.app.store.ensure_organization(org).await.unwrap();
+        self.app
+            .store
+            .events_after(org, 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type.as_str().to_owned())
+            .collect()
     }
 }

@@ -17,6 +17,7 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
+pub const TOKEN_TTL_SECS: i64 = 60 * 86_400;
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
 #[derive(Parser)]
@@ -180,6 +181,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub auth: Arc<Authenticator>,
     pub connect: ponto_bridge::connect::Connect,
+    pub syncer: ponto_bridge::sync::Syncer,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _data_dir: tempfile::TempDir,
 }
@@ -229,6 +231,7 @@ pub async fn spawn_with_clock(mut settings: ServeSettings, clock: ManualClock) -
     let store = app.store().clone();
     let auth = app.authenticator();
     let connect = app.connect().clone();
+    let syncer = app.syncer().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run(async move {
         let _ = rx.await;
@@ -244,6 +247,7 @@ pub async fn spawn_with_clock(mut settings: ServeSettings, clock: ManualClock) -
         clock,
         auth,
         connect,
+        syncer,
         shutdown: Some(tx),
         _data_dir: data_dir,
     }
@@ -258,10 +262,11 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
-    /// A token for `org` with `scopes`, valid for an hour on the app's clock.
+    /// A token for `org` with `scopes`, valid for [`TOKEN_TTL_SECS`] on the app's clock (long
+    /// enough for tests that move the clock by weeks).
     pub fn token(&self, org: &str, scopes: &[Scope]) -> String {
         self.auth
-            .mint_hs256(org, scopes, "tester", 3600)
+            .mint_hs256(org, scopes, "tester", TOKEN_TTL_SECS)
             .expect("mint token")
     }
 
@@ -308,4 +313,23 @@ impl TestApp {
 /// The `extensions.code` of the first error, if any.
 pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Waits for `cond` to hold, polling; panics with `what` after `timeout`.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }

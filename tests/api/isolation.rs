@@ -196,6 +196,30 @@ impl World {
                     "OPEN"
                 );
             }
+            "mutation.syncNow" => {
+                let m = "mutation($id: ID!) { syncNow(input: {accountId: $id, customerIpAddress: \"203.0.113.1\"}) { nextSyncAllowedAt } }";
+                for id in self.a_ids("BankAccount") {
+                    let b = app.gql(tb, m, json!({"id": id})).await;
+                    assert_eq!(error_code(&b), Some("NOT_FOUND"), "{b}");
+                }
+                let q = "{ bankAccounts { edges { node { nextSyncAllowedAt } } } }";
+                let a = app.gql(ta, q, json!({})).await;
+                assert!(
+                    a["data"]["bankAccounts"]["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|e| e["node"]["nextSyncAllowedAt"].is_null()),
+                    "A's limit untouched: {a}"
+                );
+            }
+            "mutation.requestReauthorization" => {
+                let m = "mutation($id: ID!) { requestReauthorization(input: {accountId: $id, returnUrl: \"https://app.example/\"}) { url } }";
+                for id in self.a_ids("BankAccount") {
+                    let b = app.gql(tb, m, json!({"id": id})).await;
+                    assert_eq!(error_code(&b), Some("NOT_FOUND"), "{b}");
+                }
+            }
             "mutation.connectPonto" => {
                 let m = "mutation { connectPonto(input: {returnUrl: \"https://app.example/\", reconnect: true}) { url } }";
                 let b = app.gql(tb, m, json!({})).await;

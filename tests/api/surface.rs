@@ -85,6 +85,16 @@ pub fn call(field: &str) -> Option<Call> {
             "mutation { disconnectPonto { pontoConnection { status } } }",
             json!({}),
         ),
+        "mutation.syncNow" => c(
+            Scope::Write,
+            "mutation($id: ID!) { syncNow(input: {accountId: $id, customerIpAddress: \"203.0.113.1\"}) { nextSyncAllowedAt } }",
+            json!({"id": ponto_bridge::graphql::ids::encode("BankAccount", uuid::Uuid::now_v7())}),
+        ),
+        "mutation.requestReauthorization" => c(
+            Scope::Write,
+            "mutation($id: ID!) { requestReauthorization(input: {accountId: $id, returnUrl: \"https://app.example/\"}) { url } }",
+            json!({"id": ponto_bridge::graphql::ids::encode("BankAccount", uuid::Uuid::now_v7())}),
+        ),
         "mutation.voidInvoice" => c(
             Scope::Write,
             "mutation($id: ID) { voidInvoice(input: {id: $id}) { userErrors { code } } }",

@@ -230,7 +230,8 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
         .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
         .collect();
     ids.sort();
-    // History seeded for the linked accounts: transactions and a match.
+    // History seeded for the linked accounts: transactions and a match, older than the window
+    // a read re-checks (so reads keep them although the sandbox does not hold them).
     let accounts = l
         .app
         .store
@@ -243,7 +244,7 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
         .upsert_transaction(
             org,
             accounts[0].id,
-            transaction("hist-1", 12_100, date(2026, 10, 1), "Customer", "inv 1"),
+            transaction("hist-1", 12_100, date(2026, 5, 1), "Customer", "inv 1"),
         )
         .await
         .unwrap()
@@ -251,7 +252,7 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
     tx.upsert_transaction(
         org,
         accounts[1].id,
-        transaction("hist-2", -500, date(2026, 10, 2), "Supplier", "x"),
+        transaction("hist-2", -500, date(2026, 5, 2), "Supplier", "x"),
     )
     .await
     .unwrap();

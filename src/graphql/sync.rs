@@ -1,0 +1,112 @@
+//! Owns `syncNow` and `requestReauthorization`: asking Ponto to synchronize an account with its
+//! bank (rate limited), and getting a link where the user renews an account's consent.
+
+use super::bank::{BankAccount, decode_account_id};
+use super::errors::GqlResult;
+use super::{RequireScope, principal, store};
+use crate::connect::Connect;
+use crate::domain::scope::Scope;
+use crate::error::AppError;
+use crate::sync::Syncer;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+#[derive(InputObject)]
+pub struct SyncNowInput {
+    pub account_id: ID,
+    /// The IP address of the user asking (PSD2: the bank is told the customer is present).
+    pub customer_ip_address: String,
+}
+
+/// A synchronization Ponto runs with the bank.
+#[derive(SimpleObject)]
+pub struct PontoSynchronization {
+    /// Ponto's id.
+    pub id: String,
+    /// `accountDetails` or `accountTransactionsWithUnsettled`.
+    pub subtype: String,
+    /// `pending`, `running`, `success` or `error`.
+    pub status: String,
+}
+
+#[derive(SimpleObject)]
+pub struct SyncNowPayload {
+    pub bank_account: BankAccount,
+    pub synchronizations: Vec<PontoSynchronization>,
+    /// The earliest time the next `syncNow` for this account is accepted.
+    pub next_sync_allowed_at: DateTime<Utc>,
+}
+
+#[derive(InputObject)]
+pub struct RequestReauthorizationInput {
+    pub account_id: ID,
+    /// Where the browser lands afterwards, with `ponto_status` (`REAUTHORIZED` or
+    /// `ACCESS_DENIED`). Must be on an allowed origin.
+    pub return_url: String,
+}
+
+#[derive(SimpleObject)]
+pub struct RequestReauthorizationPayload {
+    /// Ponto's re-authorization page for the account; open it in the user's browser.
+    pub url: String,
+}
+
+#[derive(Default)]
+pub struct SyncMutation;
+
+#[Object]
+impl SyncMutation {
+    /// Asks Ponto to synchronize the account with its bank now (details and booked and pending
+    /// transactions). At most once per account per 30 minutes: RATE_LIMITED with `retryAfter`.
+    #[graphql(guard = "RequireScope(Scope::Write)")]
+    async fn sync_now(&self, ctx: &Context<'_>, input: SyncNowInput) -> GqlResult<SyncNowPayload> {
+        let p = principal(ctx)?;
+        let account = decode_account_id(&input.account_id)?;
+        let ip: std::net::IpAddr =
+            input
+                .customer_ip_address
+                .trim()
+                .parse()
+                .map_err(|_| AppError::BadUserInput {
+                    message: "customerIpAddress is not an IP address".into(),
+                    field: Some(vec!["customerIpAddress".into()]),
+                })?;
+        let result = ctx
+            .data_unchecked::<Syncer>()
+            .sync_now(p.organization_id, account, ip, &p.actor())
+            .await?;
+        let a = store(ctx)
+            .account(p.organization_id, account)
+            .await?
+            .ok_or_else(|| AppError::not_found("bank account"))?;
+        Ok(SyncNowPayload {
+            bank_account: BankAccount(a),
+            synchronizations: result
+                .synchronizations
+                .into_iter()
+                .map(|s| PontoSynchronization {
+                    id: s.ponto_id,
+                    subtype: s.subtype,
+                    status: s.status,
+                })
+                .collect(),
+            next_sync_allowed_at: result.next_sync_allowed_at,
+        })
+    }
+
+    /// A link where the user renews the account's consent with the bank (PSD2 every 90–180 days).
+    #[graphql(guard = "RequireScope(Scope::Write)")]
+    async fn request_reauthorization(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestReauthorizationInput,
+    ) -> GqlResult<RequestReauthorizationPayload> {
+        let p = principal(ctx)?;
+        let account = decode_account_id(&input.account_id)?;
+        let url = ctx
+            .data_unchecked::<Connect>()
+            .request_reauthorization(p.organization_id, account, &input.return_url, &p.actor())
+            .await?;
+        Ok(RequestReauthorizationPayload { url })
+    }
+}

@@ -1,0 +1,385 @@
+//! Owns the bookkeeping of reading Ponto: which connections are due (claimed once across
+//! instances with a lease), marking transactions Ponto no longer reports (never deleting),
+//! retiring pending transactions, and the per-account problems and sync results.
+
+use super::{Store, WriteTx, stmt};
+use crate::domain::ids::{AccountId, OrganizationId, TransactionId};
+use crate::error::AppResult;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::{bank_account, bank_transaction, ponto_connection};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use std::collections::HashSet;
+
+/// What happened to a pending transaction Ponto stopped listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retired {
+    SupersededBy(TransactionId),
+    Removed,
+}
+
+impl Store {
+    /// Claims connections whose periodic read is due: each is handed to one caller only, until
+    /// `lease_until`. Links broken because Ponto blocked the organization are read too, so
+    /// they recover when it is unblocked.
+    pub async fn claim_due_reads(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> AppResult<Vec<OrganizationId>> {
+        let now = self.clock().now();
+        let due: Vec<(uuid::Uuid, uuid::Uuid)> = ponto_connection::Entity::find()
+            .select_only()
+            .column(ponto_connection::Column::Id)
+            .column(ponto_connection::Column::OrganizationId)
+            .filter(
+                sea_orm::Condition::any()
+                    .add(ponto_connection::Column::Status.eq("CONNECTED"))
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(ponto_connection::Column::Status.eq("BROKEN"))
+                            .add(ponto_connection::Column::BrokenReason.eq("organizationBlocked")),
+                    ),
+            )
+            .filter(ponto_connection::Column::NextReadAt.lte(now))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(ponto_connection::Column::ReadLeaseUntil.is_null())
+                    .add(ponto_connection::Column::ReadLeaseUntil.lt(now)),
+            )
+            .limit(limit)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        let mut claimed = Vec::new();
+        for (id, org) in due {
+            let n = self
+                .conn()
+                .execute_raw(stmt(
+                    self.backend(),
+                    "UPDATE ponto_connection SET read_lease_until = $1, read_lease_owner = $2 \
+                     WHERE id = $3 AND next_read_at <= $4 AND (read_lease_until IS NULL OR read_lease_until < $4)",
+                    [lease_until.into(), owner.into(), id.into(), now.into()],
+                ))
+                .await?
+                .rows_affected();
+            if n == 1 {
+                claimed.push(org.into());
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Ends a read: releases the lease and schedules the next one.
+    pub async fn finish_read(
+        &self,
+        org: OrganizationId,
+        next: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> AppResult<()> {
+        let now = self.clock().now();
+        ponto_connection::Entity::update_many()
+            .col_expr(
+                ponto_connection::Column::ReadLeaseUntil,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+            .col_expr(
+                ponto_connection::Column::ReadLeaseOwner,
+                Option::<String>::None.into(),
+            )
+            .col_expr(ponto_connection::Column::NextReadAt, Some(next).into())
+            .col_expr(ponto_connection::Column::LastReadAt, Some(now).into())
+            .col_expr(
+                ponto_connection::Column::LastReadError,
+                error.map(str::to_owned).into(),
+            )
+            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Makes a connection's read due now (after linking, after a synchronization).
+    pub async fn read_soon(&self, org: OrganizationId) -> AppResult<()> {
+        let now = self.clock().now();
+        ponto_connection::Entity::update_many()
+            .col_expr(ponto_connection::Column::NextReadAt, Some(now).into())
+            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Claims the per-account `syncNow` slot until `until`; `Err(next)` when it is taken.
+    pub async fn claim_sync_slot(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        until: DateTime<Utc>,
+    ) -> AppResult<Result<(), DateTime<Utc>>> {
+        let now = self.clock().now();
+        let n = self
+            .conn()
+            .execute_raw(stmt(
+                self.backend(),
+                "UPDATE bank_account SET next_sync_allowed_at = $1 WHERE id = $2 AND organization_id = $3 \
+                 AND (next_sync_allowed_at IS NULL OR next_sync_allowed_at <= $4)",
+                [until.into(), account.0.into(), org.0.into(), now.into()],
+            ))
+            .await?
+            .rows_affected();
+        if n == 1 {
+            return Ok(Ok(()));
+        }
+        let next: Option<Option<DateTime<Utc>>> = bank_account::Entity::find_by_id(account.0)
+            .select_only()
+            .column(bank_account::Column::NextSyncAllowedAt)
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(Err(next.flatten().unwrap_or(now)))
+    }
+}
+
+impl Store {
+    /// Gives a `syncNow` slot back (nothing was asked of Ponto).
+    pub async fn reset_sync_slot(&self, org: OrganizationId, account: AccountId) -> AppResult<()> {
+        bank_account::Entity::update_many()
+            .col_expr(
+                bank_account::Column::NextSyncAllowedAt,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::Id.eq(account.0))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// How many booked transactions we hold for an account.
+    pub async fn booked_count(&self, org: OrganizationId, account: AccountId) -> AppResult<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(bank_transaction::Entity::find()
+            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+            .filter(bank_transaction::Column::AccountId.eq(account.0))
+            .filter(bank_transaction::Column::Status.eq("BOOKED"))
+            .count(self.conn())
+            .await?)
+    }
+}
+
+/// A synchronization we asked Ponto for (`syncNow`).
+pub struct NewSynchronization<'a> {
+    pub ponto_id: &'a str,
+    pub subtype: &'a str,
+    pub status: &'a str,
+    pub customer_ip: &'a str,
+    pub actor: &'a str,
+}
+
+impl WriteTx {
+    pub async fn record_synchronization(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        sync: NewSynchronization<'_>,
+    ) -> AppResult<()> {
+        let NewSynchronization {
+            ponto_id,
+            subtype,
+            status,
+            customer_ip,
+            actor,
+        } = sync;
+        use sea_orm::ActiveValue::Set;
+        let now = self.now();
+        entity::ponto_synchronization::Entity::insert(entity::ponto_synchronization::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            organization_id: Set(org.0),
+            account_id: Set(account.0),
+            ponto_id: Set(Some(ponto_id.to_owned())),
+            subtype: Set(subtype.to_owned()),
+            status: Set(status.to_owned()),
+            errors: Set(None),
+            customer_ip_address: Set(Some(customer_ip.to_owned())),
+            requested_by: Set(actor.to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec_without_returning(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_synchronization(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        ponto_id: &str,
+        status: &str,
+        errors: &[crate::ponto::error::ApiErrorEntry],
+    ) -> AppResult<()> {
+        let now = self.now();
+        let errors =
+            (!errors.is_empty()).then(|| serde_json::to_string(errors).expect("errors serialize"));
+        entity::ponto_synchronization::Entity::update_many()
+            .col_expr(entity::ponto_synchronization::Column::Status, status.into())
+            .col_expr(entity::ponto_synchronization::Column::Errors, errors.into())
+            .col_expr(entity::ponto_synchronization::Column::UpdatedAt, now.into())
+            .filter(entity::ponto_synchronization::Column::OrganizationId.eq(org.0))
+            .filter(entity::ponto_synchronization::Column::AccountId.eq(account.0))
+            .filter(entity::ponto_synchronization::Column::PontoId.eq(ponto_id))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks removed the booked transactions of `account` dated from `since` that Ponto did not
+    /// report in a complete read of that window. Returns them.
+    pub async fn mark_missing_removed(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        since: NaiveDate,
+        reported: &HashSet<String>,
+    ) -> AppResult<Vec<TransactionId>> {
+        let candidates: Vec<(uuid::Uuid, String)> = bank_transaction::Entity::find()
+            .select_only()
+            .column(bank_transaction::Column::Id)
+            .column(bank_transaction::Column::PontoId)
+            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+            .filter(bank_transaction::Column::AccountId.eq(account.0))
+            .filter(bank_transaction::Column::Status.eq("BOOKED"))
+            .filter(bank_transaction::Column::RemovedAt.is_null())
+            .filter(bank_transaction::Column::SortDate.gte(since))
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        let gone: Vec<uuid::Uuid> = candidates
+            .into_iter()
+            .filter(|(_, p)| !reported.contains(p))
+            .map(|(id, _)| id)
+            .collect();
+        self.set_removed(org, &gone).await?;
+        Ok(gone.into_iter().map(Into::into).collect())
+    }
+
+    async fn set_removed(&mut self, org: OrganizationId, ids: &[uuid::Uuid]) -> AppResult<()> {
+        let now = self.now();
+        for chunk in ids.chunks(500) {
+            bank_transaction::Entity::update_many()
+                .col_expr(bank_transaction::Column::RemovedAt, Some(now).into())
+                .col_expr(bank_transaction::Column::UpdatedAt, now.into())
+                .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+                .filter(bank_transaction::Column::Id.is_in(chunk.iter().copied()))
+                .exec(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Retires the live pending transactions of `account` that Ponto no longer lists: superseded
+    /// by the booked one with the same end-to-end id, else by the unique booked one with the same
+    /// amount, currency, counterparty account and an execution date within 3 days, else removed.
+    pub async fn retire_pending(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        listed: &HashSet<String>,
+    ) -> AppResult<Vec<(TransactionId, Retired)>> {
+        let stale: Vec<bank_transaction::Model> = bank_transaction::Entity::find()
+            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+            .filter(bank_transaction::Column::AccountId.eq(account.0))
+            .filter(bank_transaction::Column::Status.eq("PENDING"))
+            .filter(bank_transaction::Column::RemovedAt.is_null())
+            .filter(bank_transaction::Column::SupersededById.is_null())
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .filter(|p| !listed.contains(&p.ponto_id))
+            .collect();
+        let mut out = Vec::new();
+        for p in stale {
+            let booked = |q: sea_orm::Select<bank_transaction::Entity>| {
+                q.filter(bank_transaction::Column::OrganizationId.eq(org.0))
+                    .filter(bank_transaction::Column::AccountId.eq(account.0))
+                    .filter(bank_transaction::Column::Status.eq("BOOKED"))
+                    .filter(bank_transaction::Column::RemovedAt.is_null())
+            };
+            let mut by = None;
+            if let Some(e2e) = p.end_to_end_id.as_deref().filter(|e| !e.is_empty()) {
+                by = booked(bank_transaction::Entity::find())
+                    .filter(bank_transaction::Column::EndToEndId.eq(e2e))
+                    .one(self.conn())
+                    .await?
+                    .map(|b| b.id);
+            }
+            if by.is_none()
+                && let Some(day) = p.execution_date.or(p.value_date)
+            {
+                let mut q = booked(bank_transaction::Entity::find())
+                    .filter(bank_transaction::Column::AmountMinor.eq(p.amount_minor))
+                    .filter(bank_transaction::Column::Currency.eq(p.currency.as_str()))
+                    .filter(
+                        bank_transaction::Column::ExecutionDate
+                            .between(day - Duration::days(3), day + Duration::days(3)),
+                    );
+                q = match p.counterpart_reference.as_deref() {
+                    Some(r) => q.filter(bank_transaction::Column::CounterpartReference.eq(r)),
+                    None => q.filter(bank_transaction::Column::CounterpartReference.is_null()),
+                };
+                let found = q.limit(2).all(self.conn()).await?;
+                if found.len() == 1 {
+                    by = Some(found[0].id);
+                }
+            }
+            let now = self.now();
+            let outcome = match by {
+                Some(b) => {
+                    bank_transaction::Entity::update_many()
+                        .col_expr(bank_transaction::Column::SupersededById, Some(b).into())
+                        .col_expr(bank_transaction::Column::UpdatedAt, now.into())
+                        .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+                        .filter(bank_transaction::Column::Id.eq(p.id))
+                        .exec(self.conn())
+                        .await?;
+                    Retired::SupersededBy(b.into())
+                }
+                None => {
+                    self.set_removed(org, &[p.id]).await?;
+                    Retired::Removed
+                }
+            };
+            out.push((p.id.into(), outcome));
+        }
+        Ok(out)
+    }
+
+    /// Sets an account's problem codes and the outcome of its last read.
+    pub async fn set_account_sync(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        problems: &[String],
+        synced_at: Option<DateTime<Utc>>,
+        error: Option<&str>,
+    ) -> AppResult<()> {
+        let mut q = bank_account::Entity::update_many()
+            .col_expr(
+                bank_account::Column::Problems,
+                serde_json::to_string(problems).expect("strings").into(),
+            )
+            .col_expr(
+                bank_account::Column::LastSyncError,
+                error.map(str::to_owned).into(),
+            )
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::Id.eq(account.0));
+        if let Some(t) = synced_at {
+            q = q.col_expr(bank_account::Column::LastSyncedAt, Some(t).into());
+        }
+        q.exec(self.conn()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,172 @@
+//! Owns importing one account's transactions: booked ones page by page (≤ 100 rows, each page
+//! committed with its `bank_transaction.created` events), the whole history the first time and
+//! the read window afterwards (missing ones marked removed); then the pending ones, retiring
+//! those Ponto no longer lists.
+
+use super::Syncer;
+use crate::domain::event::{Event, TransactionData};
+use crate::domain::ids::OrganizationId;
+use crate::domain::money::{Currency, Money};
+use crate::domain::reference::StructuredReference;
+use crate::domain::transaction::TransactionStatus;
+use crate::error::AppError;
+use crate::ponto::PontoError;
+use crate::ponto::model::Transaction;
+use crate::secret::Secret;
+use crate::store::accounts::Account;
+use crate::store::transactions::{TransactionUpsert, Upserted};
+use chrono::Duration;
+use std::collections::HashSet;
+
+pub(super) enum ImportError {
+    Ponto(PontoError),
+    App(AppError),
+}
+
+impl From<PontoError> for ImportError {
+    fn from(e: PontoError) -> Self {
+        ImportError::Ponto(e)
+    }
+}
+
+impl From<AppError> for ImportError {
+    fn from(e: AppError) -> Self {
+        ImportError::App(e)
+    }
+}
+
+/// Our row for a transaction Ponto sent.
+fn to_upsert(t: Transaction) -> Result<TransactionUpsert, AppError> {
+    let a = t.attributes;
+    let currency = Currency::parse(&a.currency)
+        .map_err(|e| AppError::UpstreamUnavailable(format!("Ponto sent {e}")))?;
+    let amount = Money::from_decimal(a.amount, currency)
+        .map_err(|e| AppError::UpstreamUnavailable(format!("Ponto sent an amount that {e}")))?;
+    let structured = a.remittance_information_type.as_deref() == Some("structured");
+    let reference = a
+        .remittance_information
+        .as_deref()
+        .and_then(|r| StructuredReference::from_remittance(r, structured))
+        .map(|r| r.normalized().to_owned());
+    Ok(TransactionUpsert {
+        ponto_id: t.id,
+        status: if t.pending {
+            TransactionStatus::Pending
+        } else {
+            TransactionStatus::Booked
+        },
+        amount,
+        counterpart_name: a.counterpart_name,
+        counterpart_reference: a.counterpart_reference,
+        remittance_information: a.remittance_information,
+        remittance_information_type: a.remittance_information_type,
+        structured_reference: reference,
+        description: a.description,
+        execution_date: a.execution_date,
+        value_date: a.value_date,
+        bank_transaction_code: a.bank_transaction_code,
+        proprietary_bank_transaction_code: a.proprietary_bank_transaction_code,
+        end_to_end_id: a.end_to_end_id,
+        purpose_code: a.purpose_code,
+        mandate_id: a.mandate_id,
+        creditor_id: a.creditor_id,
+        additional_information: a.additional_information,
+        card_reference: a.card_reference,
+        raw_json: t.raw_json,
+    })
+}
+
+impl Syncer {
+    /// Stores one page and announces its new transactions, in one transaction.
+    async fn store_page(
+        &self,
+        org: OrganizationId,
+        account: &Account,
+        page: Vec<Transaction>,
+    ) -> Result<Vec<String>, AppError> {
+        let rows = page
+            .into_iter()
+            .map(to_upsert)
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<String> = rows.iter().map(|r| r.ponto_id.clone()).collect();
+        let mut tx = self.store.begin_write().await?;
+        let done = tx
+            .upsert_transactions(org, account.id, rows.clone())
+            .await?;
+        let events: Vec<(Event, Option<String>)> = rows
+            .iter()
+            .zip(&done)
+            .filter_map(|(r, u)| match u {
+                Upserted::Inserted(id) => Some((
+                    Event::transaction_created(TransactionData {
+                        transaction_id: id.to_string(),
+                        account_id: account.id.to_string(),
+                        status: r.status.as_str().to_owned(),
+                        amount: r.amount.to_string(),
+                        currency: r.amount.currency.code().to_owned(),
+                        counterpart_name: r.counterpart_name.clone(),
+                        value_date: r.value_date,
+                    }),
+                    Some(format!(
+                        "bank_transaction.created:{}:{}",
+                        account.id, r.ponto_id
+                    )),
+                )),
+                _ => None,
+            })
+            .collect();
+        tx.append_events(org, events).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub(super) async fn import_account(
+        &self,
+        org: OrganizationId,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<(), ImportError> {
+        let ponto = self.connect.ponto()?;
+        let first_import = account.last_synced_at.is_none()
+            || self.store.booked_count(org, account.id).await? == 0;
+        let window_start =
+            self.store.clock().now().date_naive() - Duration::days(self.cfg.window_days);
+
+        // Booked, newest first: everything the first time, the window afterwards.
+        let mut reported = HashSet::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = ponto
+                .transactions_page(token, &account.ponto_id, false, next.as_deref())
+                .await?;
+            let oldest = page
+                .items
+                .iter()
+                .filter_map(|t| t.attributes.value_date.or(t.attributes.execution_date))
+                .min();
+            reported.extend(self.store_page(org, account, page.items).await?);
+            let covered = !first_import && oldest.is_some_and(|d| d < window_start);
+            match page.next {
+                Some(n) if !covered && Some(&n) != next.as_ref() => next = Some(n),
+                _ => break,
+            }
+        }
+        let mut tx = self.store.begin_write().await?;
+        tx.mark_missing_removed(org, account.id, window_start, &reported)
+            .await?;
+        tx.commit().await?;
+
+        // Pending: Ponto lists them all; the ones it stopped listing are retired.
+        let pending = ponto
+            .all_transactions(token, &account.ponto_id, true)
+            .await?;
+        let mut listed = HashSet::new();
+        for chunk in pending.chunks(100) {
+            listed.extend(self.store_page(org, account, chunk.to_vec()).await?);
+        }
+        let mut tx = self.store.begin_write().await?;
+        tx.retire_pending(org, account.id, &listed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! Owns keeping our copy of a tenant's bank data fresh by *reading* what Ponto holds: accounts
+//! (balances, authorization), booked and pending transactions, the three problem states, and
+//! the events each change announces. Creating synchronizations (which make Ponto call the
+//! bank) happens only in `syncNow`, on a user's request.
+
+mod accounts;
+mod import;
+pub mod problems;
+mod scheduler;
+mod sync_now;
+
+pub use scheduler::run_scheduler;
+pub use sync_now::{SyncNowResult, SyncStarted};
+
+use crate::connect::Connect;
+use crate::domain::ids::OrganizationId;
+use crate::error::{AppError, AppResult};
+use crate::ponto::PontoError;
+use crate::secret::Secret;
+use crate::store::Store;
+use chrono::Duration;
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub read_interval: Duration,
+    pub window_days: i64,
+    pub sync_cooldown: Duration,
+    pub scheduler_poll: std::time::Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            read_interval: Duration::hours(1),
+            window_days: 90,
+            sync_cooldown: Duration::minutes(30),
+            scheduler_poll: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Syncer {
+    pub(crate) store: Store,
+    pub(crate) connect: Connect,
+    pub(crate) cfg: SyncConfig,
+}
+
+/// How a read ended when it could not complete.
+enum Stop {
+    /// The link is broken (already recorded); nothing more to read now.
+    Broken,
+    Failed(AppError),
+}
+
+impl From<AppError> for Stop {
+    fn from(e: AppError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl Syncer {
+    pub fn new(store: Store, connect: Connect, cfg: SyncConfig) -> Self {
+        Self {
+            store,
+            connect,
+            cfg,
+        }
+    }
+
+    /// Reads everything Ponto holds for the organization and records what changed. Errors are
+    /// recorded on the connection; the next read is scheduled either way.
+    pub async fn read(&self, org: OrganizationId) -> AppResult<()> {
+        let outcome = self.read_all(org).await;
+        let next = self.store.clock().now() + self.cfg.read_interval;
+        let error = match &outcome {
+            Ok(()) | Err(Stop::Broken) => None,
+            Err(Stop::Failed(e)) => Some(e.to_string()),
+        };
+        self.store.finish_read(org, next, error.as_deref()).await?;
+        match outcome {
+            Err(Stop::Failed(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn read_all(&self, org: OrganizationId) -> Result<(), Stop> {
+        let token = self.token(org).await?;
+        let accounts = match self.ponto()?.accounts(&token).await {
+            Ok(a) => a,
+            Err(e) => return Err(self.api_failure(org, e).await),
+        };
+        let active = self.record_accounts(org, &accounts).await?;
+        for account in active {
+            let token = self.token(org).await?;
+            if let Err(e) = self.import_account(org, &token, &account).await {
+                return Err(match e {
+                    import::ImportError::Ponto(p) => self.api_failure(org, p).await,
+                    import::ImportError::App(a) => Stop::Failed(a),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn ponto(&self) -> Result<&crate::ponto::PontoClient, Stop> {
+        self.connect.ponto().map_err(Stop::Failed)
+    }
+
+    /// A usable token, or `Broken` when the link is (or just became) broken.
+    async fn token(&self, org: OrganizationId) -> Result<Secret, Stop> {
+        match self.connect.tokens.access_token(org).await {
+            Ok(t) => Ok(t),
+            Err(e) => {
+                let broken = self
+                    .store
+                    .connection(org)
+                    .await?
+                    .is_some_and(|c| c.status != "CONNECTED");
+                Err(if broken {
+                    Stop::Broken
+                } else {
+                    Stop::Failed(e)
+                })
+            }
+        }
+    }
+
+    /// What an API failure means for the link: a blocked organization or a revoked integration
+    /// breaks it; anything else is retried at the next read.
+    async fn api_failure(&self, org: OrganizationId, e: PontoError) -> Stop {
+        let result: AppResult<Stop> = async {
+            if e.has_api_code("organizationBlocked") {
+                let mut tx = self.store.begin_write().await?;
+                tx.mark_broken(org, "organizationBlocked").await?;
+                tx.commit().await?;
+                return Ok(Stop::Broken);
+            }
+            if e.has_api_code("invalidAccessToken") {
+                // The integration may be revoked: a refresh tells (invalid_grant breaks the link).
+                self.connect.tokens.expire(org).await?;
+                if self.connect.tokens.access_token(org).await.is_err()
+                    && self
+                        .store
+                        .connection(org)
+                        .await?
+                        .is_some_and(|c| c.status != "CONNECTED")
+                {
+                    return Ok(Stop::Broken);
+                }
+            }
+            Ok(Stop::Failed(e.into()))
+        }
+        .await;
+        result.unwrap_or_else(Stop::Failed)
+    }
+}

@@ -1,0 +1,155 @@
+//! Owns `syncNow`: asking Ponto to synchronize an account with its bank (details, and booked
+//! and pending transactions) — at most once per account per cooldown — then reading the result
+//! when Ponto is done.
+
+use super::Syncer;
+use crate::domain::ids::{AccountId, OrganizationId};
+use crate::error::{AppError, AppResult};
+use crate::ponto::sync::{SyncSubtype, Synchronization};
+use crate::store::reads::NewSynchronization;
+use chrono::{DateTime, Utc};
+
+/// A synchronization we asked Ponto for.
+#[derive(Debug, Clone)]
+pub struct SyncStarted {
+    pub ponto_id: String,
+    pub subtype: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncNowResult {
+    pub synchronizations: Vec<SyncStarted>,
+    pub next_sync_allowed_at: DateTime<Utc>,
+}
+
+/// How long we wait for Ponto to finish before leaving it to the periodic read.
+const WAIT_FOR_PONTO: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Syncer {
+    pub async fn sync_now(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        customer_ip: std::net::IpAddr,
+        actor: &str,
+    ) -> AppResult<SyncNowResult> {
+        let a = self
+            .store
+            .account(org, account)
+            .await?
+            .ok_or_else(|| AppError::not_found("bank account"))?;
+        if a.status != "ACTIVE" {
+            return Err(AppError::Conflict(
+                "the account is not shared with Ponto any more".into(),
+            ));
+        }
+        let now = self.store.clock().now();
+        let until = now + self.cfg.sync_cooldown;
+        if let Err(next) = self.store.claim_sync_slot(org, account, until).await? {
+            return Err(AppError::RateLimited {
+                message: "this account was synchronized recently".into(),
+                retry_after_secs: (next - now).num_seconds().max(1) as u64,
+            });
+        }
+        let started = self.create_syncs(org, &a.ponto_id, customer_ip).await;
+        let syncs = match started {
+            Ok(s) => s,
+            Err(e) => {
+                if !matches!(e, AppError::RateLimited { .. }) {
+                    // Nothing was asked of Ponto: the user may try again at once.
+                    self.store.reset_sync_slot(org, account).await?;
+                }
+                return Err(e);
+            }
+        };
+        let mut tx = self.store.begin_write().await?;
+        for s in &syncs {
+            let ip = customer_ip.to_string();
+            let sync = NewSynchronization {
+                ponto_id: &s.id,
+                subtype: &s.attributes.subtype,
+                status: &s.attributes.status,
+                customer_ip: &ip,
+                actor,
+            };
+            tx.record_synchronization(org, account, sync).await?;
+        }
+        tx.commit().await?;
+        let result = SyncNowResult {
+            synchronizations: syncs
+                .iter()
+                .map(|s| SyncStarted {
+                    ponto_id: s.id.clone(),
+                    subtype: s.attributes.subtype.clone(),
+                    status: s.attributes.status.clone(),
+                })
+                .collect(),
+            next_sync_allowed_at: until,
+        };
+        let me = self.clone();
+        tokio::spawn(async move { me.follow(org, account, syncs).await });
+        Ok(result)
+    }
+
+    async fn create_syncs(
+        &self,
+        org: OrganizationId,
+        ponto_account: &str,
+        ip: std::net::IpAddr,
+    ) -> AppResult<Vec<Synchronization>> {
+        let ponto = self.connect.ponto()?;
+        let token = self.connect.tokens.access_token(org).await?;
+        let mut out = Vec::new();
+        for subtype in [
+            SyncSubtype::AccountDetails,
+            SyncSubtype::AccountTransactionsWithUnsettled,
+        ] {
+            out.push(
+                ponto
+                    .create_synchronization(&token, ponto_account, subtype, &ip.to_string())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Waits for Ponto to finish, records the outcome, then has the account read.
+    async fn follow(&self, org: OrganizationId, account: AccountId, syncs: Vec<Synchronization>) {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_PONTO;
+        for s in syncs {
+            let mut current = s;
+            while !current.is_done() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                let Ok(token) = self.connect.tokens.access_token(org).await else {
+                    break;
+                };
+                let Some(ponto) = self.connect.ponto.as_ref() else {
+                    break;
+                };
+                match ponto.synchronization(&token, &current.id).await {
+                    Ok(next) => current = next,
+                    Err(e) => {
+                        tracing::warn!(organization = %org, error = %e, "could not follow a synchronization");
+                        break;
+                    }
+                }
+            }
+            if let Ok(mut tx) = self.store.begin_write().await {
+                let _ = tx
+                    .update_synchronization(
+                        org,
+                        account,
+                        &current.id,
+                        &current.attributes.status,
+                        &current.attributes.errors,
+                    )
+                    .await;
+                let _ = tx.commit().await;
+            }
+        }
+        if self.store.read_soon(org).await.is_ok() {
+            self.store.bus().wake_reads();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `ponto-bridge demo`, the README's first command, as a newcomer runs it: the real binary
+//! prints a GraphiQL URL and a token, and that token already sees a connected organization
+//! with accounts, booked and pending transactions, invoices and an expiring authorization.
+
+use crate::helpers::TestDb;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ponto-bridge");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_shows_a_connected_organization_with_its_bank_data() {
+    let db = TestDb::fresh().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--bind", "127.0.0.1:0", "--database-url", &db.url])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut graphiql = None;
+    let mut token = None;
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(url) = line.trim().strip_prefix("GraphiQL:") {
+            graphiql = Some(url.trim().to_owned());
+        }
+        if line.starts_with("eyJ") {
+            token = Some(line.trim().to_owned());
+            break;
+        }
+    }
+    let (url, token) = (graphiql.expect("GraphiQL URL"), token.expect("token"));
+
+    let client = reqwest::Client::new();
+    let page = client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "GraphiQL is served");
+    let q = "{ pontoConnection { status problems { code } }
+        bankAccounts { nodes { description problems { code }
+            transactions(first: 100) { edges { node { status } } pageInfo { hasNextPage } } } }
+        invoices(first: 100) { edges { node { number } } } }";
+    let body: Value = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({"query": q}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let d = &body["data"];
+    assert_eq!(d["pontoConnection"]["status"], "CONNECTED", "{body}");
+    assert_eq!(d["pontoConnection"]["problems"], json!([]));
+    let accounts = d["bankAccounts"]["nodes"].as_array().unwrap();
+    assert_eq!(accounts.len(), 3, "{body}");
+    let expiring: Vec<&Value> = accounts
+        .iter()
+        .filter(|a| a["problems"][0]["code"] == "REAUTHORIZATION_EXPIRING")
+        .collect();
+    assert_eq!(
+        expiring.len(),
+        1,
+        "one account's authorization expires soon"
+    );
+    let current = accounts
+        .iter()
+        .find(|a| a["description"] == "Business current account")
+        .unwrap();
+    let txs = current["transactions"]["edges"].as_array().unwrap();
+    assert_eq!(txs.len(), 100);
+    assert_eq!(current["transactions"]["pageInfo"]["hasNextPage"], true);
+    assert!(txs.iter().any(|t| t["node"]["status"] == "PENDING"));
+    assert!(txs.iter().any(|t| t["node"]["status"] == "BOOKED"));
+    assert_eq!(d["invoices"]["edges"].as_array().unwrap().len(), 55);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -1,0 +1,226 @@
+//! Reading Ponto end to end through real HTTP and the sandbox: the first import after linking,
+//! later changes after a Ponto-side synchronization and a scheduled read, idempotent reads.
+
+use crate::connect_support::{Linked, app_with_sandbox};
+use crate::helpers::wait_until;
+use chrono::Duration;
+use reqwest::Method;
+use serde_json::json;
+use std::time::Duration as Wait;
+
+/// A linked tenant "acme" with one account holding a few transactions.
+async fn linked() -> (Linked, String, String, String) {
+    let l = app_with_sandbox(&[]).await;
+    let ponto_org = l.sb.org("Acme BV").await;
+    let acc =
+        l.sb.account(&ponto_org, json!({"currentBalance": "500.00"}))
+            .await;
+    l.sb.transactions(&acc, json!([
+        {"amount": "100.00", "remittanceInformation": "first", "valueDate": "2026-11-01", "endToEndId": "e2e-1"},
+        {"amount": "-25.10", "remittanceInformation": "second", "valueDate": "2026-11-02"},
+        {"amount": "-9.99", "remittanceInformation": "card pending", "pending": true, "endToEndId": "e2e-card"},
+    ])).await;
+    let token = l.token("acme");
+    let landing = l.connect(&token, &ponto_org, &[&acc], true, false).await;
+    assert!(landing.ends_with("ponto_status=CONNECTED"));
+    (l, token, ponto_org, acc)
+}
+
+async fn wait_for(l: &Linked, token: &str, what: &str, want: Vec<(&str, &str, &str)>) {
+    let want: Vec<(String, String, String)> = want
+        .into_iter()
+        .map(|(a, b, c)| (a.into(), b.into(), c.into()))
+        .collect();
+    let deadline = tokio::time::Instant::now() + Wait::from_secs(15);
+    loop {
+        let got = l.transactions(token, true).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}:\n got {got:?}\nwant {want:?}"
+        );
+        tokio::time::sleep(Wait::from_millis(25)).await;
+    }
+}
+
+/// A Ponto-side synchronization, then the next scheduled read (an hour later).
+async fn sync_and_read(l: &Linked, ponto_org: &str) {
+    l.sb.control(
+        Method::POST,
+        &format!("/organizations/{ponto_org}/synchronize"),
+        None,
+    )
+    .await;
+    l.clock.advance(Duration::minutes(61));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_import_and_later_changes_reach_graphql() {
+    let (l, token, ponto_org, acc) = linked().await;
+    wait_for(
+        &l,
+        &token,
+        "the first import right after linking",
+        vec![
+            ("card pending", "-9.99", "PENDING"),
+            ("first", "100.00", "BOOKED"),
+            ("second", "-25.10", "BOOKED"),
+        ],
+    )
+    .await;
+    let acme = l.app.store.ensure_organization("acme").await.unwrap();
+
+    // New at the bank: visible after Ponto synchronizes and we read.
+    l.sb.transactions(
+        &acc,
+        json!({"amount": "42.00", "remittanceInformation": "third", "valueDate": "2026-11-03"}),
+    )
+    .await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_for(
+        &l,
+        &token,
+        "a transaction added later",
+        vec![
+            ("card pending", "-9.99", "PENDING"),
+            ("first", "100.00", "BOOKED"),
+            ("second", "-25.10", "BOOKED"),
+            ("third", "42.00", "BOOKED"),
+        ],
+    )
+    .await;
+
+    // The pending one is booked under a new id; an amount changes; one disappears at the bank.
+    let ids =
+        l.sb.control(Method::GET, &format!("/organizations/{ponto_org}"), None)
+            .await;
+    assert!(ids["integration"].is_object());
+    let world_ids: Vec<(String, String)> = {
+        let w = l.sb.handle.state.world.lock().unwrap();
+        w.txs
+            .values()
+            .flatten()
+            .filter_map(|t| {
+                t.bank.as_ref().map(|d| {
+                    (
+                        t.id.to_string(),
+                        d.remittance_information.clone().unwrap_or_default(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let id_of = |r: &str| {
+        world_ids
+            .iter()
+            .find(|(_, rem)| rem == r)
+            .unwrap()
+            .0
+            .clone()
+    };
+    l.sb.control(
+        Method::POST,
+        &format!("/transactions/{}/book", id_of("card pending")),
+        Some(json!({"valueDate": "2026-11-04"})),
+    )
+    .await;
+    l.sb.control(
+        Method::PATCH,
+        &format!("/transactions/{}", id_of("second")),
+        Some(json!({"amount": "-25.01"})),
+    )
+    .await;
+    l.sb.control(
+        Method::DELETE,
+        &format!("/transactions/{}", id_of("first")),
+        None,
+    )
+    .await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_for(
+        &l,
+        &token,
+        "booked, changed and deleted at the bank",
+        vec![
+            ("card pending", "-9.99", "BOOKED"),
+            ("card pending", "-9.99", "SUPERSEDED"),
+            ("first", "100.00", "REMOVED"),
+            ("second", "-25.01", "BOOKED"),
+            ("third", "42.00", "BOOKED"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        l.transactions(&token, false).await.len(),
+        3,
+        "one transaction for the booked pending one"
+    );
+
+    // The same read twice changes nothing and announces nothing.
+    l.app.syncer.read(acme).await.unwrap();
+    let events = l.event_types("acme").await.len();
+    let before = l.transactions(&token, true).await;
+    l.app.syncer.read(acme).await.unwrap();
+    assert_eq!(l.event_types("acme").await.len(), events);
+    assert_eq!(l.transactions(&token, true).await, before);
+    let created = l
+        .event_types("acme")
+        .await
+        .iter()
+        .filter(|t| *t == "bank_transaction.created")
+        .count();
+    assert_eq!(
+        created, 5,
+        "once per Ponto transaction (3 first, 'third', the booked card payment)"
+    );
+
+    // Throttling and server errors at Ponto are ridden out by retries: the read succeeds with
+    // exactly three more API requests than a clean one.
+    let requests = || async { l.sb.stats().await["apiRequests"].as_u64().unwrap() };
+    let start = requests().await;
+    l.app.syncer.read(acme).await.unwrap();
+    let clean = requests().await - start;
+    l.sb.fault(json!({"status": 429, "count": 1, "retryAfter": 1}))
+        .await;
+    l.sb.fault(json!({"status": 503, "count": 2})).await;
+    let start = requests().await;
+    l.app.syncer.read(acme).await.unwrap();
+    assert_eq!(requests().await - start, clean + 3, "the three faults were retried");
+    assert_eq!(l.transactions(&token, true).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn balances_are_announced_only_when_they_change() {
+    let (l, token, ponto_org, acc) = linked().await;
+    let acme = l.app.store.ensure_organization("acme").await.unwrap();
+    wait_until(Wait::from_secs(15), "first import", || async {
+        l.transactions(&token, false).await.len() == 3
+    })
+    .await;
+    l.app.syncer.read(acme).await.unwrap();
+    let balance_events = || async {
+        l.event_types("acme")
+            .await
+            .iter()
+            .filter(|t| *t == "bank_account.balance_updated")
+            .count()
+    };
+    assert_eq!(balance_events().await, 0);
+    l.sb.transactions(&acc, json!({"amount": "10.00"})).await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_until(Wait::from_secs(15), "a balance event", || async {
+        balance_events().await == 1
+    })
+    .await;
+    let q = "{ bankAccounts { edges { node { currentBalance { amount } lastSyncedAt } } } }";
+    let body = l.app.gql(&token, q, json!({})).await;
+    assert_eq!(
+        body["data"]["bankAccounts"]["edges"][0]["node"]["currentBalance"]["amount"], "584.90",
+        "{body}"
+    );
+    assert!(body["data"]["bankAccounts"]["edges"][0]["node"]["lastSyncedAt"].is_string());
+    l.app.syncer.read(acme).await.unwrap();
+    assert_eq!(balance_events().await, 1);
+}
