@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use entity::{bank_account, ponto_connection};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter,
+    QueryFilter, QuerySelect,
 };
 
 /// The sealed tokens of a connection.
@@ -235,12 +235,23 @@ impl WriteTx {
         Ok(())
     }
 
+    /// The connection row for a read-modify-write: locked until commit on PostgreSQL (SQLite
+    /// write transactions are exclusive already), so concurrent writers never lose an update.
     async fn connection_model(&self, org: OrganizationId) -> AppResult<ponto_connection::Model> {
-        ponto_connection::Entity::find()
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
-            .one(self.conn())
+        let mut q = ponto_connection::Entity::find()
+            .filter(ponto_connection::Column::OrganizationId.eq(org.0));
+        if self.conn().get_database_backend() == sea_orm::DbBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        q.one(self.conn())
             .await?
             .ok_or_else(|| AppError::not_found("Ponto connection"))
+    }
+
+    /// Whether the tenant unlinked Ponto (`disconnectPonto`), checked under the row lock: a read
+    /// that raced a disconnect must not bring its accounts back.
+    pub async fn is_disconnected(&self, org: OrganizationId) -> AppResult<bool> {
+        Ok(self.connection_model(org).await?.status == "DISCONNECTED")
     }
 
     /// Stores rotated tokens and releases the refresh lease.
@@ -371,6 +382,8 @@ impl WriteTx {
         am.refresh_lease_until = Set(None);
         am.refresh_lease_owner = Set(None);
         am.next_read_at = Set(Some(now));
+        // A read in flight must not push the first read of the new link back (`finish_read`).
+        am.read_lease_owner = Set(None);
         am.updated_at = Set(now);
         am.update(self.conn()).await?;
 

@@ -70,31 +70,33 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Ends a read: releases the lease and schedules the next one.
+    /// Ends a read: releases the lease, records the outcome and schedules the next read —
+    /// unless a read was asked for while this one ran (`read_soon` cleared the lease owner), in
+    /// which case that earlier time stands. `owner` is the lease holder (`None`: an unclaimed
+    /// read, which always schedules).
     pub async fn finish_read(
         &self,
         org: OrganizationId,
+        owner: Option<&str>,
         next: DateTime<Utc>,
         error: Option<&str>,
     ) -> AppResult<()> {
         let now = self.clock().now();
-        ponto_connection::Entity::update_many()
-            .col_expr(
-                ponto_connection::Column::ReadLeaseUntil,
-                Option::<DateTime<Utc>>::None.into(),
-            )
-            .col_expr(
-                ponto_connection::Column::ReadLeaseOwner,
-                Option::<String>::None.into(),
-            )
-            .col_expr(ponto_connection::Column::NextReadAt, Some(next).into())
-            .col_expr(ponto_connection::Column::LastReadAt, Some(now).into())
-            .col_expr(
-                ponto_connection::Column::LastReadError,
-                error.map(str::to_owned).into(),
-            )
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
-            .exec(self.conn())
+        self.conn()
+            .execute_raw(stmt(
+                self.backend(),
+                "UPDATE ponto_connection SET \
+                 next_read_at = CASE WHEN $1 IS NULL OR read_lease_owner = $1 THEN $2 ELSE next_read_at END, \
+                 read_lease_until = NULL, read_lease_owner = NULL, last_read_at = $3, last_read_error = $4 \
+                 WHERE organization_id = $5",
+                [
+                    owner.map(str::to_owned).into(),
+                    next.into(),
+                    now.into(),
+                    error.map(str::to_owned).into(),
+                    org.0.into(),
+                ],
+            ))
             .await?;
         Ok(())
     }
@@ -104,6 +106,11 @@ impl Store {
         let now = self.clock().now();
         ponto_connection::Entity::update_many()
             .col_expr(ponto_connection::Column::NextReadAt, Some(now).into())
+            // Tells a read in flight that it must not push this one back (see `finish_read`).
+            .col_expr(
+                ponto_connection::Column::ReadLeaseOwner,
+                Option::<String>::None.into(),
+            )
             .filter(ponto_connection::Column::OrganizationId.eq(org.0))
             .exec(self.conn())
             .await?;

@@ -54,6 +54,10 @@ impl Syncer {
         let conn = self.store.connection(org).await?.map(|c| c.id);
         let now = self.store.clock().now();
         let mut tx = self.store.begin_write().await?;
+        if tx.is_disconnected(org).await? {
+            tx.rollback().await?;
+            return Err(Stop::Broken);
+        }
         let mut active = Vec::new();
         for r in listed {
             let upsert = crate::connect::account_upsert(r)?;

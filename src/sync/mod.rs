@@ -71,13 +71,24 @@ impl Syncer {
     /// Reads everything Ponto holds for the organization and records what changed. Errors are
     /// recorded on the connection; the next read is scheduled either way.
     pub async fn read(&self, org: OrganizationId) -> AppResult<()> {
+        self.read_claimed(org, None).await
+    }
+
+    /// A read under the scheduler's lease held by `owner`.
+    pub(crate) async fn read_claimed(
+        &self,
+        org: OrganizationId,
+        owner: Option<&str>,
+    ) -> AppResult<()> {
         let outcome = self.read_all(org).await;
         let next = self.store.clock().now() + self.cfg.read_interval;
         let error = match &outcome {
             Ok(()) | Err(Stop::Broken) => None,
             Err(Stop::Failed(e)) => Some(e.to_string()),
         };
-        self.store.finish_read(org, next, error.as_deref()).await?;
+        self.store
+            .finish_read(org, owner, next, error.as_deref())
+            .await?;
         match outcome {
             Err(Stop::Failed(e)) => Err(e),
             _ => Ok(()),

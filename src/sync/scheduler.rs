@@ -17,7 +17,7 @@ pub async fn run_scheduler(syncer: Syncer, shutdown: impl std::future::Future<Ou
         match syncer.store.claim_due_reads(&owner, lease, 20).await {
             Ok(due) => {
                 for org in due {
-                    if let Err(e) = syncer.read(org).await {
+                    if let Err(e) = syncer.read_claimed(org, Some(&owner)).await {
                         tracing::warn!(organization = %org, error = %e, "reading Ponto failed; will retry at the next read");
                     }
                 }

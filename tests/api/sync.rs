@@ -45,8 +45,19 @@ async fn wait_for(l: &Linked, token: &str, what: &str, want: Vec<(&str, &str, &s
     }
 }
 
-/// A Ponto-side synchronization, then the next scheduled read (an hour later).
+/// A Ponto-side synchronization, then the next scheduled read (an hour later). Waits first for
+/// any read in flight to end, so the clock moves past the next one it schedules.
 async fn sync_and_read(l: &Linked, ponto_org: &str) {
+    let token = l.token("acme");
+    wait_until(Wait::from_secs(15), "no read in flight", || async {
+        let q = "{ pontoConnection { nextReadAt } }";
+        let body = l.app.gql(&token, q, json!({})).await;
+        body["data"]["pontoConnection"]["nextReadAt"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t > l.clock_now())
+    })
+    .await;
     l.sb.control(
         Method::POST,
         &format!("/organizations/{ponto_org}/synchronize"),
@@ -187,7 +198,11 @@ async fn the_first_import_and_later_changes_reach_graphql() {
     l.sb.fault(json!({"status": 503, "count": 2})).await;
     let start = requests().await;
     l.app.syncer.read(acme).await.unwrap();
-    assert_eq!(requests().await - start, clean + 3, "the three faults were retried");
+    assert_eq!(
+        requests().await - start,
+        clean + 3,
+        "the three faults were retried"
+    );
     assert_eq!(l.transactions(&token, true).await, before);
 }
 
@@ -223,4 +238,44 @@ async fn balances_are_announced_only_when_they_change() {
     assert!(body["data"]["bankAccounts"]["edges"][0]["node"]["lastSyncedAt"].is_string());
     l.app.syncer.read(acme).await.unwrap();
     assert_eq!(balance_events().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_asked_for_during_a_read_is_not_pushed_back() {
+    let (l, token, ponto_org, acc) = linked().await;
+    let acme = l.app.store.ensure_organization("acme").await.unwrap();
+    wait_until(Wait::from_secs(15), "first import", || async {
+        l.transactions(&token, false).await.len() == 3
+    })
+    .await;
+    // The next scheduled read hangs on its last request for a while…
+    l.sb.fault(json!({"status": 200, "delayMs": 1500, "path": "/pending-transactions"}))
+        .await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_until(Wait::from_secs(15), "the read to be in flight", || async {
+        l.sb.handle.state.world.lock().unwrap().faults.is_empty()
+    })
+    .await;
+    // …while the bank gets a new transaction and a finished synchronization asks for a read.
+    l.sb.transactions(
+        &acc,
+        json!({"amount": "7.00", "remittanceInformation": "late"}),
+    )
+    .await;
+    l.sb.control(
+        Method::POST,
+        &format!("/organizations/{ponto_org}/synchronize"),
+        None,
+    )
+    .await;
+    l.app.store.read_soon(acme).await.unwrap();
+    l.app.store.bus().wake_reads();
+    // The clock stands still: only the requested read, not the hourly one, can bring it in.
+    wait_until(Wait::from_secs(15), "the requested read", || async {
+        l.transactions(&token, false)
+            .await
+            .iter()
+            .any(|t| t.0 == "late")
+    })
+    .await;
 }
