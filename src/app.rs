@@ -10,7 +10,11 @@ use crate::crypto::KeyRing;
 use crate::error::{AppError, AppResult};
 use crate::graphql::{Limits, Services, build_schema};
 use crate::http::{AppState, HttpOptions, router};
+use crate::inbound::Inbound;
+use crate::metrics::Metrics;
 use crate::ponto::PontoClient;
+use crate::ponto::webhook::Expected;
+use crate::ponto::webhook_keys::WebhookKeys;
 use crate::store::{self, Store};
 use crate::sync::{SyncConfig, Syncer};
 use std::future::Future;
@@ -78,8 +82,27 @@ impl App {
             syncer: syncer.clone(),
         };
         let schema = build_schema(Some(services), &limits);
+        let metrics = Arc::new(Metrics::new());
+        let inbound = match &serve.ponto.ponto_application_id {
+            Some(app_id) => Some(Arc::new(Inbound::new(
+                store.clone(),
+                WebhookKeys::new(
+                    serve.ponto.http_client()?,
+                    serve.ponto.webhook_keys_url(),
+                    store.clock().clone(),
+                    metrics.webhooks.key_fetches.clone(),
+                ),
+                Expected {
+                    issuer: serve.ponto.webhook_issuer(),
+                    audience: app_id.clone(),
+                },
+                metrics.webhooks.clone(),
+            ))),
+            None => None,
+        };
         let opts = HttpOptions {
             max_body_bytes: serve.max_body_bytes,
+            ponto_webhook_max_body_bytes: serve.ponto_webhook_max_body_bytes,
             cors_allowed_origins: serve.cors_allowed_origins.clone(),
             graphiql: serve.graphql_introspection,
         };
@@ -89,6 +112,8 @@ impl App {
             auth.clone(),
             opts,
             connect.clone(),
+            inbound,
+            metrics,
         ));
         Ok(App {
             listener,

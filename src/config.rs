@@ -127,6 +127,11 @@ pub struct PontoSettings {
     #[arg(long, env = "PB_PONTO_CA_CERT")]
     pub ponto_ca_cert: Option<PathBuf>,
 
+    /// Our Ibanity application id: the `aud` Ponto's webhook signatures must carry. Without it
+    /// `/webhooks/ponto` answers 503 `WEBHOOKS_NOT_CONFIGURED`.
+    #[arg(long, env = "PB_PONTO_APPLICATION_ID")]
+    pub ponto_application_id: Option<String>,
+
     /// Timeout of one request to Ponto, in seconds.
     #[arg(long, env = "PB_PONTO_TIMEOUT_SECS", default_value_t = 30)]
     pub ponto_timeout_secs: u64,
@@ -137,19 +142,40 @@ pub struct PontoSettings {
 }
 
 impl PontoSettings {
-    /// The client configuration, or `None` when no client id/secret is configured.
-    pub fn client_config(
-        &self,
-    ) -> Result<Option<crate::ponto::PontoConfig>, crate::error::AppError> {
-        let (Some(id), Some(secret)) = (&self.ponto_client_id, &self.ponto_client_secret) else {
-            return Ok(None);
-        };
+    /// `<API root>/webhooks/keys`: at the root, not under `/ponto-connect`.
+    pub fn webhook_keys_url(&self) -> String {
+        format!("{}/webhooks/keys", self.webhook_issuer())
+    }
+
+    /// The `iss` of Ponto's webhook signatures: the API root as configured, without a trailing
+    /// slash (`https://api.ibanity.com`).
+    pub fn webhook_issuer(&self) -> String {
+        self.ponto_api_root
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// An HTTP client for Ibanity with our mTLS identity and extra CA, if configured.
+    pub fn http_client(&self) -> Result<reqwest::Client, crate::error::AppError> {
+        let (identity, ca) = self.tls_files()?;
+        crate::ponto::client::http_client(
+            identity.as_deref(),
+            ca.as_deref(),
+            Duration::from_secs(self.ponto_timeout_secs),
+        )
+        .map_err(|e| crate::error::AppError::bad_input(e.to_string()))
+    }
+
+    /// The mTLS identity (certificate chain + key, PEM) and the extra CA (PEM), if configured.
+    #[allow(clippy::type_complexity)]
+    fn tls_files(&self) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), crate::error::AppError> {
         let read = |p: &PathBuf| {
             std::fs::read(p).map_err(|e| {
                 crate::error::AppError::bad_input(format!("cannot read {}: {e}", p.display()))
             })
         };
-        let identity_pem = match (&self.ponto_client_cert, &self.ponto_client_key) {
+        let identity = match (&self.ponto_client_cert, &self.ponto_client_key) {
             (Some(c), Some(k)) => Some([read(c)?, b"\n".to_vec(), read(k)?].concat()),
             (None, None) => None,
             _ => {
@@ -158,13 +184,24 @@ impl PontoSettings {
                 ));
             }
         };
+        Ok((identity, self.ponto_ca_cert.as_ref().map(read).transpose()?))
+    }
+
+    /// The client configuration, or `None` when no client id/secret is configured.
+    pub fn client_config(
+        &self,
+    ) -> Result<Option<crate::ponto::PontoConfig>, crate::error::AppError> {
+        let (Some(id), Some(secret)) = (&self.ponto_client_id, &self.ponto_client_secret) else {
+            return Ok(None);
+        };
+        let (identity_pem, ca_pem) = self.tls_files()?;
         Ok(Some(crate::ponto::PontoConfig {
             api_root: self.ponto_api_root.clone(),
             authorization_url: self.ponto_authorization_url.clone(),
             client_id: id.clone(),
             client_secret: secret.clone(),
             identity_pem,
-            ca_pem: self.ponto_ca_cert.as_ref().map(read).transpose()?,
+            ca_pem,
             timeout: Duration::from_secs(self.ponto_timeout_secs),
             retry: crate::ponto::transport::RetryPolicy {
                 max_retries: self.ponto_max_retries,
@@ -226,6 +263,14 @@ pub struct ServeSettings {
     #[arg(long, env = "PB_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
 
+    /// Largest accepted Ponto webhook body, in bytes (Ponto's events are under 1 KiB).
+    #[arg(
+        long,
+        env = "PB_PONTO_WEBHOOK_MAX_BODY_BYTES",
+        default_value_t = 65_536
+    )]
+    pub ponto_webhook_max_body_bytes: usize,
+
     /// Deepest GraphQL selection accepted.
     #[arg(long, env = "PB_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
     pub graphql_max_depth: usize,
@@ -285,6 +330,20 @@ mod tests {
         assert!(!cli.serve.settings.is_postgres());
         assert!(cli.serve.cors_allowed_origins.is_empty());
         assert_eq!(cli.serve.settings.environment, Environment::Development);
+    }
+
+    #[test]
+    fn ponto_production_defaults_are_pinned() {
+        let cli = Cli::try_parse_from(["pb"]).unwrap();
+        let p = &cli.serve.ponto;
+        assert_eq!(p.ponto_api_root.as_str(), "https://api.ibanity.com/");
+        assert_eq!(
+            p.ponto_authorization_url.as_str(),
+            "https://authorization.myponto.com/oauth2/auth"
+        );
+        assert_eq!(p.webhook_keys_url(), "https://api.ibanity.com/webhooks/keys");
+        assert_eq!(p.webhook_issuer(), "https://api.ibanity.com");
+        assert_eq!(cli.serve.ponto_webhook_max_body_bytes, 65_536);
     }
 
     #[test]

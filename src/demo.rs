@@ -210,56 +210,15 @@ impl<'a> Client<'a> {
         })
     }
 
-    /// The connect flow exactly as a user walks it: `connectPonto`, our start URL (which sets
-    /// the flow cookie), Ponto's authorization form with every account's slider on, our
-    /// callback.
     async fn link(&self, seeded: &Seeded) -> AppResult<()> {
-        let data = self
-            .graphql(
-                "mutation($r: String!) { connectPonto(input: {returnUrl: $r, reconnect: true}) { url } }",
-                json!({"r": self.demo.graphql_url}),
-            )
-            .await?;
-        let start = data["connectPonto"]["url"].as_str().unwrap_or_default();
-        let resp = self.http.get(start).send().await.map_err(failed("start"))?;
-        let cookie = header(&resp, "set-cookie")
-            .and_then(|c| c.split(';').next().map(str::to_owned))
-            .ok_or_else(|| AppError::internal("demo: the start URL set no cookie"))?;
-        let to_ponto = header(&resp, "location")
-            .ok_or_else(|| AppError::internal("demo: the start URL did not redirect"))?;
-        let auth = url::Url::parse(&to_ponto).map_err(AppError::internal)?;
-        let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
-        form.push(("organization".into(), seeded.org.clone()));
-        form.extend(
-            seeded
-                .accounts
-                .iter()
-                .map(|a| ("account".into(), a.clone())),
-        );
-        form.push(("decision".into(), "allow".into()));
-        let resp = self
-            .http
-            .post(format!("{}/oauth2/auth", self.demo.sandbox.base_url))
-            .form(&form)
-            .send()
-            .await
-            .map_err(failed("authorize"))?;
-        let callback = header(&resp, "location")
-            .ok_or_else(|| AppError::internal("demo: the sandbox did not redirect back"))?;
-        let resp = self
-            .http
-            .get(callback)
-            .header("cookie", cookie)
-            .send()
-            .await
-            .map_err(failed("callback"))?;
-        let landing = header(&resp, "location").unwrap_or_default();
-        if !landing.ends_with("ponto_status=CONNECTED") {
-            return Err(AppError::internal(format!(
-                "demo: linking failed: {landing}"
-            )));
-        }
-        Ok(())
+        link_through_browser(
+            &self.demo.graphql_url,
+            &self.demo.token,
+            &self.demo.sandbox.base_url,
+            &seeded.org,
+            &seeded.accounts,
+        )
+        .await
     }
 
     /// The first import starts when the link commits; waits until it finished.
@@ -287,6 +246,71 @@ impl<'a> Client<'a> {
             ))),
         }
     }
+}
+
+/// Links the token's tenant to a sandbox organization the way a user does: `connectPonto`, our
+/// start URL (which sets the flow cookie), the sandbox's authorization form with the given
+/// accounts' sliders on, our callback. The first import starts when it returns. (Also used by
+/// the first-import benchmark.)
+pub async fn link_through_browser(
+    graphql_url: &str,
+    token: &str,
+    sandbox_url: &str,
+    ponto_org: &str,
+    accounts: &[String],
+) -> AppResult<()> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(failed("http client"))?;
+    let body: Value = http
+        .post(graphql_url)
+        .bearer_auth(token)
+        .json(&json!({
+            "query": "mutation($r: String!) { connectPonto(input: {returnUrl: $r, reconnect: true}) { url } }",
+            "variables": {"r": graphql_url},
+        }))
+        .send()
+        .await
+        .map_err(failed("connectPonto"))?
+        .json()
+        .await
+        .map_err(failed("connectPonto"))?;
+    let start = body["data"]["connectPonto"]["url"]
+        .as_str()
+        .ok_or_else(|| AppError::internal(format!("demo: connectPonto: {body}")))?;
+    let resp = http.get(start).send().await.map_err(failed("start"))?;
+    let cookie = header(&resp, "set-cookie")
+        .and_then(|c| c.split(';').next().map(str::to_owned))
+        .ok_or_else(|| AppError::internal("demo: the start URL set no cookie"))?;
+    let to_ponto = header(&resp, "location")
+        .ok_or_else(|| AppError::internal("demo: the start URL did not redirect"))?;
+    let auth = url::Url::parse(&to_ponto).map_err(AppError::internal)?;
+    let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
+    form.push(("organization".into(), ponto_org.to_owned()));
+    form.extend(accounts.iter().map(|a| ("account".into(), a.clone())));
+    form.push(("decision".into(), "allow".into()));
+    let resp = http
+        .post(format!("{sandbox_url}/oauth2/auth"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(failed("authorize"))?;
+    let callback = header(&resp, "location")
+        .ok_or_else(|| AppError::internal("demo: the sandbox did not redirect back"))?;
+    let resp = http
+        .get(callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .map_err(failed("callback"))?;
+    let landing = header(&resp, "location").unwrap_or_default();
+    if !landing.ends_with("ponto_status=CONNECTED") {
+        return Err(AppError::internal(format!(
+            "demo: linking failed: {landing}"
+        )));
+    }
+    Ok(())
 }
 
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {

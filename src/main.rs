@@ -29,6 +29,32 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+enum WebhookCommand {
+    /// Verify a Ponto webhook as `/webhooks/ponto` would. Exit 0: verified (claims printed);
+    /// 1: rejected (reason code on stderr); 2: usage or I/O error.
+    Verify {
+        /// The body, used byte for byte (a trailing newline is part of the signed body).
+        #[arg(long)]
+        body: std::path::PathBuf,
+        /// A file holding the `Signature` header value (surrounding whitespace is ignored).
+        #[arg(long)]
+        signature: std::path::PathBuf,
+        /// The key set: a file, or an http(s) URL such as https://api.ibanity.com/webhooks/keys.
+        #[arg(long)]
+        jwks: String,
+        /// Our Ibanity application id (the expected `aud`).
+        #[arg(long)]
+        audience: String,
+        /// The expected `iss`: the Ponto API root.
+        #[arg(long, default_value = ponto_bridge::ponto::client::DEFAULT_API_ROOT)]
+        issuer: String,
+        /// Verify as at this time (unix seconds) instead of now.
+        #[arg(long)]
+        at: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service (GraphQL, webhooks, OAuth callback, health).
     Serve(Box<ServeSettings>),
@@ -61,6 +87,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Support tools for Ponto's webhooks.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookCommand,
+    },
     /// Run the built-in Ponto Connect simulator (see README, "The Ponto sandbox").
     Sandbox {
         /// Address to listen on.
@@ -84,6 +115,9 @@ enum Command {
         /// Require client certificates signed by this PEM CA (mTLS, as Ibanity does).
         #[arg(long, requires = "tls_cert")]
         client_ca: Option<std::path::PathBuf>,
+        /// The `kid` of the first webhook signing key.
+        #[arg(long, default_value = ponto_bridge::sandbox::webhooks::DEFAULT_KID)]
+        webhook_kid: String,
     },
 }
 
@@ -99,11 +133,71 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// `webhook verify`: exit 0 verified, 1 rejected, 2 usage or I/O error.
+async fn webhook_verify(cmd: WebhookCommand) -> ExitCode {
+    use ponto_bridge::ponto::webhook::{Expected, KeySet, verify_with_set};
+    let WebhookCommand::Verify {
+        body,
+        signature,
+        jwks,
+        audience,
+        issuer,
+        at,
+    } = cmd;
+    let io = |what: &str, e: &dyn std::fmt::Display| {
+        eprintln!("error: {what}: {e}");
+        ExitCode::from(2)
+    };
+    let body = match std::fs::read(&body) {
+        Ok(b) => b,
+        Err(e) => return io(&format!("cannot read {}", body.display()), &e),
+    };
+    let signature = match std::fs::read_to_string(&signature) {
+        Ok(s) => s.trim().to_owned(),
+        Err(e) => return io(&format!("cannot read {}", signature.display()), &e),
+    };
+    let jwks_bytes = if jwks.starts_with("http://") || jwks.starts_with("https://") {
+        let fetched = async { reqwest::get(&jwks).await?.error_for_status()?.bytes().await };
+        match fetched.await {
+            Ok(b) => b.to_vec(),
+            Err(e) => return io(&format!("cannot fetch {jwks}"), &e),
+        }
+    } else {
+        match std::fs::read(&jwks) {
+            Ok(b) => b,
+            Err(e) => return io(&format!("cannot read {jwks}"), &e),
+        }
+    };
+    let keys = match KeySet::parse(&jwks_bytes) {
+        Ok(k) => k,
+        Err(e) => return io("the key set is not JSON Web Keys", &e),
+    };
+    let now = at.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let expected = Expected { issuer, audience };
+    match verify_with_set(&signature, &body, &keys, &expected, now) {
+        Ok(claims) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&claims).expect("claims serialize")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(r) => {
+            eprintln!("rejected: {r}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     ponto_bridge::install_crypto_provider();
-    let cli = Cli::parse();
-    match run(cli).await {
+    let command = match Cli::parse().command {
+        // Its own exit codes: 1 means "rejected", not "failed".
+        Command::Webhook { action } => return webhook_verify(action).await,
+        other => other,
+    };
+    match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", e.public_message());
@@ -115,8 +209,8 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), AppError> {
-    match cli.command {
+async fn run(command: Command) -> Result<(), AppError> {
+    match command {
         Command::Serve(serve) => {
             init_tracing(serve.log_format);
             let app = App::build(&serve, Arc::new(SystemClock)).await?;
@@ -175,6 +269,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             tls_cert,
             tls_key,
             client_ca,
+            webhook_kid,
         } => {
             init_tracing(LogFormat::Text);
             let read = |p: &std::path::PathBuf| {
@@ -196,6 +291,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             opts.client_id = client_id;
             opts.client_secret = ponto_bridge::secret::Secret::new(client_secret);
             opts.tls = tls;
+            opts.webhook_kid = webhook_kid;
             let sandbox = ponto_bridge::sandbox::start(opts)
                 .await
                 .map_err(|e| AppError::internal(format!("cannot start the sandbox: {e}")))?;
@@ -226,6 +322,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             );
             Ok(())
         }
+        Command::Webhook { .. } => unreachable!("main runs it: it has its own exit codes"),
         Command::PrintSchema => {
             print!("{}", ponto_bridge::graphql::sdl());
             Ok(())

@@ -4,6 +4,7 @@
 mod graphql;
 mod health;
 mod oauth;
+mod ponto_webhook;
 
 use crate::auth::Authenticator;
 use crate::error::AppError;
@@ -14,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -28,6 +29,9 @@ pub struct AppState {
     pub identities: Arc<graphql::IdentityCache>,
     pub opts: Arc<HttpOptions>,
     pub connect: crate::connect::Connect,
+    /// `None` when Ponto webhooks are not configured.
+    pub inbound: Option<Arc<crate::inbound::Inbound>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -37,6 +41,8 @@ impl AppState {
         auth: Arc<Authenticator>,
         opts: HttpOptions,
         connect: crate::connect::Connect,
+        inbound: Option<Arc<crate::inbound::Inbound>>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             store,
@@ -45,12 +51,15 @@ impl AppState {
             identities: Arc::default(),
             opts: Arc::new(opts),
             connect,
+            inbound,
+            metrics,
         }
     }
 }
 
 pub struct HttpOptions {
     pub max_body_bytes: usize,
+    pub ponto_webhook_max_body_bytes: usize,
     pub cors_allowed_origins: Vec<String>,
     /// Serve GraphiQL on `GET /graphql` (follows the introspection switch).
     pub graphiql: bool,
@@ -65,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/ponto/reauthorized", get(oauth::reauthorized))
         .route("/reauthorize/done", get(oauth::reauthorize_done))
         .route("/reauthorize/{account}", get(oauth::reauthorize))
+        .route("/webhooks/ponto", post(ponto_webhook::receive))
+        .route("/metrics", get(ponto_webhook::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(middleware::from_fn_with_state(

@@ -55,6 +55,34 @@ pub struct PontoClient {
     cfg: PontoConfig,
 }
 
+/// The HTTP client for Ibanity: rustls, our mTLS identity and extra CA if configured, no
+/// redirects followed.
+pub fn http_client(
+    identity_pem: Option<&[u8]>,
+    ca_pem: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<reqwest::Client, PontoError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ponto-bridge/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = identity_pem {
+        let identity = reqwest::Identity::from_pem(pem)
+            .map_err(|e| PontoError::Config(format!("client certificate/key: {e}")))?;
+        builder = builder.identity(identity);
+    }
+    if let Some(pem) = ca_pem {
+        let ca = reqwest::Certificate::from_pem(pem)
+            .map_err(|e| PontoError::Config(format!("CA certificate: {e}")))?;
+        builder = builder.add_root_certificate(ca);
+    }
+    builder
+        .build()
+        .map_err(|e| PontoError::Config(e.to_string()))
+}
+
 /// Where a paged listing continues.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -65,25 +93,11 @@ pub struct Page<T> {
 
 impl PontoClient {
     pub fn new(cfg: PontoConfig) -> Result<Self, PontoError> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(cfg.timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ponto-bridge/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &cfg.identity_pem {
-            let identity = reqwest::Identity::from_pem(pem)
-                .map_err(|e| PontoError::Config(format!("client certificate/key: {e}")))?;
-            builder = builder.identity(identity);
-        }
-        if let Some(pem) = &cfg.ca_pem {
-            let ca = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| PontoError::Config(format!("CA certificate: {e}")))?;
-            builder = builder.add_root_certificate(ca);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| PontoError::Config(e.to_string()))?;
+        let http = http_client(
+            cfg.identity_pem.as_deref(),
+            cfg.ca_pem.as_deref(),
+            cfg.timeout,
+        )?;
         Ok(Self { http, cfg })
     }
 

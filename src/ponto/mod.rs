@@ -1,11 +1,14 @@
 //! Owns everything Ponto: the Ponto Connect client (OAuth2, accounts, transactions, retries),
-//! its error codes, the exact-amount models, PKCE, and (later) the webhook verifier.
+//! its error codes, the exact-amount models, PKCE, and the webhook signature verifier with its
+//! key cache.
 
 pub mod client;
 pub mod error;
 pub mod model;
 pub mod sync;
 pub mod transport;
+pub mod webhook;
+pub mod webhook_keys;
 
 pub use client::{PontoClient, PontoConfig};
 pub use error::PontoError;

@@ -13,6 +13,7 @@ pub mod state;
 mod sync;
 mod syncs;
 pub mod tls;
+pub mod webhooks;
 
 use crate::clock::SharedClock;
 use crate::secret::Secret;
@@ -40,6 +41,8 @@ pub struct SandboxState {
     pub sync_delay: Duration,
     /// How soon a second synchronization of one account and subtype is `accountRecentlySynchronized`.
     pub sync_window: Duration,
+    /// The webhook signing keys (`/webhooks/keys`).
+    pub signer: Arc<std::sync::RwLock<webhooks::Signer>>,
 }
 
 pub struct SandboxOptions {
@@ -51,6 +54,8 @@ pub struct SandboxOptions {
     pub sync_window: Duration,
     /// Serve HTTPS (optionally requiring client certificates) instead of plain HTTP.
     pub tls: Option<tls::TlsFiles>,
+    /// The `kid` of the first webhook signing key.
+    pub webhook_kid: String,
 }
 
 impl SandboxOptions {
@@ -64,6 +69,7 @@ impl SandboxOptions {
             sync_delay: syncs::DEFAULT_SYNC_DELAY,
             sync_window: syncs::DEFAULT_SYNC_WINDOW,
             tls: None,
+            webhook_kid: webhooks::DEFAULT_KID.into(),
         }
     }
 }
@@ -103,6 +109,9 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<SandboxHandle> {
         base_url: base_url.clone(),
         sync_delay: opts.sync_delay,
         sync_window: opts.sync_window,
+        signer: Arc::new(std::sync::RwLock::new(webhooks::Signer::new(
+            &opts.webhook_kid,
+        ))),
     };
     let app = router(state.clone());
     let task = match opts.tls {
@@ -227,9 +236,17 @@ pub fn router(state: SandboxState) -> Router {
             "/faults",
             post(control::add_fault).delete(control::clear_faults),
         )
-        .route("/stats", get(control::stats));
+        .route("/stats", get(control::stats))
+        .route("/webhooks/keys/rotate", post(webhooks::rotate))
+        .route("/webhooks/keys/{kid}", delete(webhooks::remove))
+        .route("/webhooks/sign", post(webhooks::sign));
+    // Webhook keys live at the API root, not under `/ponto-connect`.
+    let keys = Router::new()
+        .route("/webhooks/keys", get(webhooks::keys))
+        .layer(middleware::from_fn_with_state(state.clone(), faults));
     Router::new()
         .nest("/ponto-connect", ponto)
+        .merge(keys)
         .nest("/_sandbox", control)
         .route("/oauth2/auth", get(oauth::authorize_page).post(oauth::authorize_decision))
         .route(

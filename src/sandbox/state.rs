@@ -209,6 +209,7 @@ fn one() -> u32 {
 pub struct Stats {
     pub token_requests: u64,
     pub api_requests: u64,
+    pub webhook_key_requests: u64,
 }
 
 pub struct World {

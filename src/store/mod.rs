@@ -9,6 +9,7 @@ pub mod accounts;
 mod db;
 pub mod events;
 pub mod flows;
+pub mod inbound;
 pub mod introspect;
 pub mod invoices;
 pub mod link;

@@ -137,3 +137,83 @@ fn production_without_a_token_key_refuses_to_start() {
         "no secret generated in production"
     );
 }
+
+/// `webhook verify` on the official vector: 0 and the claims when verified, 1 and the reason
+/// code when rejected, 2 on usage or I/O errors.
+#[test]
+fn webhook_verify_exit_codes_on_the_official_vector() {
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/ponto/webhook-test-vector.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let body = write("body.json", v["body"].as_str().unwrap().as_bytes());
+    let body_nl = write(
+        "body-nl.json",
+        format!("{}\n", v["body"].as_str().unwrap()).as_bytes(),
+    );
+    // The signature file may end with a newline: it is trimmed.
+    let sig = write(
+        "signature.txt",
+        format!("{}\n", v["signature_header"].as_str().unwrap()).as_bytes(),
+    );
+    let jwks = write("jwks.json", v["jwks"].to_string().as_bytes());
+    let audience = v["expected_audience"].as_str().unwrap();
+    let inside = v["verifies_at_unix_seconds"]["from"].as_i64().unwrap() + 30;
+    let verify = |body: &str, audience: &str, at: i64| {
+        Command::new(BIN)
+            .args([
+                "webhook",
+                "verify",
+                "--body",
+                body,
+                "--signature",
+                &sig,
+                "--jwks",
+                &jwks,
+            ])
+            .args(["--audience", audience, "--at", &at.to_string()])
+            .output()
+            .unwrap()
+    };
+
+    let ok = verify(&body, audience, inside);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let claims: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(claims, v["claims"]);
+
+    for (out, reason) in [
+        (verify(&body_nl, audience, inside), "DIGEST_MISMATCH"),
+        (
+            verify(&body, "another-application", inside),
+            "AUDIENCE_INVALID",
+        ),
+        (verify(&body, audience, inside + 3600), "EXPIRED"),
+    ] {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(reason),
+            "{reason}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let missing = verify(
+        &dir.path().join("nope").display().to_string(),
+        audience,
+        inside,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = Command::new(BIN)
+        .args(["webhook", "verify", "--body", &body])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}

@@ -17,6 +17,7 @@ mod isolation;
 mod limits;
 mod mtls;
 mod ponto_client;
+mod ponto_webhooks;
 mod problems;
 mod sandbox_support;
 mod sandbox_sync;
