@@ -341,7 +341,10 @@ mod tests {
             p.ponto_authorization_url.as_str(),
             "https://authorization.myponto.com/oauth2/auth"
         );
-        assert_eq!(p.webhook_keys_url(), "https://api.ibanity.com/webhooks/keys");
+        assert_eq!(
+            p.webhook_keys_url(),
+            "https://api.ibanity.com/webhooks/keys"
+        );
         assert_eq!(p.webhook_issuer(), "https://api.ibanity.com");
         assert_eq!(cli.serve.ponto_webhook_max_body_bytes, 65_536);
     }

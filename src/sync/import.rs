@@ -77,7 +77,7 @@ fn to_upsert(t: Transaction) -> Result<TransactionUpsert, AppError> {
 }
 
 impl Syncer {
-    /// Stores one page and announces its new transactions, in one transaction.
+    /// Stores one page and announces the transactions it inserted, in one transaction.
     async fn store_page(
         &self,
         org: OrganizationId,
@@ -115,7 +115,7 @@ impl Syncer {
                 _ => None,
             })
             .collect();
-        tx.append_events(org, events).await?;
+        tx.append_fresh_events(org, events).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -132,23 +132,43 @@ impl Syncer {
         let window_start =
             self.store.clock().now().date_naive() - Duration::days(self.cfg.window_days);
 
-        // Booked, newest first: everything the first time, the window afterwards.
+        // Booked, newest first: everything the first time, the window afterwards. The next page
+        // is fetched while the current one is stored, so Ponto's latency and our commit overlap.
         let mut reported = HashSet::new();
-        let mut next: Option<String> = None;
+        let mut cursor: Option<String> = None;
+        let mut page = ponto
+            .transactions_page(token, &account.ponto_id, false, None)
+            .await?;
         loop {
-            let page = ponto
-                .transactions_page(token, &account.ponto_id, false, next.as_deref())
-                .await?;
             let oldest = page
                 .items
                 .iter()
                 .filter_map(|t| t.attributes.value_date.or(t.attributes.execution_date))
                 .min();
-            reported.extend(self.store_page(org, account, page.items).await?);
             let covered = !first_import && oldest.is_some_and(|d| d < window_start);
-            match page.next {
-                Some(n) if !covered && Some(&n) != next.as_ref() => next = Some(n),
-                _ => break,
+            let next = page
+                .next
+                .take()
+                .filter(|n| !covered && Some(n) != cursor.as_ref());
+            let fetch_next = async {
+                match &next {
+                    Some(n) => Some(
+                        ponto
+                            .transactions_page(token, &account.ponto_id, false, Some(n))
+                            .await,
+                    ),
+                    None => None,
+                }
+            };
+            let (stored, fetched) =
+                tokio::join!(self.store_page(org, account, page.items), fetch_next);
+            reported.extend(stored?);
+            match fetched {
+                Some(p) => {
+                    page = p?;
+                    cursor = next;
+                }
+                None => break,
             }
         }
         let mut tx = self.store.begin_write().await?;

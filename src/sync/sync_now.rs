@@ -117,10 +117,13 @@ impl Syncer {
     /// Waits for Ponto to finish, records the outcome, then has the account read.
     async fn follow(&self, org: OrganizationId, account: AccountId, syncs: Vec<Synchronization>) {
         let deadline = tokio::time::Instant::now() + WAIT_FOR_PONTO;
+        // Ponto takes seconds to a minute: poll soon, then back off to spare its rate limit.
+        let mut pause = std::time::Duration::from_millis(250);
         for s in syncs {
             let mut current = s;
             while !current.is_done() && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
                 let Ok(token) = self.connect.tokens.access_token(org).await else {
                     break;
                 };
