@@ -9,24 +9,18 @@
 //! must exist and be empty). `BENCH_ROWS` (100000) tunes the size. Linux only for memory
 //! figures (`/proc/self/status`; the peak is reset through `/proc/self/clear_refs`).
 
-use clap::Parser;
+mod support;
+
 use ponto_bridge::app::App;
 use ponto_bridge::clock::SystemClock;
-use ponto_bridge::config::ServeSettings;
 use ponto_bridge::domain::ids::OrganizationId;
 use ponto_bridge::domain::scope::Scope;
-use ponto_bridge::sandbox::{self, SandboxOptions};
+use ponto_bridge::sandbox;
 use ponto_bridge::store::Store;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    serve: ServeSettings,
-}
 
 const ACCOUNTS: usize = 5;
 
@@ -52,25 +46,13 @@ fn reset_peak() {
 #[tokio::main]
 async fn main() {
     ponto_bridge::install_crypto_provider();
-    let rows: usize = std::env::var("BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
-        )
-    });
+    let rows: usize = support::env_or("BENCH_ROWS", 100_000);
+    let bench_db = support::BenchDb::new();
+    let url = bench_db.url.clone();
+    let engine = bench_db.engine();
 
     // The bank: 5 accounts holding `rows` booked transactions over two years.
-    let sb = sandbox::start(SandboxOptions::new(
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(SystemClock),
-    ))
-    .await
-    .unwrap();
+    let sb = support::sandbox().await;
     let http = reqwest::Client::new();
     let control = |path: String, body: Value| {
         let http = http.clone();
@@ -121,29 +103,19 @@ async fn main() {
     }
 
     // ponto-bridge on a fresh database, pointed at the sandbox.
-    let serve = Args::try_parse_from([
-        "bench",
-        "--bind",
-        "127.0.0.1:0",
-        "--database-url",
-        &url,
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--jwt-hs256-secret",
-        "bench-secret-that-is-at-least-32-bytes-long",
+    let authorization_url = format!("{}/oauth2/auth", sb.base_url);
+    let serve = bench_db.serve_settings(&[
         "--ponto-api-root",
         &sb.base_url,
         "--ponto-authorization-url",
-        &format!("{}/oauth2/auth", sb.base_url),
+        &authorization_url,
         "--ponto-client-id",
         sandbox::DEFAULT_CLIENT_ID,
         "--ponto-client-secret",
         sandbox::DEFAULT_CLIENT_SECRET,
         "--scheduler-poll-ms",
         "20",
-    ])
-    .unwrap()
-    .serve;
+    ]);
     let app = App::build(&serve, Arc::new(SystemClock)).await.unwrap();
     let store = app.store().clone();
     let token = app
@@ -188,11 +160,6 @@ async fn main() {
     let raw = raw_insert(&store, &db, org).await;
     let import_rate = rows as f64 / import.as_secs_f64();
     let raw_rate = rows as f64 / raw.as_secs_f64();
-    let engine = if url.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
     println!("first import of {rows} transactions across {ACCOUNTS} accounts ({engine})");
     println!(
         "  import:   {:.1} s, {import_rate:.0} tx/s ({events} events written)",

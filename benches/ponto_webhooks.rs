@@ -7,21 +7,15 @@
 //! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/<empty db>` for PostgreSQL.
 //! `BENCH_EVENTS` (3000) tunes the size; signatures live 60 s, so keep it modest.
 
-use clap::Parser;
+mod support;
+
 use futures::StreamExt;
 use ponto_bridge::app::App;
 use ponto_bridge::clock::{Clock, SystemClock};
-use ponto_bridge::config::ServeSettings;
 use ponto_bridge::ponto::webhook::{Expected, KeySet, verify_with_set};
-use ponto_bridge::sandbox::{self, SandboxOptions, webhooks};
+use ponto_bridge::sandbox::webhooks;
 use std::sync::Arc;
 use std::time::Instant;
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    serve: ServeSettings,
-}
 
 fn event(i: usize) -> String {
     format!(
@@ -33,42 +27,17 @@ fn event(i: usize) -> String {
 #[tokio::main]
 async fn main() {
     ponto_bridge::install_crypto_provider();
-    let n: usize = std::env::var("BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3000);
-    let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
-        )
-    });
-    let sb = sandbox::start(SandboxOptions::new(
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(SystemClock),
-    ))
-    .await
-    .unwrap();
-    let serve = Args::try_parse_from([
-        "bench",
-        "--bind",
-        "127.0.0.1:0",
-        "--database-url",
-        &url,
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--jwt-hs256-secret",
-        "bench-secret-that-is-at-least-32-bytes-long",
+    let n: usize = support::env_or("BENCH_EVENTS", 3000);
+    let db = support::BenchDb::new();
+    let sb = support::sandbox().await;
+    let serve = db.serve_settings(&[
         "--ponto-api-root",
         &sb.base_url,
         "--ponto-application-id",
         webhooks::DEFAULT_APPLICATION_ID,
         "--db-max-connections",
         "16",
-    ])
-    .unwrap()
-    .serve;
+    ]);
     let app = App::build(&serve, Arc::new(SystemClock)).await.unwrap();
     let endpoint = format!("{}webhooks/ponto", app.public_url());
     tokio::spawn(app.run(std::future::pending()));
@@ -138,11 +107,7 @@ async fn main() {
     let elapsed = started.elapsed();
     assert_eq!(stored, n, "every webhook was verified and stored");
     let store_rate = n as f64 / elapsed.as_secs_f64();
-    let engine = if url.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let engine = db.engine();
     println!("{n} Ponto webhooks ({engine}, {cores} cores)");
     println!("  verification alone: {verify_rate:.0}/s");
     println!(

@@ -9,10 +9,10 @@
 use axum::extract::{Query, State};
 use axum::routing::get;
 use chrono::{Duration, NaiveDate, Utc};
-use clap::Parser;
+mod support;
+
 use ponto_bridge::app::App;
 use ponto_bridge::clock::SystemClock;
-use ponto_bridge::config::ServeSettings;
 use ponto_bridge::domain::money::{Currency, Money};
 use ponto_bridge::domain::scope::Scope;
 use ponto_bridge::domain::transaction::TransactionStatus;
@@ -23,48 +23,15 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    serve: ServeSettings,
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() {
     ponto_bridge::install_crypto_provider();
-    let rows: usize = env_or("BENCH_ROWS", 100_000);
-    let secs: u64 = env_or("BENCH_SECS", 10);
-    let concurrency: usize = env_or("BENCH_CONCURRENCY", 8);
-    let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
-        )
-    });
-    let data_dir = dir.path().display().to_string();
-    let serve = Args::try_parse_from([
-        "bench",
-        "--bind",
-        "127.0.0.1:0",
-        "--database-url",
-        &url,
-        "--data-dir",
-        &data_dir,
-        "--jwt-hs256-secret",
-        "bench-secret-that-is-at-least-32-bytes-long",
-        "--db-max-connections",
-        "16",
-    ])
-    .unwrap()
-    .serve;
+    let rows: usize = support::env_or("BENCH_ROWS", 100_000);
+    let secs: u64 = support::env_or("BENCH_SECS", 10);
+    let concurrency: usize = support::env_or("BENCH_CONCURRENCY", 8);
+    let db = support::BenchDb::new();
+    let url = db.url.clone();
+    let serve = db.serve_settings(&["--db-max-connections", "16"]);
     let app = App::build(&serve, Arc::new(SystemClock)).await.unwrap();
     let store = app.store().clone();
     let token = app
@@ -170,11 +137,7 @@ async fn main() {
     })
     .await;
 
-    let backend = if url.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let backend = db.engine();
     println!(
         "transactions(first: 100) over {rows} rows on {backend}, {concurrency} concurrent clients, {secs}s each"
     );

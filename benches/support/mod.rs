@@ -1,0 +1,80 @@
+//! Shared set-up of the benchmarks: knobs from the environment, a fresh database (a SQLite file
+//! in a temp dir, or `BENCH_DATABASE_URL`), server settings, and a sandbox on loopback.
+// Each benchmark is its own crate and uses part of this.
+#![allow(dead_code)]
+
+use clap::Parser;
+use ponto_bridge::clock::SystemClock;
+use ponto_bridge::config::ServeSettings;
+use ponto_bridge::sandbox::{self, SandboxHandle, SandboxOptions};
+use std::sync::Arc;
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    serve: ServeSettings,
+}
+
+/// A numeric knob from the environment.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The database a benchmark runs on, and the temp dir holding its data (kept while it lives).
+pub struct BenchDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl BenchDb {
+    /// `BENCH_DATABASE_URL` (an existing, empty database) or a SQLite file in a temp dir.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("bench.db").display()
+            )
+        });
+        Self { url, dir }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        if self.url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
+
+    /// Server settings on this database, port 0, a fixed HS256 secret, plus `extra` flags.
+    pub fn serve_settings(&self, extra: &[&str]) -> ServeSettings {
+        let data_dir = self.dir.path().display().to_string();
+        let mut args = vec![
+            "bench",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            &self.url,
+            "--data-dir",
+            &data_dir,
+            "--jwt-hs256-secret",
+            "bench-secret-that-is-at-least-32-bytes-long",
+        ];
+        args.extend_from_slice(extra);
+        Args::try_parse_from(args).unwrap().serve
+    }
+}
+
+/// The built-in sandbox on a free loopback port, on the system clock.
+pub async fn sandbox() -> SandboxHandle {
+    sandbox::start(SandboxOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(SystemClock),
+    ))
+    .await
+    .unwrap()
+}
