@@ -138,10 +138,12 @@ fn production_without_a_token_key_refuses_to_start() {
     );
 }
 
-/// `webhook verify` on the official vector: 0 and the claims when verified, 1 and the reason
-/// code when rejected, 2 on usage or I/O errors.
+/// `webhook verify` on the official vector: 0 and the claims when verified; 1 and the reason
+/// code for each of the vector's must-fail variants; 2 on usage or I/O errors.
 #[test]
 fn webhook_verify_exit_codes_on_the_official_vector() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let v: serde_json::Value =
         serde_json::from_str(include_str!("../fixtures/ponto/webhook-test-vector.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -150,20 +152,27 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
         std::fs::write(&p, bytes).unwrap();
         p.display().to_string()
     };
-    let body = write("body.json", v["body"].as_str().unwrap().as_bytes());
-    let body_nl = write(
-        "body-nl.json",
-        format!("{}\n", v["body"].as_str().unwrap()).as_bytes(),
-    );
+    let body_text = v["body"].as_str().unwrap();
+    let signature = v["signature_header"].as_str().unwrap();
+    let body = write("body.json", body_text.as_bytes());
     // The signature file may end with a newline: it is trimmed.
-    let sig = write(
-        "signature.txt",
-        format!("{}\n", v["signature_header"].as_str().unwrap()).as_bytes(),
+    let sig = write("signature.txt", format!("{signature}\n").as_bytes());
+    // Several keys, the right one last (its `n` keeps Ponto's stray `=`).
+    let mut decoy = v["jwks"]["keys"][0].clone();
+    decoy["kid"] = "another_key".into();
+    let jwks = write(
+        "jwks.json",
+        serde_json::json!({"keys": [decoy, v["jwks"]["keys"][0]]})
+            .to_string()
+            .as_bytes(),
     );
-    let jwks = write("jwks.json", v["jwks"].to_string().as_bytes());
-    let audience = v["expected_audience"].as_str().unwrap();
-    let inside = v["verifies_at_unix_seconds"]["from"].as_i64().unwrap() + 30;
-    let verify = |body: &str, audience: &str, at: i64| {
+    let audience = v["expected_audience"].as_str().unwrap().to_owned();
+    let (from, to) = (
+        v["verifies_at_unix_seconds"]["from"].as_i64().unwrap(),
+        v["verifies_at_unix_seconds"]["to"].as_i64().unwrap(),
+    );
+    let inside = from + 30;
+    let run = |body: &str, sig: &str, jwks: &str, extra: &[String]| {
         Command::new(BIN)
             .args([
                 "webhook",
@@ -171,16 +180,24 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
                 "--body",
                 body,
                 "--signature",
-                &sig,
+                sig,
                 "--jwks",
-                &jwks,
+                jwks,
             ])
-            .args(["--audience", audience, "--at", &at.to_string()])
+            .args(extra)
             .output()
             .unwrap()
     };
+    let args = |audience: &str, at: i64| {
+        vec![
+            "--audience".to_owned(),
+            audience.to_owned(),
+            "--at".into(),
+            at.to_string(),
+        ]
+    };
 
-    let ok = verify(&body, audience, inside);
+    let ok = run(&body, &sig, &jwks, &args(&audience, inside));
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -190,27 +207,67 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
     let claims: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(claims, v["claims"]);
 
+    // The vector's must-fail variants.
+    let body_nl = write("body-nl.json", format!("{body_text}\n").as_bytes());
+    let mut changed = signature.as_bytes().to_vec();
+    let i = signature.rfind('.').unwrap() + 50;
+    changed[i] = if changed[i] == b'A' { b'B' } else { b'A' };
+    let sig_changed = write("sig-changed.txt", &changed);
+    let other_keys = write(
+        "jwks-other.json",
+        serde_json::json!({"keys": [decoy]}).to_string().as_bytes(),
+    );
+    let payload = signature.split('.').nth(1).unwrap();
+    let none = format!(
+        "{}.{payload}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"sandbox_events_signature_1"}"#)
+    );
+    let sig_none = write("sig-none.txt", none.as_bytes());
+    let mut other_issuer = args(&audience, inside);
+    other_issuer.extend([
+        "--issuer".to_owned(),
+        "https://api.ibanity.com.evil".to_owned(),
+    ]);
     for (out, reason) in [
-        (verify(&body_nl, audience, inside), "DIGEST_MISMATCH"),
         (
-            verify(&body, "another-application", inside),
+            run(&body_nl, &sig, &jwks, &args(&audience, inside)),
+            "DIGEST_MISMATCH",
+        ),
+        (
+            run(&body, &sig_changed, &jwks, &args(&audience, inside)),
+            "SIGNATURE_INVALID",
+        ),
+        (run(&body, &sig, &jwks, &args(&audience, to + 1)), "EXPIRED"),
+        (
+            run(&body, &sig, &jwks, &args(&audience, from - 1)),
+            "IAT_IN_FUTURE",
+        ),
+        (
+            run(&body, &sig, &jwks, &args("another-application", inside)),
             "AUDIENCE_INVALID",
         ),
-        (verify(&body, audience, inside + 3600), "EXPIRED"),
+        (run(&body, &sig, &jwks, &other_issuer), "ISSUER_INVALID"),
+        (
+            run(&body, &sig, &other_keys, &args(&audience, inside)),
+            "UNKNOWN_KID",
+        ),
+        (
+            run(&body, &sig_none, &jwks, &args(&audience, inside)),
+            "ALGORITHM_NOT_ALLOWED",
+        ),
     ] {
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains(reason),
-            "{reason}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{reason}: {stderr}");
+        assert!(stderr.contains(reason), "{reason}: {stderr}");
     }
-    let missing = verify(
-        &dir.path().join("nope").display().to_string(),
-        audience,
-        inside,
+
+    let missing = dir.path().join("nope").display().to_string();
+    assert_eq!(
+        run(&missing, &sig, &jwks, &args(&audience, inside))
+            .status
+            .code(),
+        Some(2)
     );
-    assert_eq!(missing.status.code(), Some(2));
     let usage = Command::new(BIN)
         .args(["webhook", "verify", "--body", &body])
         .output()
