@@ -5,6 +5,7 @@ mod bank;
 mod connect;
 pub mod errors;
 pub mod ids;
+mod invoice_input;
 mod invoices;
 mod loaders;
 mod matches;

@@ -1,9 +1,9 @@
-//! Owns the tenant's link to Ponto as rows: its encrypted tokens, the refresh lease that lets
-//! exactly one instance refresh at a time, and the state changes of linking, breaking and
-//! disconnecting — each written with its `connection.*` event in one transaction.
+//! Owns the tenant's link to Ponto as rows: the state changes of linking, breaking and
+//! disconnecting — each written with its `connection.*` event in one transaction. (The sealed
+//! tokens and the refresh lease are `tokens`'.)
 
+use super::WriteTx;
 use super::accounts::{Account, AccountUpsert, parse_problems};
-use super::{Store, WriteTx, stmt};
 use crate::domain::event::{ConnectionData, ConnectionEvent, Event};
 use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
 use crate::domain::problem::Problem;
@@ -14,29 +14,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect,
 };
-
-/// The sealed tokens of a connection.
-#[derive(Clone)]
-pub struct SealedTokens {
-    pub connection_id: ConnectionId,
-    pub organization_id: OrganizationId,
-    pub status: String,
-    pub access_enc: Option<Vec<u8>>,
-    pub refresh_enc: Option<Vec<u8>>,
-    pub access_expires_at: Option<DateTime<Utc>>,
-    pub ponto_organization_id: Option<String>,
-    pub broken_reason: Option<String>,
-}
-
-impl SealedTokens {
-    /// Whether the tokens may be used: a connected link, or one broken only because Ponto
-    /// blocked the organization (reading it is how we learn it was unblocked).
-    pub fn usable(&self) -> bool {
-        self.status == "CONNECTED"
-            || (self.status == "BROKEN"
-                && self.broken_reason.as_deref() == Some("organizationBlocked"))
-    }
-}
 
 /// What a successful authorization brings: the Ponto organization, sealed tokens and accounts.
 pub struct Link {
@@ -78,166 +55,13 @@ fn connection_event(
     )
 }
 
-impl Store {
-    pub async fn sealed_tokens(&self, org: OrganizationId) -> AppResult<Option<SealedTokens>> {
-        Ok(ponto_connection::Entity::find()
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
-            .one(self.conn())
-            .await?
-            .map(|m| SealedTokens {
-                connection_id: m.id.into(),
-                organization_id: m.organization_id.into(),
-                status: m.status,
-                access_enc: m.access_token_enc,
-                refresh_enc: m.refresh_token_enc,
-                access_expires_at: m.access_token_expires_at,
-                ponto_organization_id: m.ponto_organization_id,
-                broken_reason: m.broken_reason,
-            }))
-    }
-
-    /// Takes the refresh lease of a connection until `until`, unless another holder's lease
-    /// is still running. Works across instances: the database arbitrates.
-    pub async fn take_refresh_lease(
-        &self,
-        conn: ConnectionId,
-        owner: &str,
-        until: DateTime<Utc>,
-    ) -> AppResult<bool> {
-        let now = self.clock().now();
-        let n = self
-            .conn()
-            .execute_raw(stmt(
-                self.backend(),
-                "UPDATE ponto_connection SET refresh_lease_until = $1, refresh_lease_owner = $2 \
-                 WHERE id = $3 AND (refresh_lease_until IS NULL OR refresh_lease_until < $4 OR refresh_lease_owner = $2)",
-                [until.into(), owner.into(), conn.0.into(), now.into()],
-            ))
-            .await?
-            .rows_affected();
-        Ok(n == 1)
-    }
-
-    /// Treats the stored access token as expired (Ponto refused it), so the next use refreshes.
-    pub async fn expire_access_token(&self, org: OrganizationId) -> AppResult<()> {
-        let now = self.clock().now();
-        ponto_connection::Entity::update_many()
-            .col_expr(
-                ponto_connection::Column::AccessTokenExpiresAt,
-                Some(now).into(),
-            )
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
-            .exec(self.conn())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn release_refresh_lease(&self, conn: ConnectionId, owner: &str) -> AppResult<()> {
-        self.conn()
-            .execute_raw(stmt(
-                self.backend(),
-                "UPDATE ponto_connection SET refresh_lease_until = NULL, refresh_lease_owner = NULL WHERE id = $1 AND refresh_lease_owner = $2",
-                [conn.0.into(), owner.into()],
-            ))
-            .await?;
-        Ok(())
-    }
-
-    /// Every sealed value of the database with what binds it, for key rotation.
-    pub async fn sealed_values(&self) -> AppResult<Vec<SealedValue>> {
-        let mut out = Vec::new();
-        for c in ponto_connection::Entity::find().all(self.conn()).await? {
-            for (column, value) in [
-                ("access_token_enc", c.access_token_enc),
-                ("refresh_token_enc", c.refresh_token_enc),
-            ] {
-                if let Some(v) = value {
-                    out.push(SealedValue {
-                        table: "ponto_connection",
-                        column,
-                        row: c.id,
-                        organization: c.organization_id,
-                        value: v,
-                    });
-                }
-            }
-        }
-        for f in entity::oauth_flow::Entity::find().all(self.conn()).await? {
-            if let Some(v) = f.pkce_verifier_enc {
-                out.push(SealedValue {
-                    table: "oauth_flow",
-                    column: "pkce_verifier_enc",
-                    row: f.id,
-                    organization: f.organization_id,
-                    value: v,
-                });
-            }
-        }
-        for e in entity::webhook_endpoint::Entity::find()
-            .all(self.conn())
-            .await?
-        {
-            out.push(SealedValue {
-                table: "webhook_endpoint",
-                column: "secret_enc",
-                row: e.id,
-                organization: e.organization_id,
-                value: e.secret_enc,
-            });
-            if let Some(v) = e.previous_secret_enc {
-                out.push(SealedValue {
-                    table: "webhook_endpoint",
-                    column: "previous_secret_enc",
-                    row: e.id,
-                    organization: e.organization_id,
-                    value: v,
-                });
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// One sealed value and its binding.
-#[derive(Clone)]
-pub struct SealedValue {
-    pub table: &'static str,
-    pub column: &'static str,
-    pub row: uuid::Uuid,
-    pub organization: uuid::Uuid,
-    pub value: Vec<u8>,
-}
-
 impl WriteTx {
-    /// Replaces one sealed value (key rotation). Only the tables and columns above.
-    pub async fn replace_sealed(&mut self, v: &SealedValue, value: Vec<u8>) -> AppResult<()> {
-        let allowed = matches!(
-            (v.table, v.column),
-            ("ponto_connection", "access_token_enc" | "refresh_token_enc")
-                | ("oauth_flow", "pkce_verifier_enc")
-                | ("webhook_endpoint", "secret_enc" | "previous_secret_enc")
-        );
-        if !allowed {
-            return Err(AppError::internal("not a sealed column"));
-        }
-        let sql = format!(
-            "UPDATE {} SET {} = $1 WHERE id = $2 AND organization_id = $3",
-            v.table, v.column
-        );
-        let backend = self.conn().get_database_backend();
-        self.conn()
-            .execute_raw(stmt(
-                backend,
-                &sql,
-                [value.into(), v.row.into(), v.organization.into()],
-            ))
-            .await?;
-        Ok(())
-    }
-
     /// The connection row for a read-modify-write: locked until commit on PostgreSQL (SQLite
     /// write transactions are exclusive already), so concurrent writers never lose an update.
-    async fn connection_model(&self, org: OrganizationId) -> AppResult<ponto_connection::Model> {
+    pub(super) async fn connection_model(
+        &self,
+        org: OrganizationId,
+    ) -> AppResult<ponto_connection::Model> {
         let mut q = ponto_connection::Entity::find()
             .filter(ponto_connection::Column::OrganizationId.eq(org.0));
         if self.conn().get_database_backend() == sea_orm::DbBackend::Postgres {
@@ -252,27 +76,6 @@ impl WriteTx {
     /// that raced a disconnect must not bring its accounts back.
     pub async fn is_disconnected(&self, org: OrganizationId) -> AppResult<bool> {
         Ok(self.connection_model(org).await?.status == "DISCONNECTED")
-    }
-
-    /// Stores rotated tokens and releases the refresh lease.
-    pub async fn store_tokens(
-        &mut self,
-        org: OrganizationId,
-        access_enc: Vec<u8>,
-        refresh_enc: Vec<u8>,
-        access_expires_at: DateTime<Utc>,
-    ) -> AppResult<()> {
-        let now = self.now();
-        let mut am = self.connection_model(org).await?.into_active_model();
-        am.access_token_enc = Set(Some(access_enc));
-        am.refresh_token_enc = Set(Some(refresh_enc));
-        am.access_token_expires_at = Set(Some(access_expires_at));
-        am.token_refreshed_at = Set(Some(now));
-        am.refresh_lease_until = Set(None);
-        am.refresh_lease_owner = Set(None);
-        am.updated_at = Set(now);
-        am.update(self.conn()).await?;
-        Ok(())
     }
 
     /// Marks the link BROKEN (refresh refused, integration revoked, organization blocked), once.

@@ -17,6 +17,7 @@ pub mod matches;
 pub mod organizations;
 pub mod page;
 pub mod reads;
+pub mod tokens;
 pub mod transactions;
 pub mod webhooks;
 
