@@ -52,17 +52,18 @@ impl Syncer {
                 retry_after_secs: (next - now).num_seconds().max(1) as u64,
             });
         }
-        let started = self.create_syncs(org, &a.ponto_id, customer_ip).await;
-        let syncs = match started {
-            Ok(s) => s,
-            Err(e) => {
+        let (syncs, failure) = self.create_syncs(org, &a.ponto_id, customer_ip).await;
+        if let Some(e) = failure {
+            if syncs.is_empty() {
                 if !matches!(e, AppError::RateLimited { .. }) {
                     // Nothing was asked of Ponto: the user may try again at once.
                     self.store.reset_sync_slot(org, account).await?;
                 }
                 return Err(e);
             }
-        };
+            // One synchronization started: record and follow it; the answer lists only it.
+            tracing::warn!(organization = %org, account = %account, error = %e, "Ponto refused one of the synchronizations");
+        }
         let mut tx = self.store.begin_write().await?;
         for s in &syncs {
             let ip = customer_ip.to_string();
@@ -92,26 +93,36 @@ impl Syncer {
         Ok(result)
     }
 
+    /// Asks Ponto for both synchronizations; returns those it started and, if it refused one
+    /// (or could not be reached), why.
     async fn create_syncs(
         &self,
         org: OrganizationId,
         ponto_account: &str,
         ip: std::net::IpAddr,
-    ) -> AppResult<Vec<Synchronization>> {
-        let ponto = self.connect.ponto()?;
-        let token = self.connect.tokens.access_token(org).await?;
+    ) -> (Vec<Synchronization>, Option<AppError>) {
+        let ponto = match self.connect.ponto() {
+            Ok(p) => p,
+            Err(e) => return (vec![], Some(e)),
+        };
+        let token = match self.connect.tokens.access_token(org).await {
+            Ok(t) => t,
+            Err(e) => return (vec![], Some(e)),
+        };
         let mut out = Vec::new();
         for subtype in [
             SyncSubtype::AccountDetails,
             SyncSubtype::AccountTransactionsWithUnsettled,
         ] {
-            out.push(
-                ponto
-                    .create_synchronization(&token, ponto_account, subtype, &ip.to_string())
-                    .await?,
-            );
+            match ponto
+                .create_synchronization(&token, ponto_account, subtype, &ip.to_string())
+                .await
+            {
+                Ok(s) => out.push(s),
+                Err(e) => return (out, Some(e.into())),
+            }
         }
-        Ok(out)
+        (out, None)
     }
 
     /// Waits for Ponto to finish, records the outcome, then has the account read.

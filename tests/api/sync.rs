@@ -279,3 +279,34 @@ async fn a_read_asked_for_during_a_read_is_not_pushed_back() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_now_keeps_the_synchronization_ponto_started_when_it_refuses_the_other() {
+    let (l, token, _ponto_org, _acc) = linked().await;
+    let q = "{ bankAccounts { edges { node { id } } } }";
+    let gid =
+        l.app.gql(&token, q, json!({})).await["data"]["bankAccounts"]["edges"][0]["node"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    // The first request goes through; the second fails however often it is retried.
+    l.sb.fault(json!({"status": 200, "path": "/synchronizations"}))
+        .await;
+    l.sb.fault(json!({"status": 503, "count": 10, "path": "/synchronizations"}))
+        .await;
+    let m =
+        "mutation($a: ID!) { syncNow(input: {accountId: $a, customerIpAddress: \"203.0.113.5\"}) {
+        synchronizations { subtype } } }";
+    let body = l.app.gql(&token, m, json!({"a": gid})).await;
+    assert_eq!(
+        body["data"]["syncNow"]["synchronizations"],
+        json!([{"subtype": "accountDetails"}]),
+        "{body}"
+    );
+    let again = l.app.gql(&token, m, json!({"a": gid})).await;
+    assert_eq!(
+        again["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "the slot stays taken: Ponto is synchronizing the account"
+    );
+    l.sb.control(Method::DELETE, "/faults", None).await;
+}
