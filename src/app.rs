@@ -75,14 +75,19 @@ impl App {
             sync_cooldown: chrono::Duration::seconds(serve.sync_cooldown_secs),
             scheduler_poll: std::time::Duration::from_millis(serve.scheduler_poll_ms.max(10)),
         };
-        let syncer = Syncer::new(store.clone(), connect.clone(), sync_cfg);
+        let metrics = Arc::new(Metrics::new());
+        let syncer = Syncer::new(
+            store.clone(),
+            connect.clone(),
+            sync_cfg,
+            metrics.sync.clone(),
+        );
         let services = Services {
             store: store.clone(),
             connect: connect.clone(),
             syncer: syncer.clone(),
         };
         let schema = build_schema(Some(services), &limits);
-        let metrics = Arc::new(Metrics::new());
         let inbound = match &serve.ponto.ponto_application_id {
             Some(app_id) => Some(Arc::new(Inbound::new(
                 store.clone(),

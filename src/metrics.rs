@@ -32,9 +32,30 @@ impl WebhookMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+/// Reads of what Ponto holds.
+#[derive(Clone, Default)]
+pub struct SyncMetrics {
+    /// By outcome: `ok`, `failed` (retried at the next read), `broken` (the link is broken).
+    pub reads: Family<OutcomeLabel, Counter>,
+    /// Transactions seen for the first time.
+    pub transactions_imported: Counter,
+}
+
+impl SyncMetrics {
+    pub fn read(&self, outcome: &'static str) {
+        self.reads.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub webhooks: WebhookMetrics,
+    pub sync: SyncMetrics,
 }
 
 impl Default for Metrics {
@@ -72,7 +93,22 @@ impl Metrics {
             "Fetches of Ponto's webhook key set",
             webhooks.key_fetches.clone(),
         );
-        Self { registry, webhooks }
+        let sync = SyncMetrics::default();
+        registry.register(
+            "ponto_reads",
+            "Reads of an organization's data at Ponto, by outcome",
+            sync.reads.clone(),
+        );
+        registry.register(
+            "ponto_transactions_imported",
+            "Bank transactions seen for the first time",
+            sync.transactions_imported.clone(),
+        );
+        Self {
+            registry,
+            webhooks,
+            sync,
+        }
     }
 
     /// The text exposition of every metric.

@@ -115,8 +115,10 @@ impl Syncer {
                 _ => None,
             })
             .collect();
+        let inserted = events.len() as u64;
         tx.append_fresh_events(org, events).await?;
         tx.commit().await?;
+        self.metrics.transactions_imported.inc_by(inserted);
         Ok(ids)
     }
 

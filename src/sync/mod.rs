@@ -15,6 +15,7 @@ pub use sync_now::{SyncNowResult, SyncStarted};
 use crate::connect::Connect;
 use crate::domain::ids::OrganizationId;
 use crate::error::{AppError, AppResult};
+use crate::metrics::SyncMetrics;
 use crate::ponto::PontoError;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -44,6 +45,7 @@ pub struct Syncer {
     pub(crate) store: Store,
     pub(crate) connect: Connect,
     pub(crate) cfg: SyncConfig,
+    pub(crate) metrics: SyncMetrics,
 }
 
 /// How a read ended when it could not complete.
@@ -60,11 +62,12 @@ impl From<AppError> for Stop {
 }
 
 impl Syncer {
-    pub fn new(store: Store, connect: Connect, cfg: SyncConfig) -> Self {
+    pub fn new(store: Store, connect: Connect, cfg: SyncConfig, metrics: SyncMetrics) -> Self {
         Self {
             store,
             connect,
             cfg,
+            metrics,
         }
     }
 
@@ -86,6 +89,11 @@ impl Syncer {
             Ok(()) | Err(Stop::Broken) => None,
             Err(Stop::Failed(e)) => Some(e.to_string()),
         };
+        self.metrics.read(match &outcome {
+            Ok(()) => "ok",
+            Err(Stop::Broken) => "broken",
+            Err(Stop::Failed(_)) => "failed",
+        });
         self.store
             .finish_read(org, owner, next, error.as_deref())
             .await?;

@@ -186,6 +186,24 @@ async fn the_first_import_and_later_changes_reach_graphql() {
         created, 5,
         "once per Ponto transaction (3 first, 'third', the booked card payment)"
     );
+    let metrics = l
+        .app
+        .client
+        .get(format!("{}/metrics", l.app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ponto_transactions_imported_total 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ponto_reads_total{outcome=\"ok\"}"),
+        "{metrics}"
+    );
 
     // Throttling and server errors at Ponto are ridden out by retries: the read succeeds with
     // exactly three more API requests than a clean one.
