@@ -306,6 +306,18 @@ impl WriteTx {
             .into_iter()
             .filter(|p| !listed.contains(&p.ponto_id))
             .collect();
+        let mut claimed: HashSet<uuid::Uuid> = bank_transaction::Entity::find()
+            .select_only()
+            .column(bank_transaction::Column::SupersededById)
+            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+            .filter(bank_transaction::Column::AccountId.eq(account.0))
+            .filter(bank_transaction::Column::SupersededById.is_not_null())
+            .into_tuple::<Option<uuid::Uuid>>()
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         let mut out = Vec::new();
         for p in stale {
             let booked = |q: sea_orm::Select<bank_transaction::Entity>| {
@@ -336,14 +348,22 @@ impl WriteTx {
                     Some(r) => q.filter(bank_transaction::Column::CounterpartReference.eq(r)),
                     None => q.filter(bank_transaction::Column::CounterpartReference.is_null()),
                 };
-                let found = q.limit(2).all(self.conn()).await?;
-                if found.len() == 1 {
-                    by = Some(found[0].id);
+                // A booked transaction settles one pending one: those already claimed are out.
+                let found: Vec<uuid::Uuid> = q
+                    .all(self.conn())
+                    .await?
+                    .into_iter()
+                    .map(|b| b.id)
+                    .filter(|b| !claimed.contains(b))
+                    .collect();
+                if let [only] = found[..] {
+                    by = Some(only);
                 }
             }
             let now = self.now();
             let outcome = match by {
                 Some(b) => {
+                    claimed.insert(b);
                     bank_transaction::Entity::update_many()
                         .col_expr(bank_transaction::Column::SupersededById, Some(b).into())
                         .col_expr(bank_transaction::Column::UpdatedAt, now.into())

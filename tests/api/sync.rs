@@ -328,3 +328,100 @@ async fn sync_now_keeps_the_synchronization_ponto_started_when_it_refuses_the_ot
     );
     l.sb.control(Method::DELETE, "/faults", None).await;
 }
+
+/// The id at the sandbox bank of the transaction with this remittance information.
+fn bank_id(l: &Linked, remittance: &str) -> String {
+    let w = l.sb.handle.state.world.lock().unwrap();
+    w.txs
+        .values()
+        .flatten()
+        .find(|t| {
+            t.bank
+                .as_ref()
+                .is_some_and(|d| d.remittance_information.as_deref() == Some(remittance))
+        })
+        .unwrap()
+        .id
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pending_without_end_to_end_id_is_matched_by_amount_counterparty_and_date_else_removed() {
+    let (l, token, ponto_org, acc) = linked().await;
+    l.sb.transactions(
+        &acc,
+        json!([
+            {"amount": "-12.00", "remittanceInformation": "fuel", "pending": true,
+             "counterpartReference": "BE68539007547034", "executionDate": "2026-11-20"},
+            {"amount": "-30.00", "remittanceInformation": "cancelled", "pending": true,
+             "executionDate": "2026-11-20"},
+        ]),
+    )
+    .await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_until(Wait::from_secs(15), "the new pending ones", || async {
+        l.transactions(&token, false).await.len() == 5
+    })
+    .await;
+
+    // Booked two days later under a new id; the other one vanishes at the bank.
+    l.sb.control(
+        Method::POST,
+        &format!("/transactions/{}/book", bank_id(&l, "fuel")),
+        Some(json!({"valueDate": "2026-11-22"})),
+    )
+    .await;
+    l.sb.control(
+        Method::DELETE,
+        &format!("/transactions/{}", bank_id(&l, "cancelled")),
+        None,
+    )
+    .await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_for(
+        &l,
+        &token,
+        "the booked one supersedes its pending one; the vanished one is removed",
+        vec![
+            ("cancelled", "-30.00", "REMOVED"),
+            ("card pending", "-9.99", "PENDING"),
+            ("first", "100.00", "BOOKED"),
+            ("fuel", "-12.00", "BOOKED"),
+            ("fuel", "-12.00", "SUPERSEDED"),
+            ("second", "-25.10", "BOOKED"),
+        ],
+    )
+    .await;
+
+    // A look-alike pending one that is then cancelled: the booked "fuel" already settled its
+    // own pending transaction, so this one is removed, not superseded by it.
+    l.sb.transactions(
+        &acc,
+        json!({"amount": "-12.00", "remittanceInformation": "fuel again", "pending": true,
+               "counterpartReference": "BE68539007547034", "executionDate": "2026-11-21"}),
+    )
+    .await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_until(Wait::from_secs(15), "the look-alike", || async {
+        l.transactions(&token, false)
+            .await
+            .iter()
+            .any(|t| t.0 == "fuel again")
+    })
+    .await;
+    l.sb.control(
+        Method::DELETE,
+        &format!("/transactions/{}", bank_id(&l, "fuel again")),
+        None,
+    )
+    .await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_until(Wait::from_secs(15), "the look-alike retired", || async {
+        l.transactions(&token, true).await.contains(&(
+            "fuel again".into(),
+            "-12.00".into(),
+            "REMOVED".into(),
+        ))
+    })
+    .await;
+}
