@@ -69,6 +69,25 @@ impl Linked {
         spawn_with_clock(serve_settings(&self.db.url, &args), self.clock.clone()).await
     }
 
+    /// Waits until no read of `org`'s data is in flight or due: the next one is scheduled in
+    /// the future, so moving the clock is the only thing that starts one.
+    pub async fn reads_settled(&self, org: &str) {
+        let token = self.token(org);
+        crate::helpers::wait_until(
+            std::time::Duration::from_secs(15),
+            "no read in flight",
+            || async {
+                let q = "{ pontoConnection { nextReadAt } }";
+                let body = self.app.gql(&token, q, json!({})).await;
+                body["data"]["pontoConnection"]["nextReadAt"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t > self.clock_now())
+            },
+        )
+        .await;
+    }
+
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
         use ponto_bridge::clock::Clock;
         self.clock.now()

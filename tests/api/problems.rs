@@ -400,6 +400,7 @@ async fn twenty_concurrent_sync_now_over_two_instances_cause_one_token_call() {
         .unwrap()
         .to_owned();
     let second = w.l.second_instance().await;
+    w.l.reads_settled("acme").await;
     w.l.clock.advance(Duration::minutes(31)); // the access token expired
     let before = w.l.sb.stats().await["tokenRequests"].as_u64().unwrap();
     let m = "mutation($a: ID!) { syncNow(input: {accountId: $a, customerIpAddress: \"198.51.100.7\"}) { nextSyncAllowedAt } }";

@@ -167,8 +167,10 @@ async fn after_keys_rotate_everything_still_decrypts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_concurrent_callers_cause_one_refresh() {
-    let l = app_with_sandbox(&[]).await;
+    // Scheduled reads would refresh the token too (and take the injected fault below).
+    let l = app_with_sandbox(&["--read-interval-secs", "86400"]).await;
     let (org, _, _) = linked(&l, "acme").await;
+    l.reads_settled("acme").await;
     l.clock.advance(Duration::minutes(31)); // the access token expired
     let before = l.sb.stats().await["tokenRequests"].as_u64().unwrap();
     let calls = (0..20).map(|_| {
