@@ -16,6 +16,7 @@ mod invoices;
 mod isolation;
 mod limits;
 mod mtls;
+mod openapi_check;
 mod ponto_client;
 mod ponto_webhooks;
 mod problems;
