@@ -7,6 +7,7 @@ use super::flow::{Next, hash};
 use super::{Connect, FLOW_TTL_SECS};
 use crate::domain::ids::{AccountId, OrganizationId};
 use crate::error::{AppError, AppResult};
+use crate::store::accounts::Account;
 use crate::store::flows::NewFlow;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -90,16 +91,11 @@ impl Connect {
             return Ok(Err(LinkRefusal::Expired));
         }
         let org = OrganizationId(claims.o);
-        if self
-            .store
-            .account(org, AccountId(claims.a))
-            .await?
-            .is_none()
-        {
+        let Some(account) = self.store.account(org, AccountId(claims.a)).await? else {
             return Ok(Err(LinkRefusal::Invalid));
-        }
+        };
         let done = self.public("reauthorize/done");
-        self.ponto_reauthorization(org, AccountId(claims.a), &done, "system")
+        self.ponto_reauthorization(org, &account, &done, "system")
             .await
             .map(Ok)
     }
@@ -114,26 +110,23 @@ impl Connect {
         actor: &str,
     ) -> AppResult<String> {
         let return_url = self.check_return_url(return_url)?;
-        if self.store.account(org, account).await?.is_none() {
-            return Err(AppError::not_found("bank account"));
-        }
-        self.ponto_reauthorization(org, account, return_url.as_str(), actor)
+        let account = self
+            .store
+            .account(org, account)
+            .await?
+            .ok_or_else(|| AppError::not_found("bank account"))?;
+        self.ponto_reauthorization(org, &account, return_url.as_str(), actor)
             .await
     }
 
     async fn ponto_reauthorization(
         &self,
         org: OrganizationId,
-        account: AccountId,
+        a: &Account,
         return_url: &str,
         actor: &str,
     ) -> AppResult<String> {
         let ponto = self.ponto()?;
-        let a = self
-            .store
-            .account(org, account)
-            .await?
-            .ok_or_else(|| AppError::not_found("bank account"))?;
         let mut state = [0u8; 32];
         rand::rng().fill_bytes(&mut state);
         let state = URL_SAFE_NO_PAD.encode(state);
@@ -144,7 +137,7 @@ impl Connect {
                 org,
                 NewFlow {
                     purpose: "REAUTHORIZE",
-                    account_id: Some(account.0),
+                    account_id: Some(a.id.0),
                     ticket_hash: hash(&format!("reauth:{state}")),
                     return_url: return_url.to_owned(),
                     reconnect: false,

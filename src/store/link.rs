@@ -37,25 +37,55 @@ pub enum LinkOutcome {
     Conflict,
 }
 
-fn connection_event(
-    kind: ConnectionEvent,
-    id: ConnectionId,
-    status: &str,
-    problems: &[String],
-    reason: Option<&str>,
-) -> Event {
-    Event::connection(
-        kind,
-        ConnectionData {
+impl WriteTx {
+    /// Appends a `connection.*` event about connection `id`.
+    async fn announce_connection(
+        &mut self,
+        org: OrganizationId,
+        kind: ConnectionEvent,
+        id: ConnectionId,
+        status: &str,
+        problems: &[String],
+        reason: Option<&str>,
+    ) -> AppResult<()> {
+        let data = ConnectionData {
             connection_id: id.to_string(),
             status: status.to_owned(),
             problems: problems.to_vec(),
             reason: reason.map(str::to_owned),
-        },
-    )
-}
+        };
+        self.append_event(org, &Event::connection(kind, data), None)
+            .await?;
+        Ok(())
+    }
 
-impl WriteTx {
+    /// After the link is (again) CONNECTED with `problems`: `no_accounts_activated` when that
+    /// problem appears (or on every new link that has it), `restored` when a problem cleared.
+    async fn announce_health(
+        &mut self,
+        org: OrganizationId,
+        id: ConnectionId,
+        problems: &[String],
+        before: (&str, &[String]),
+        new_link: bool,
+    ) -> AppResult<()> {
+        let no_accounts = Problem::NoAccountsActivated.code();
+        let (was_broken, had) = (
+            before.0 == "BROKEN",
+            before.1.iter().any(|p| p == no_accounts),
+        );
+        let has = problems.iter().any(|p| p == no_accounts);
+        let kind = if has && (new_link || !had || was_broken) {
+            ConnectionEvent::NoAccountsActivated
+        } else if !has && (had || was_broken) {
+            ConnectionEvent::Restored
+        } else {
+            return Ok(());
+        };
+        self.announce_connection(org, kind, id, "CONNECTED", problems, None)
+            .await
+    }
+
     /// The connection row for a read-modify-write: locked until commit on PostgreSQL (SQLite
     /// write transactions are exclusive already), so concurrent writers never lose an update.
     pub(super) async fn connection_model(
@@ -72,10 +102,11 @@ impl WriteTx {
             .ok_or_else(|| AppError::not_found("Ponto connection"))
     }
 
-    /// Whether the tenant unlinked Ponto (`disconnectPonto`), checked under the row lock: a read
-    /// that raced a disconnect must not bring its accounts back.
-    pub async fn is_disconnected(&self, org: OrganizationId) -> AppResult<bool> {
-        Ok(self.connection_model(org).await?.status == "DISCONNECTED")
+    /// The connection, under the row lock, unless the tenant unlinked Ponto (`disconnectPonto`):
+    /// a read that raced a disconnect must not bring its accounts back.
+    pub async fn linked_connection(&self, org: OrganizationId) -> AppResult<Option<ConnectionId>> {
+        let m = self.connection_model(org).await?;
+        Ok((m.status != "DISCONNECTED").then(|| m.id.into()))
     }
 
     /// Marks the link BROKEN (refresh refused, integration revoked, organization blocked), once.
@@ -96,14 +127,15 @@ impl WriteTx {
         am.refresh_lease_owner = Set(None);
         am.updated_at = Set(now);
         am.update(self.conn()).await?;
-        let event = connection_event(
+        self.announce_connection(
+            org,
             ConnectionEvent::Broken,
             id,
             "BROKEN",
             &problems,
             Some(reason),
-        );
-        self.append_event(org, &event, None).await?;
+        )
+        .await?;
         Ok(())
     }
 
@@ -190,26 +222,23 @@ impl WriteTx {
         am.updated_at = Set(now);
         am.update(self.conn()).await?;
 
-        let connected =
-            connection_event(ConnectionEvent::Connected, id, "CONNECTED", &problems, None);
-        self.append_event(org, &connected, None).await?;
-        if no_accounts {
-            let e = connection_event(
-                ConnectionEvent::NoAccountsActivated,
-                id,
-                "CONNECTED",
-                &problems,
-                None,
-            );
-            self.append_event(org, &e, None).await?;
-        } else if previous_status == "BROKEN"
-            || previous_problems
-                .iter()
-                .any(|p| p == Problem::NoAccountsActivated.code())
-        {
-            let e = connection_event(ConnectionEvent::Restored, id, "CONNECTED", &problems, None);
-            self.append_event(org, &e, None).await?;
-        }
+        self.announce_connection(
+            org,
+            ConnectionEvent::Connected,
+            id,
+            "CONNECTED",
+            &problems,
+            None,
+        )
+        .await?;
+        self.announce_health(
+            org,
+            id,
+            &problems,
+            (&previous_status, &previous_problems),
+            true,
+        )
+        .await?;
         Ok(LinkOutcome::Linked {
             accounts,
             no_accounts,
@@ -301,9 +330,7 @@ impl WriteTx {
         if !was_broken && before == problems {
             return Ok(());
         }
-        let no_accounts = Problem::NoAccountsActivated.code();
-        let had = before.iter().any(|p| p == no_accounts);
-        let has = problems.iter().any(|p| p == no_accounts);
+        let previous_status = m.status.clone();
         let now = self.now();
         let mut am = m.into_active_model();
         am.status = Set("CONNECTED".into());
@@ -311,20 +338,8 @@ impl WriteTx {
         am.broken_reason = Set(None);
         am.updated_at = Set(now);
         am.update(self.conn()).await?;
-        if has && (!had || was_broken) {
-            let e = connection_event(
-                ConnectionEvent::NoAccountsActivated,
-                id,
-                "CONNECTED",
-                &problems,
-                None,
-            );
-            self.append_event(org, &e, None).await?;
-        } else if !has && (had || was_broken) {
-            let e = connection_event(ConnectionEvent::Restored, id, "CONNECTED", &problems, None);
-            self.append_event(org, &e, None).await?;
-        }
-        Ok(())
+        self.announce_health(org, id, &problems, (&previous_status, &before), false)
+            .await
     }
 
     pub async fn set_account_status(
@@ -374,14 +389,15 @@ impl WriteTx {
             .filter(bank_account::Column::Status.ne("REVOKED"))
             .exec(self.conn())
             .await?;
-        let e = connection_event(
+        self.announce_connection(
+            org,
             ConnectionEvent::Disconnected,
             id,
             "DISCONNECTED",
             &[],
             Some("disconnectPonto"),
-        );
-        self.append_event(org, &e, None).await?;
+        )
+        .await?;
         Ok(true)
     }
 }

@@ -51,17 +51,16 @@ impl Syncer {
         org: OrganizationId,
         listed: &[Resource<AccountAttributes>],
     ) -> Result<Vec<Account>, Stop> {
-        let conn = self.store.connection(org).await?.map(|c| c.id);
         let now = self.store.clock().now();
         let mut tx = self.store.begin_write().await?;
-        if tx.is_disconnected(org).await? {
+        let Some(conn) = tx.linked_connection(org).await? else {
             tx.rollback().await?;
             return Err(Stop::Broken);
-        }
+        };
         let mut active = Vec::new();
         for r in listed {
             let upsert = crate::connect::account_upsert(r)?;
-            let (before, after) = tx.upsert_account(org, conn, upsert).await?;
+            let (before, after) = tx.upsert_account(org, Some(conn), upsert).await?;
             tx.set_account_status(org, after.id, "ACTIVE", None).await?;
             let problem =
                 authorization_problem(after.authorization_expires_at, consent_refused(r), now);
