@@ -213,9 +213,12 @@ impl BankAccount {
     async fn problems(&self) -> Vec<BankProblem> {
         problems(&self.0.problems)
     }
+    /// When this account's transactions were last read from Ponto completely (null until its
+    /// first import completed).
     async fn last_synced_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_synced_at
     }
+    /// From when `syncNow` may ask Ponto to refresh this account again.
     async fn next_sync_allowed_at(&self) -> Option<DateTime<Utc>> {
         self.0.next_sync_allowed_at
     }

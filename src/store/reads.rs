@@ -164,15 +164,32 @@ impl Store {
         Ok(())
     }
 
-    /// How many booked transactions we hold for an account.
-    pub async fn booked_count(&self, org: OrganizationId, account: AccountId) -> AppResult<u64> {
-        use sea_orm::PaginatorTrait;
-        Ok(bank_transaction::Entity::find()
-            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
-            .filter(bank_transaction::Column::AccountId.eq(account.0))
-            .filter(bank_transaction::Column::Status.eq("BOOKED"))
-            .count(self.conn())
-            .await?)
+    /// Records how reading an account's transactions ended: `Ok(at)` sets `last_synced_at`
+    /// (which also marks its first import complete) and clears the error; `Err` keeps the time
+    /// and records why.
+    pub async fn finish_account_read(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        outcome: Result<DateTime<Utc>, &str>,
+    ) -> AppResult<()> {
+        let q = bank_account::Entity::update_many()
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .filter(bank_account::Column::Id.eq(account.0));
+        let q = match outcome {
+            Ok(at) => q
+                .col_expr(bank_account::Column::LastSyncedAt, Some(at).into())
+                .col_expr(
+                    bank_account::Column::LastSyncError,
+                    Option::<String>::None.into(),
+                ),
+            Err(e) => q.col_expr(
+                bank_account::Column::LastSyncError,
+                Some(e.to_owned()).into(),
+            ),
+        };
+        q.exec(self.conn()).await?;
+        Ok(())
     }
 }
 
@@ -383,30 +400,22 @@ impl WriteTx {
         Ok(out)
     }
 
-    /// Sets an account's problem codes and the outcome of its last read.
-    pub async fn set_account_sync(
+    /// Sets an account's problem codes.
+    pub async fn set_account_problems(
         &mut self,
         org: OrganizationId,
         account: AccountId,
         problems: &[String],
-        synced_at: Option<DateTime<Utc>>,
-        error: Option<&str>,
     ) -> AppResult<()> {
-        let mut q = bank_account::Entity::update_many()
+        bank_account::Entity::update_many()
             .col_expr(
                 bank_account::Column::Problems,
                 serde_json::to_string(problems).expect("strings").into(),
             )
-            .col_expr(
-                bank_account::Column::LastSyncError,
-                error.map(str::to_owned).into(),
-            )
             .filter(bank_account::Column::OrganizationId.eq(org.0))
-            .filter(bank_account::Column::Id.eq(account.0));
-        if let Some(t) = synced_at {
-            q = q.col_expr(bank_account::Column::LastSyncedAt, Some(t).into());
-        }
-        q.exec(self.conn()).await?;
+            .filter(bank_account::Column::Id.eq(account.0))
+            .exec(self.conn())
+            .await?;
         Ok(())
     }
 }

@@ -69,8 +69,7 @@ impl Syncer {
             let problems: Vec<String> = problem
                 .map(|p| vec![p.code().to_owned()])
                 .unwrap_or_default();
-            tx.set_account_sync(org, after.id, &problems, Some(now), None)
-                .await?;
+            tx.set_account_problems(org, after.id, &problems).await?;
             active.push(after);
         }
         let listed_ids: Vec<_> = active.iter().map(|a| a.id).collect();

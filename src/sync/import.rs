@@ -129,8 +129,8 @@ impl Syncer {
         account: &Account,
     ) -> Result<(), ImportError> {
         let ponto = self.connect.ponto()?;
-        let first_import = account.last_synced_at.is_none()
-            || self.store.booked_count(org, account.id).await? == 0;
+        // Until one import of the account completed, read its whole history.
+        let first_import = account.last_synced_at.is_none();
         let window_start =
             self.store.clock().now().date_naive() - Duration::days(self.cfg.window_days);
 

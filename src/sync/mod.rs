@@ -112,12 +112,22 @@ impl Syncer {
         let active = self.record_accounts(org, &accounts).await?;
         for account in active {
             let token = self.token(org).await?;
+            let started = self.store.clock().now();
             if let Err(e) = self.import_account(org, &token, &account).await {
-                return Err(match e {
+                let stop = match e {
                     import::ImportError::Ponto(p) => self.api_failure(org, p).await,
                     import::ImportError::App(a) => Stop::Failed(a),
-                });
+                };
+                if let Stop::Failed(e) = &stop {
+                    self.store
+                        .finish_account_read(org, account.id, Err(&e.to_string()))
+                        .await?;
+                }
+                return Err(stop);
             }
+            self.store
+                .finish_account_read(org, account.id, Ok(started))
+                .await?;
         }
         Ok(())
     }

@@ -418,3 +418,56 @@ async fn pending_without_end_to_end_id_is_matched_by_amount_counterparty_and_dat
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_first_import_reads_the_whole_history_next_time() {
+    let l = app_with_sandbox(&[]).await;
+    let ponto_org = l.sb.org("Acme BV").await;
+    let acc = l.sb.account(&ponto_org, json!({})).await;
+    // 99 recent transactions and 51 from last winter: the first page (newest first) already
+    // reaches past the 90-day window, so only a full-history read finds the other 50.
+    let today = l.clock_now().date_naive();
+    let txs: Vec<_> = (0..150i64)
+        .map(|i| {
+            let age = if i < 99 { i % 60 } else { 200 + i };
+            json!({"amount": "1.00", "remittanceInformation": format!("t{i}"),
+                   "valueDate": today - Duration::days(age)})
+        })
+        .collect();
+    l.sb.transactions(&acc, json!(txs)).await;
+    // The first page goes through; the second fails however often it is retried.
+    l.sb.fault(json!({"status": 200, "path": "/transactions"}))
+        .await;
+    l.sb.fault(json!({"status": 503, "count": 10, "path": "/transactions"}))
+        .await;
+    let token = l.token("acme");
+    assert!(
+        l.connect(&token, &ponto_org, &[&acc], true, false)
+            .await
+            .ends_with("ponto_status=CONNECTED")
+    );
+    l.reads_settled("acme").await;
+    let created = || async {
+        l.event_types("acme")
+            .await
+            .iter()
+            .filter(|t| *t == "bank_transaction.created")
+            .count()
+    };
+    assert_eq!(created().await, 100, "the first page only");
+    let q = "{ bankAccounts { nodes { lastSyncedAt } } }";
+    assert!(
+        l.app.gql(&token, q, json!({})).await["data"]["bankAccounts"]["nodes"][0]["lastSyncedAt"]
+            .is_null(),
+        "the account's import did not complete"
+    );
+
+    l.sb.control(Method::DELETE, "/faults", None).await;
+    let acme = l.app.store.ensure_organization("acme").await.unwrap();
+    l.app.syncer.read(acme).await.unwrap();
+    assert_eq!(created().await, 150, "the whole history on the next read");
+    assert!(
+        l.app.gql(&token, q, json!({})).await["data"]["bankAccounts"]["nodes"][0]["lastSyncedAt"]
+            .is_string()
+    );
+}
