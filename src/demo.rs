@@ -76,9 +76,10 @@ pub async fn start(
         sandbox,
         server,
     };
-    let client = Client::new(&demo)?;
-    let seeded = client.seed_bank().await?;
-    client.link(&seeded).await?;
+    let client = Client::new(&demo.graphql_url, &demo.token, &demo.sandbox.base_url)?;
+    let today = demo.sandbox.state.world.lock().expect("sandbox").now();
+    let seeded = client.seed_bank(today.date_naive()).await?;
+    client.link(&seeded.org, &seeded.accounts).await?;
     client.wait_for_import().await?;
     client.push_invoices(&seeded.invoices).await?;
     Ok(demo)
@@ -110,7 +111,10 @@ struct Seeded {
 
 /// Talks to the demo's service and sandbox over HTTP, as a front-end and a browser would.
 struct Client<'a> {
-    demo: &'a Demo,
+    graphql_url: &'a str,
+    token: &'a str,
+    sandbox_url: &'a str,
+    /// Follows no redirect: the connect flow reads each `Location` as a browser would.
     http: reqwest::Client,
 }
 
@@ -119,16 +123,21 @@ fn failed(what: &str) -> impl FnOnce(reqwest::Error) -> AppError + '_ {
 }
 
 impl<'a> Client<'a> {
-    fn new(demo: &'a Demo) -> AppResult<Self> {
+    fn new(graphql_url: &'a str, token: &'a str, sandbox_url: &'a str) -> AppResult<Self> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(failed("http client"))?;
-        Ok(Self { demo, http })
+        Ok(Self {
+            graphql_url,
+            token,
+            sandbox_url,
+            http,
+        })
     }
 
     async fn control(&self, path: &str, body: Value) -> AppResult<Value> {
-        let url = format!("{}/_sandbox{path}", self.demo.sandbox.base_url);
+        let url = format!("{}/_sandbox{path}", self.sandbox_url);
         let resp = self
             .http
             .post(url)
@@ -146,8 +155,8 @@ impl<'a> Client<'a> {
     async fn graphql(&self, query: &str, variables: Value) -> AppResult<Value> {
         let body: Value = self
             .http
-            .post(&self.demo.graphql_url)
-            .bearer_auth(&self.demo.token)
+            .post(self.graphql_url)
+            .bearer_auth(self.token)
             .json(&json!({"query": query, "variables": variables}))
             .send()
             .await
@@ -163,9 +172,7 @@ impl<'a> Client<'a> {
 
     /// A company with a current account (a few hundred transactions, some pending), a savings
     /// account, and a second current account whose bank authorization expires in ten days.
-    async fn seed_bank(&self) -> AppResult<Seeded> {
-        let today = self.demo.sandbox.state.world.lock().expect("sandbox").now();
-        let today = today.date_naive();
+    async fn seed_bank(&self, today: NaiveDate) -> AppResult<Seeded> {
         let org = self
             .control("/organizations", json!({"name": "Demo Company BV"}))
             .await?["id"]
@@ -210,15 +217,51 @@ impl<'a> Client<'a> {
         })
     }
 
-    async fn link(&self, seeded: &Seeded) -> AppResult<()> {
-        link_through_browser(
-            &self.demo.graphql_url,
-            &self.demo.token,
-            &self.demo.sandbox.base_url,
-            &seeded.org,
-            &seeded.accounts,
-        )
-        .await
+    /// The connect flow as a user walks it: `connectPonto`, our start URL (which sets the flow
+    /// cookie), the sandbox's authorization form with the given accounts' sliders on, our
+    /// callback.
+    async fn link(&self, ponto_org: &str, accounts: &[String]) -> AppResult<()> {
+        let data = self
+            .graphql(
+                "mutation($r: String!) { connectPonto(input: {returnUrl: $r, reconnect: true}) { url } }",
+                json!({"r": self.graphql_url}),
+            )
+            .await?;
+        let start = data["connectPonto"]["url"].as_str().unwrap_or_default();
+        let resp = self.http.get(start).send().await.map_err(failed("start"))?;
+        let cookie = header(&resp, "set-cookie")
+            .and_then(|c| c.split(';').next().map(str::to_owned))
+            .ok_or_else(|| AppError::internal("demo: the start URL set no cookie"))?;
+        let to_ponto = header(&resp, "location")
+            .ok_or_else(|| AppError::internal("demo: the start URL did not redirect"))?;
+        let auth = url::Url::parse(&to_ponto).map_err(AppError::internal)?;
+        let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
+        form.push(("organization".into(), ponto_org.to_owned()));
+        form.extend(accounts.iter().map(|a| ("account".into(), a.clone())));
+        form.push(("decision".into(), "allow".into()));
+        let resp = self
+            .http
+            .post(format!("{}/oauth2/auth", self.sandbox_url))
+            .form(&form)
+            .send()
+            .await
+            .map_err(failed("authorize"))?;
+        let callback = header(&resp, "location")
+            .ok_or_else(|| AppError::internal("demo: the sandbox did not redirect back"))?;
+        let resp = self
+            .http
+            .get(callback)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .map_err(failed("callback"))?;
+        let landing = header(&resp, "location").unwrap_or_default();
+        if !landing.ends_with("ponto_status=CONNECTED") {
+            return Err(AppError::internal(format!(
+                "demo: linking failed: {landing}"
+            )));
+        }
+        Ok(())
     }
 
     /// The first import starts when the link commits; waits until it finished.
@@ -248,10 +291,9 @@ impl<'a> Client<'a> {
     }
 }
 
-/// Links the token's tenant to a sandbox organization the way a user does: `connectPonto`, our
-/// start URL (which sets the flow cookie), the sandbox's authorization form with the given
-/// accounts' sliders on, our callback. The first import starts when it returns. (Also used by
-/// the first-import benchmark.)
+/// Links the token's tenant to a sandbox organization the way a user does (see
+/// `Client::link`). The first import starts when it returns. (Also used by the first-import
+/// benchmark.)
 pub async fn link_through_browser(
     graphql_url: &str,
     token: &str,
@@ -259,58 +301,9 @@ pub async fn link_through_browser(
     ponto_org: &str,
     accounts: &[String],
 ) -> AppResult<()> {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(failed("http client"))?;
-    let body: Value = http
-        .post(graphql_url)
-        .bearer_auth(token)
-        .json(&json!({
-            "query": "mutation($r: String!) { connectPonto(input: {returnUrl: $r, reconnect: true}) { url } }",
-            "variables": {"r": graphql_url},
-        }))
-        .send()
+    Client::new(graphql_url, token, sandbox_url)?
+        .link(ponto_org, accounts)
         .await
-        .map_err(failed("connectPonto"))?
-        .json()
-        .await
-        .map_err(failed("connectPonto"))?;
-    let start = body["data"]["connectPonto"]["url"]
-        .as_str()
-        .ok_or_else(|| AppError::internal(format!("demo: connectPonto: {body}")))?;
-    let resp = http.get(start).send().await.map_err(failed("start"))?;
-    let cookie = header(&resp, "set-cookie")
-        .and_then(|c| c.split(';').next().map(str::to_owned))
-        .ok_or_else(|| AppError::internal("demo: the start URL set no cookie"))?;
-    let to_ponto = header(&resp, "location")
-        .ok_or_else(|| AppError::internal("demo: the start URL did not redirect"))?;
-    let auth = url::Url::parse(&to_ponto).map_err(AppError::internal)?;
-    let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
-    form.push(("organization".into(), ponto_org.to_owned()));
-    form.extend(accounts.iter().map(|a| ("account".into(), a.clone())));
-    form.push(("decision".into(), "allow".into()));
-    let resp = http
-        .post(format!("{sandbox_url}/oauth2/auth"))
-        .form(&form)
-        .send()
-        .await
-        .map_err(failed("authorize"))?;
-    let callback = header(&resp, "location")
-        .ok_or_else(|| AppError::internal("demo: the sandbox did not redirect back"))?;
-    let resp = http
-        .get(callback)
-        .header("cookie", cookie)
-        .send()
-        .await
-        .map_err(failed("callback"))?;
-    let landing = header(&resp, "location").unwrap_or_default();
-    if !landing.ends_with("ponto_status=CONNECTED") {
-        return Err(AppError::internal(format!(
-            "demo: linking failed: {landing}"
-        )));
-    }
-    Ok(())
 }
 
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
