@@ -172,10 +172,14 @@ impl WriteTx {
         } else {
             Vec::new()
         };
-        // Lock the sequence first: it serializes appends per organization, so the dedupe check
-        // below cannot race.
         let backend = self.conn().get_database_backend();
-        let last = self.next_seqs(org, 0).await?;
+        // Lock the sequence first when keys are checked: it serializes appends per
+        // organization, so the dedupe check cannot race.
+        let last = if keys.is_empty() {
+            None
+        } else {
+            Some(self.next_seqs(org, 0).await?)
+        };
         let used: std::collections::HashSet<String> = if keys.is_empty() {
             Default::default()
         } else {
@@ -203,7 +207,9 @@ impl WriteTx {
             return Ok(0);
         }
         let first = self.next_seqs(org, fresh.len() as i64).await? - fresh.len() as i64 + 1;
-        debug_assert_eq!(first, last + 1);
+        if let Some(last) = last {
+            debug_assert_eq!(first, last + 1);
+        }
         let now = self.now();
         let mut rows = Vec::with_capacity(fresh.len());
         let mut appended = Vec::with_capacity(fresh.len());

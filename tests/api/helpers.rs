@@ -261,7 +261,17 @@ impl Drop for TestApp {
     }
 }
 
+/// The body of a GET, as text.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 impl TestApp {
+    /// `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        get_text(&self.client, &format!("{}/metrics", self.base)).await
+    }
+
     /// A token for `org` with `scopes`, valid for [`TOKEN_TTL_SECS`] on the app's clock (long
     /// enough for tests that move the clock by weeks).
     pub fn token(&self, org: &str, scopes: &[Scope]) -> String {

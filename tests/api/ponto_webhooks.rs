@@ -64,18 +64,6 @@ impl Linked {
             .as_u64()
             .unwrap()
     }
-
-    async fn metrics(&self) -> String {
-        self.app
-            .client
-            .get(format!("{}/metrics", self.app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,7 +90,7 @@ async fn a_genuine_webhook_is_stored_raw_once() {
         (200, "duplicate".into())
     );
     assert_eq!(l.app.store.inbound_event_count().await.unwrap(), 1);
-    let m = l.metrics().await;
+    let m = l.app.metrics().await;
     assert!(m.contains("ponto_webhooks_received_total 2"), "{m}");
     assert!(m.contains("ponto_webhooks_stored_total 1"), "{m}");
     assert!(m.contains("ponto_webhooks_duplicates_total 1"), "{m}");
@@ -249,7 +237,7 @@ async fn ten_thousand_forged_or_replayed_webhooks_are_all_rejected() {
         0,
         "nothing stored"
     );
-    let m = l.metrics().await;
+    let m = l.app.metrics().await;
     assert!(m.contains("ponto_webhooks_received_total 10000"), "{m}");
     assert!(m.contains("ponto_webhooks_stored_total 0"), "{m}");
     assert!(

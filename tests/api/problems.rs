@@ -2,7 +2,7 @@
 //! fix, each announced once; `syncNow` limits; re-authorization links.
 
 use crate::connect_support::{Browser, Linked, RETURN, app_with_sandbox};
-use crate::helpers::{error_code, wait_until};
+use crate::helpers::{error_code, get_text, wait_until};
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -330,16 +330,7 @@ async fn a_refused_consent_found_by_sync_now_and_its_link_from_the_event() {
     w.l.clock.advance(Duration::days(14));
     let (status, to, _) = Browser::new().get(&url).await;
     assert_eq!(status, 303);
-    let page =
-        w.l.sb
-            .http
-            .get(to.unwrap())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+    let page = get_text(&w.l.sb.http, &to.unwrap()).await;
     assert!(
         page.contains("BE68539007547034"),
         "the sandbox's page for that account"

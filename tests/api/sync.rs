@@ -179,16 +179,7 @@ async fn the_first_import_and_later_changes_reach_graphql() {
         created, 5,
         "once per Ponto transaction (3 first, 'third', the booked card payment)"
     );
-    let metrics = l
-        .app
-        .client
-        .get(format!("{}/metrics", l.app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = l.app.metrics().await;
     assert!(
         metrics.contains("ponto_transactions_imported_total 5"),
         "{metrics}"
