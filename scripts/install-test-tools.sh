@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond Rust: Debian's Chromium and the puppeteer-core npm
-# package (no browser download) that drives it in the browser test. Fails loudly: a test that
+# Installs what the test suite needs beyond Rust: Debian's Chromium, and the npm packages of
+# tests/node: puppeteer-core (no browser download) that drives it in the browser test, graphql
+# (graphql-js) that checks the schema as standard tooling sees it. Fails loudly: a test that
 # needs a tool must never skip silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +13,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 command -v chromium >/dev/null || { echo "chromium is still missing" >&2; exit 1; }
-command -v node >/dev/null || { echo "node is required for the browser test" >&2; exit 1; }
+command -v node >/dev/null || { echo "node is required for the browser and graphql-js tests" >&2; exit 1; }
 
-if [ ! -d tests/browser/node_modules/puppeteer-core ]; then
-  echo "installing puppeteer-core"
-  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+# The npm packages of tests/node (package-lock.json pins them): installed when one is missing.
+packages=(puppeteer-core graphql)
+missing() { for p in "${packages[@]}"; do [ -d "tests/node/node_modules/$p" ] || return 0; done; return 1; }
+if missing; then
+  echo "installing ${packages[*]}"
+  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
-test -d tests/browser/node_modules/puppeteer-core || { echo "puppeteer-core did not install" >&2; exit 1; }
+if missing; then echo "tests/node packages did not install" >&2; exit 1; fi

@@ -53,7 +53,7 @@ pub enum MoneyError {
     UnknownCurrency(String),
     #[error("{currency} allows at most {exponent} decimals")]
     TooManyDecimals { currency: String, exponent: u8 },
-    #[error("amount is out of range")]
+    #[error("amount is out of range (at most 999999999999.99)")]
     OutOfRange,
     #[error("{0:?} is not a decimal number")]
     NotANumber(String),
@@ -94,6 +94,11 @@ impl fmt::Display for Currency {
     }
 }
 
+/// The largest amount this service accepts from clients (invoice totals, amount filters):
+/// 999,999,999,999.99 in any currency's units. At 4 decimals that is under 10^16 minor units,
+/// so 900 such amounts (92,000 at 2 decimals) add up without overflowing `i64`.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0x107A_3FFF, 0x5AF3, 0, false, 2);
+
 /// An exact amount: integer minor units of a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Money {
@@ -122,6 +127,15 @@ impl Money {
             .ok_or(MoneyError::OutOfRange)?;
         let minor = i64::try_from(minor.trunc()).map_err(|_| MoneyError::OutOfRange)?;
         Ok(Self { minor, currency })
+    }
+
+    /// Like [`Money::from_decimal`], for amounts a client sends: also at most [`MAX_AMOUNT`] in
+    /// absolute value.
+    pub fn from_client_decimal(amount: Decimal, currency: Currency) -> Result<Self, MoneyError> {
+        if amount.abs() > MAX_AMOUNT {
+            return Err(MoneyError::OutOfRange);
+        }
+        Self::from_decimal(amount, currency)
     }
 
     /// Parses an exact decimal text (a GraphQL `Decimal` or a JSON number's text, which may
@@ -204,7 +218,38 @@ mod tests {
         assert!(Money::parse("99999999999999999999999", eur()).is_err());
     }
 
+    #[test]
+    fn the_largest_client_amount_is_pinned_and_checked() {
+        assert_eq!(MAX_AMOUNT.to_string(), "999999999999.99");
+        let clf = Currency::parse("CLF").unwrap();
+        let max = Money::from_client_decimal(MAX_AMOUNT, clf).unwrap();
+        assert!(max.minor.checked_mul(900).is_some(), "sums cannot overflow");
+        for text in [
+            "1000000000000",
+            "-1000000000000",
+            "79228162514264337593543950335",
+        ] {
+            let d = parse_decimal(text).unwrap();
+            assert_eq!(
+                Money::from_client_decimal(d, eur()),
+                Err(MoneyError::OutOfRange),
+                "{text}"
+            );
+        }
+    }
+
     proptest! {
+        /// Whatever text a client sends, parsing and converting answers; it never panics.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,40}|[-+]?[0-9]{0,32}(\\.[0-9]{0,32})?([eE][-+]?[0-9]{1,5})?") {
+            if let Ok(d) = parse_decimal(&text) {
+                for code in ["EUR", "JPY", "KWD", "CLF"] {
+                    let _ = Money::from_client_decimal(d, Currency::parse(code).unwrap());
+                    let _ = Money::from_decimal(d, Currency::parse(code).unwrap());
+                }
+            }
+        }
+
         #[test]
         fn minor_units_round_trip_through_text(minor in any::<i64>()) {
             let m = Money::new(minor, eur());

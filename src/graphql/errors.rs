@@ -1,6 +1,6 @@
 //! Owns how errors reach GraphQL clients: every error carries `extensions.code`, internal
-//! causes are logged and masked, and request-shape problems (parse, validation, limits) get
-//! their own codes before anything executes.
+//! causes are logged and masked, and request-shape problems (parse, validation) get their own
+//! codes before anything executes (the limits themselves: `limits`).
 //!
 //! async-graphql turns any `Display` error into a code-less error with its text (DESIGN.md
 //! §9.6), so resolvers return [`GqlError`], which is deliberately not `Display`; and the
@@ -8,15 +8,13 @@
 
 use crate::domain::scope::Scope;
 use crate::error::{AppError, ErrorCode};
-use crate::store::page::MAX_PAGE;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
     ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Variables,
 };
-use async_graphql_value::{ConstValue, Value as AstValue};
 use std::sync::Arc;
 
 /// Codes for requests refused before execution (in addition to [`ErrorCode`]).
@@ -38,6 +36,15 @@ impl GqlError {
         AppError::Unauthenticated(
             "Authentication required: send Authorization: Bearer <token>.".into(),
         )
+        .into()
+    }
+
+    /// A field past the root the caller's scopes do not cover.
+    pub fn forbidden_field(ty: &str, field: &str, scope: Scope) -> Self {
+        AppError::Forbidden(format!(
+            "Reading `{ty}.{field}` requires the `{}` scope.",
+            scope.as_str()
+        ))
         .into()
     }
 
@@ -76,7 +83,8 @@ impl From<GqlError> for async_graphql::Error {
     }
 }
 
-fn with_code(mut e: ServerError, code: &str) -> ServerError {
+/// Sets `code` on an error that has none.
+pub fn with_code(mut e: ServerError, code: &str) -> ServerError {
     let has_code = e
         .extensions
         .as_ref()
@@ -89,25 +97,17 @@ fn with_code(mut e: ServerError, code: &str) -> ServerError {
     e
 }
 
-/// Schema extension applying the error policy and the alias limit.
-pub struct ErrorPolicy {
-    pub max_aliases: usize,
-}
+/// Schema extension applying the error policy.
+pub struct ErrorPolicy;
 
 impl ExtensionFactory for ErrorPolicy {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorPolicyExt {
-            max_aliases: self.max_aliases,
-        })
+        Arc::new(ErrorPolicy)
     }
 }
 
-struct ErrorPolicyExt {
-    max_aliases: usize,
-}
-
 #[async_trait::async_trait]
-impl Extension for ErrorPolicyExt {
+impl Extension for ErrorPolicy {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut resp = next.run(ctx).await;
         for e in &mut resp.errors {
@@ -142,27 +142,10 @@ impl Extension for ErrorPolicyExt {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next
-            .run(ctx, query, variables)
+        // Parse errors and async-graphql's recursion and directive limits surface here.
+        next.run(ctx, query, variables)
             .await
-            .map_err(|e| with_code(e, PARSE_FAILED))?;
-        let (aliases, bad_page) = inspect(&doc, variables);
-        if let Some(message) = bad_page {
-            return Err(with_code(
-                ServerError::new(message, None),
-                ErrorCode::BadUserInput.as_str(),
-            ));
-        }
-        if aliases > self.max_aliases {
-            return Err(with_code(
-                ServerError::new(
-                    format!("Too many aliases: {aliases} (limit {}).", self.max_aliases),
-                    None,
-                ),
-                TOO_MANY_ALIASES,
-            ));
-        }
-        Ok(doc)
+            .map_err(|e| with_code(e, PARSE_FAILED))
     }
 
     async fn validation(
@@ -173,77 +156,8 @@ impl Extension for ErrorPolicyExt {
         next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
-                .map(|e| {
-                    let code = match e.message.as_str() {
-                        "Query is nested too deep." => QUERY_TOO_DEEP,
-                        "Query is too complex." => QUERY_TOO_COMPLEX,
-                        _ => VALIDATION_FAILED,
-                    };
-                    with_code(e, code)
-                })
+                .map(|e| with_code(e, VALIDATION_FAILED))
                 .collect()
         })
     }
-}
-
-/// What the request-shape checks need from a document: its alias count and the first page
-/// argument (`first`/`last`, literal or variable) outside `0..=MAX_PAGE`.
-fn inspect(doc: &ExecutableDocument, variables: &Variables) -> (usize, Option<String>) {
-    fn page_size(v: &AstValue, variables: &Variables) -> Option<i64> {
-        match v {
-            AstValue::Number(n) => n.as_i64(),
-            AstValue::Variable(name) => match variables.get(name) {
-                Some(ConstValue::Number(n)) => n.as_i64(),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-    fn walk(
-        set: &SelectionSet,
-        variables: &Variables,
-        aliases: &mut usize,
-        bad: &mut Option<String>,
-    ) {
-        for item in &set.items {
-            match &item.node {
-                Selection::Field(f) => {
-                    *aliases += usize::from(f.node.alias.is_some());
-                    for (name, value) in &f.node.arguments {
-                        let arg = name.node.as_str();
-                        if (arg == "first" || arg == "last")
-                            && bad.is_none()
-                            && page_size(&value.node, variables)
-                                .is_some_and(|n| !(0..=MAX_PAGE as i64).contains(&n))
-                        {
-                            *bad = Some(format!("`{arg}` must be between 0 and {MAX_PAGE}"));
-                        }
-                    }
-                    walk(&f.node.selection_set.node, variables, aliases, bad);
-                }
-                Selection::InlineFragment(f) => {
-                    walk(&f.node.selection_set.node, variables, aliases, bad)
-                }
-                Selection::FragmentSpread(_) => {}
-            }
-        }
-    }
-    let (mut aliases, mut bad) = (0, None);
-    for (_, op) in doc.operations.iter() {
-        walk(
-            &op.node.selection_set.node,
-            variables,
-            &mut aliases,
-            &mut bad,
-        );
-    }
-    for f in doc.fragments.values() {
-        walk(
-            &f.node.selection_set.node,
-            variables,
-            &mut aliases,
-            &mut bad,
-        );
-    }
-    (aliases, bad)
 }

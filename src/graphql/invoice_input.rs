@@ -140,7 +140,7 @@ pub(super) fn validate(index: usize, i: &InvoiceInput) -> Result<InvoiceUpsert, 
             ));
             None
         }
-        Ok(currency) => match DomainMoney::from_decimal(i.total.0, currency) {
+        Ok(currency) => match DomainMoney::from_client_decimal(i.total.0, currency) {
             Ok(m) if m.minor > 0 => Some(m),
             Ok(_) => {
                 errors.push(err(
@@ -156,6 +156,15 @@ pub(super) fn validate(index: usize, i: &InvoiceInput) -> Result<InvoiceUpsert, 
                     index,
                     "total",
                     UserErrorCode::TooManyDecimals,
+                    e.to_string(),
+                ));
+                None
+            }
+            Err(e @ MoneyError::OutOfRange) => {
+                errors.push(err(
+                    index,
+                    "total",
+                    UserErrorCode::OutOfRange,
                     e.to_string(),
                 ));
                 None

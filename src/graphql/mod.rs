@@ -1,12 +1,14 @@
 //! Owns the GraphQL API: schema roots, output types built from domain types, guards, limits and
 //! the error policy. Knows nothing of HTTP; `http` hands it a request and a `Principal`.
 
+pub mod authz;
 mod bank;
 mod connect;
 pub mod errors;
 pub mod ids;
 mod invoice_input;
 mod invoices;
+pub mod limits;
 mod loaders;
 mod matches;
 mod node;
@@ -19,8 +21,12 @@ use crate::domain::ids::OrganizationId;
 use crate::domain::scope::Scope;
 use crate::store::Store;
 use crate::store::page::{DEFAULT_PAGE, MAX_PAGE};
-use async_graphql::{Context, EmptySubscription, Guard, MergedObject, Schema};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use authz::ReadPolicy;
+pub use authz::RequireScope;
 use errors::{ErrorPolicy, GqlError, GqlResult};
+pub use limits::Limits;
+use limits::LimitsExtension;
 pub use loaders::Loaders;
 use std::collections::BTreeSet;
 
@@ -42,26 +48,6 @@ pub struct Mutation(
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Request limits enforced before any resolver (and so any SQL) runs.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    pub max_aliases: usize,
-    pub introspection: bool,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_depth: 12,
-            max_complexity: 20_000,
-            max_aliases: 30,
-            introspection: true,
-        }
-    }
-}
-
 /// The schema with its limits and error policy; `store` is reachable from every resolver.
 /// What resolvers reach through the context.
 pub struct Services {
@@ -72,11 +58,9 @@ pub struct Services {
 
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .extension(ErrorPolicy {
-            max_aliases: limits.max_aliases,
-        });
+        .extension(ErrorPolicy)
+        .extension(LimitsExtension(limits.clone()))
+        .extension(ReadPolicy::default());
     if !limits.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -88,7 +72,8 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
 
 /// The schema in SDL, as served (`print-schema`, and the drift test against `schema.graphql`).
 pub fn sdl() -> String {
-    build_schema(None, &Limits::default()).sdl()
+    build_schema(None, &Limits::default())
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// The authenticated caller of a request.
@@ -129,19 +114,10 @@ pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: 
     let n = first
         .or(last)
         .map_or(DEFAULT_PAGE, |n| n.clamp(0, MAX_PAGE as i32) as u64);
-    1 + n as usize * child_complexity
-}
-
-/// Field guard: the caller is authenticated and holds `scope`.
-pub struct RequireScope(pub Scope);
-
-impl Guard for RequireScope {
-    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let p = principal(ctx)?;
-        if p.scopes.contains(&self.0) {
-            Ok(())
-        } else {
-            Err(GqlError::forbidden(self.0).into())
-        }
-    }
+    // Saturating, and capped far below usize::MAX: nested lists multiply, and async-graphql adds
+    // these up with plain `+`.
+    (n as usize)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+        .min(u32::MAX as usize)
 }

@@ -88,6 +88,8 @@ pub enum UserErrorCode {
     TooManyDecimals,
     /// An amount that must be positive is not.
     NotPositive,
+    /// An amount beyond the largest accepted (999,999,999,999.99).
+    OutOfRange,
     /// Not a valid IBAN.
     InvalidIban,
     /// Not a valid structured reference (OGM/VCS or RF).

@@ -7,6 +7,7 @@ use super::loaders::MatchesOf;
 use super::matches::PaymentMatchGql;
 use super::scalars::{Date, Decimal, Money, connection};
 use super::{RequireScope, ids, principal, store};
+use crate::domain::money::MAX_AMOUNT;
 use crate::domain::scope::Scope;
 use crate::domain::transaction::{Direction, TransactionStatus};
 use crate::error::AppError;
@@ -76,8 +77,8 @@ impl TransactionFilterInput {
                 .transpose()?,
             date_from: self.date_from.map(|d| d.0),
             date_to: self.date_to.map(|d| d.0),
-            amount_min: self.amount_min.map(|d| d.0),
-            amount_max: self.amount_max.map(|d| d.0),
+            amount_min: amount_bound(self.amount_min, "amountMin")?,
+            amount_max: amount_bound(self.amount_max, "amountMax")?,
             direction: self.direction.map(Direction::from),
             status: self.status.map(TransactionStatus::from),
             text: self.text,
@@ -86,6 +87,21 @@ impl TransactionFilterInput {
             include_removed: self.include_removed.unwrap_or(false),
         })
     }
+}
+
+/// An absolute amount bound: not negative, at most [`MAX_AMOUNT`].
+fn amount_bound(bound: Option<Decimal>, field: &str) -> GqlResult<Option<rust_decimal::Decimal>> {
+    let Some(Decimal(d)) = bound else {
+        return Ok(None);
+    };
+    if (d.is_sign_negative() && !d.is_zero()) || d > MAX_AMOUNT {
+        return Err(AppError::BadUserInput {
+            message: format!("`{field}` is an absolute amount between 0 and {MAX_AMOUNT}"),
+            field: Some(vec!["filter".into(), field.into()]),
+        }
+        .into());
+    }
+    Ok(Some(d))
 }
 
 pub async fn list(

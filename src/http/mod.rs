@@ -17,6 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -84,7 +85,25 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(cors(&opts.cors_allowed_origins))
         .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// A bug must not cost the client its connection: a panic becomes a logged 500 with the
+/// GraphQL-shaped INTERNAL error, like any other masked internal error.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = %detail, "request handler panicked");
+    let e = AppError::internal("panic");
+    graphql::refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        e.code().as_str(),
+        &e.public_message(),
+    )
 }
 
 /// Refuses a declared huge body at once (413, JSON); handlers read at most the limit.

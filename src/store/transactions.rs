@@ -161,10 +161,14 @@ fn amount_bound(bound: Decimal, lower: bool) -> Condition {
         .flat_map(|(_, c)| c.iter().copied())
         .collect();
     for (exponent, codes) in groups {
-        let scaled = bound.abs() * Decimal::from(10i64.pow(u32::from(exponent)));
-        // A bound with more decimals than the currency has rounds inward.
-        let minor = if lower { scaled.ceil() } else { scaled.floor() }
-            .to_i64()
+        // The API bounds `bound` (`MAX_AMOUNT`); beyond what minor units hold it saturates, which
+        // compares the same way.
+        let minor = bound
+            .abs()
+            .checked_mul(Decimal::from(10i64.pow(u32::from(exponent))))
+            // A bound with more decimals than the currency has rounds inward.
+            .map(|scaled| if lower { scaled.ceil() } else { scaled.floor() })
+            .and_then(|m| m.to_i64())
             .unwrap_or(i64::MAX);
         let cmp = if lower {
             col().gte(minor)

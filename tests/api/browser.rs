@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_browser_links_two_accounts() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
     assert!(
         std::path::Path::new(dir)
             .join("node_modules/puppeteer-core")

@@ -216,3 +216,145 @@ async fn introspection_and_suggestions_can_be_switched_off() {
     assert!(body.to_string().contains("Did you mean"), "{body}");
     assert_eq!(on.get("/graphql").await.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn standard_introspection_is_answered_in_full_under_the_default_limits() {
+    let (app, _db) = spawn_app().await;
+    let token = app.full_token("acme");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+    assert!(
+        std::path::Path::new(dir)
+            .join("node_modules/graphql")
+            .exists(),
+        "graphql-js is missing: run scripts/install-test-tools.sh"
+    );
+    let out = tokio::process::Command::new("node")
+        .current_dir(dir)
+        .args([
+            "introspect.mjs",
+            &format!("{}/graphql", app.base),
+            &token,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"),
+        ])
+        .output()
+        .await
+        .expect("node runs");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(out.status.success(), "{report}");
+    for variant in ["default", "allOptions"] {
+        assert_eq!(
+            report["variants"][variant]["ok"], true,
+            "{variant}: {report}"
+        );
+        assert!(report["variants"][variant]["types"].as_u64().unwrap() > 20);
+    }
+}
+
+/// Field nesting `n` deep through real fields (`transactions … account … transactions`).
+fn nested(n: usize) -> String {
+    let path = [
+        "transactions",
+        "edges",
+        "node",
+        "matches",
+        "invoice",
+        "matches",
+        "transaction",
+        "account",
+        "transactions",
+        "edges",
+        "node",
+        "account",
+    ];
+    let mut doc = "id".to_owned();
+    for step in path[..n - 1].iter().rev() {
+        doc = format!("{step} {{ {doc} }}");
+    }
+    format!("{{ {doc} }}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_documents_stay_refused_while_introspection_is_free() {
+    let (app, _db) = spawn_app().await;
+    let token = app.full_token("acme");
+    app.gql(&token, "{ viewer { subject } }", json!({})).await;
+    let code = |body: &Value| error_code(body).map(str::to_owned);
+
+    // Depth: 12 is the limit (the positive control answers), 13 is refused.
+    let body = app.gql(&token, &nested(12), json!({})).await;
+    assert!(body["errors"].is_null(), "12 deep answers: {body}");
+    let body = app.gql(&token, &nested(13), json!({})).await;
+    assert_eq!(code(&body).as_deref(), Some("QUERY_TOO_DEEP"), "{body}");
+
+    // Aliases count at every spread of a fragment.
+    let aliases: Vec<String> = (0..29).map(|i| format!("a{i}: subject")).collect();
+    let fragment = format!("fragment F on Viewer {{ {} }}", aliases.join(" "));
+    let once = format!("{{ viewer {{ ...F }} }} {fragment}");
+    assert!(app.gql(&token, &once, json!({})).await["errors"].is_null());
+    let five = format!(
+        "{{ v1: viewer {{ ...F }} v2: viewer {{ ...F }} v3: viewer {{ ...F }} v4: viewer {{ ...F }} v5: viewer {{ ...F }} }} {fragment}"
+    );
+    let body = app.gql(&token, &five, json!({})).await;
+    assert_eq!(code(&body).as_deref(), Some("TOO_MANY_ALIASES"), "{body}");
+    let five_no_root_alias = format!("{{ viewer {{ ...F ...F ...F ...F ...F }} }} {fragment}");
+    let body = app.gql(&token, &five_no_root_alias, json!({})).await;
+    assert_eq!(code(&body).as_deref(), Some("TOO_MANY_ALIASES"), "{body}");
+
+    // Fragment cycles and bombs are refused without being expanded, before any SQL.
+    let mut bomb = String::from("{ ...F0 }");
+    for i in 0..40 {
+        bomb.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{} ...F{} }}",
+            i + 1,
+            i + 1
+        ));
+    }
+    bomb.push_str(" fragment F40 on Query { viewer { subject } }");
+    let introspection_fan_out =
+        "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+    let cases = [
+        (
+            "cycle",
+            "{ ...A } fragment A on Query { viewer { subject } ...B } fragment B on Query { ...A }"
+                .to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "self cycle",
+            "{ viewer { ...V } } fragment V on Viewer { subject ...V }".to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ("bomb", bomb, "QUERY_TOO_COMPLEX"),
+        (
+            "introspection fan-out",
+            introspection_fan_out.to_owned(),
+            "QUERY_TOO_DEEP",
+        ),
+    ];
+    for (case, doc, want) in cases {
+        let before = app.store.statement_count();
+        let body = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            app.gql(&token, &doc, json!({})),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{case}: hung"));
+        assert_eq!(code(&body).as_deref(), Some(want), "{case}: {body}");
+        assert_eq!(app.store.statement_count(), before, "{case} ran SQL");
+    }
+
+    // Introspection itself counts toward neither depth nor complexity: 14 levels of `ofType`.
+    let mut of_type = "name".to_owned();
+    for _ in 0..14 {
+        of_type = format!("name ofType {{ {of_type} }}");
+    }
+    let doc = format!("{{ __schema {{ types {{ fields {{ type {{ {of_type} }} }} }} }} }}");
+    let body = app.gql(&token, &doc, json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+}
