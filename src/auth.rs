@@ -18,7 +18,6 @@ use std::collections::BTreeSet;
 
 /// File in the data directory holding the generated development HS256 secret.
 pub const DEV_SECRET_FILE: &str = "jwt-hs256.secret";
-const MIN_SECRET_BYTES: usize = 32;
 
 /// A verified caller: which organization (by the claim's value), who, and with which scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +52,9 @@ impl std::fmt::Debug for Authenticator {
 /// directory. `None` when a public key alone is configured.
 pub fn hs256_secret(settings: &Settings) -> AppResult<Option<Secret>> {
     if let Some(secret) = &settings.jwt_hs256_secret {
-        if secret.expose().len() < MIN_SECRET_BYTES {
-            return Err(AppError::bad_input(format!(
-                "PB_JWT_HS256_SECRET must be at least {MIN_SECRET_BYTES} bytes"
-            )));
-        }
-        return Ok(Some(secret.clone()));
+        return keyfile::check_hs256_secret(secret.expose())
+            .map(Some)
+            .map_err(|why| AppError::bad_input(format!("PB_JWT_HS256_SECRET {why}")));
     }
     if settings.jwt_public_key_file.is_some() {
         return Ok(None);
@@ -68,7 +64,12 @@ pub fn hs256_secret(settings: &Settings) -> AppResult<Option<Secret>> {
             "no token key configured: set PB_JWT_HS256_SECRET or PB_JWT_PUBLIC_KEY_FILE (required outside development)",
         )),
         Environment::Development => {
-            let (secret, created) = keyfile::load_or_generate(&settings.data_dir, DEV_SECRET_FILE)?;
+            let (secret, created) = keyfile::load_or_create(
+                &settings.data_dir,
+                DEV_SECRET_FILE,
+                keyfile::random_secret,
+                keyfile::check_hs256_secret,
+            )?;
             if created {
                 tracing::warn!(
                     file = %settings.data_dir.join(DEV_SECRET_FILE).display(),

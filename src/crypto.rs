@@ -112,44 +112,39 @@ impl KeyRing {
     }
 
     fn load_dev(dir: &Path) -> AppResult<Self> {
-        let path = dir.join(DEV_KEY_FILE);
-        if !path.exists() {
-            std::fs::create_dir_all(dir).map_err(AppError::internal)?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            match opts.open(&path) {
-                Ok(mut f) => {
-                    writeln!(f, "1 {}", random_key()).map_err(AppError::internal)?;
-                    f.sync_all().map_err(AppError::internal)?;
-                    tracing::warn!(file = %path.display(), "generated a development encryption key; configure PB_ENCRYPTION_KEYS in production");
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(AppError::internal(e)),
-            }
+        let (mut ring, created) = crate::keyfile::load_or_create(
+            dir,
+            DEV_KEY_FILE,
+            || format!("1 {}\n", random_key()),
+            Self::parse_dev,
+        )?;
+        if created {
+            tracing::warn!(file = %dir.join(DEV_KEY_FILE).display(), "generated a development encryption key; configure PB_ENCRYPTION_KEYS in production");
         }
-        let text = std::fs::read_to_string(&path).map_err(AppError::internal)?;
+        ring.dev_file = Some(dir.join(DEV_KEY_FILE));
+        Ok(ring)
+    }
+
+    /// The development key file: one `kid base64key` per line, the last line current.
+    fn parse_dev(text: &str) -> Result<Self, String> {
         let mut keys = BTreeMap::new();
         let mut current = None;
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let (kid, key) = line
-                .split_once(' ')
-                .ok_or_else(|| AppError::internal("malformed development key file"))?;
-            let kid: u32 = kid
-                .parse()
-                .map_err(|_| AppError::internal("malformed development key file"))?;
-            keys.insert(kid, parse_key(key)?);
+        for (n, line) in text.lines().map(str::trim).enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let malformed = || format!("line {} is not `<key id> <base64 key>`", n + 1);
+            let (kid, key) = line.split_once(' ').ok_or_else(malformed)?;
+            let kid: u32 = kid.parse().map_err(|_| malformed())?;
+            let key = parse_key(key).map_err(|e| format!("line {}: {e}", n + 1))?;
+            keys.insert(kid, key);
             current = Some(kid);
         }
-        let current = current.ok_or_else(|| AppError::internal("empty development key file"))?;
+        let current = current.ok_or("is empty")?;
         Ok(Self {
             current,
             keys,
-            dev_file: Some(path),
+            dev_file: None,
         })
     }
 

@@ -88,8 +88,7 @@ pub async fn start(
 /// The demo's own SQLite file in the data directory, emptied so every run starts alike.
 fn fresh_demo_database(serve: &ServeSettings) -> AppResult<String> {
     let dir = &serve.settings.data_dir;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+    crate::keyfile::ensure_private_dir(dir)?;
     let file = dir.join("demo.db");
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", file.display());

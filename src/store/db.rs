@@ -22,8 +22,10 @@ pub async fn connect(url: &str, max_connections: u32) -> AppResult<DatabaseConne
         .acquire_timeout(Duration::from_secs(60))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        if let Some(dir) = sqlite_path(url).as_ref().and_then(|p| p.parent()) {
-            std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+        if let Some(dir) = sqlite_path(url).as_ref().and_then(|p| p.parent())
+            && !dir.as_os_str().is_empty()
+        {
+            crate::keyfile::ensure_private_dir(dir)?;
         }
         opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)

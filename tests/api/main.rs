@@ -26,6 +26,7 @@ mod sandbox_sync;
 mod schema;
 mod schema_walk;
 mod scopes;
+mod secret_files;
 mod seed;
 mod surface;
 mod sync;
