@@ -5,7 +5,7 @@ use crate::auth::Authenticator;
 use crate::bus::Bus;
 use crate::clock::SharedClock;
 use crate::config::ServeSettings;
-use crate::connect::Connect;
+use crate::connect::{Connect, ReauthLimit};
 use crate::crypto::KeyRing;
 use crate::error::{AppError, AppResult};
 use crate::graphql::{Limits, Services, build_schema};
@@ -31,6 +31,8 @@ pub struct App {
     syncer: Syncer,
     public_url: url::Url,
     grace: std::time::Duration,
+    flow_retention: chrono::Duration,
+    poll: std::time::Duration,
 }
 
 impl App {
@@ -68,6 +70,10 @@ impl App {
             public_url.clone(),
             &own_origin_and(&public_url, &serve.return_url_origins),
             serve.reauth_link_days,
+            ReauthLimit {
+                requests: serve.reauth_requests_per_window,
+                window: chrono::Duration::seconds(serve.reauth_window_secs),
+            },
         )?;
         let sync_cfg = SyncConfig {
             read_interval: chrono::Duration::seconds(serve.read_interval_secs as i64),
@@ -129,6 +135,8 @@ impl App {
             syncer,
             public_url,
             grace: serve.shutdown_grace(),
+            flow_retention: chrono::Duration::hours(serve.flow_retention_hours),
+            poll: std::time::Duration::from_millis(serve.scheduler_poll_ms.max(10)),
         })
     }
 
@@ -168,6 +176,17 @@ impl App {
                 let _ = stopped.wait_for(|s| *s).await;
             }
         }));
+        let cleanup = tokio::spawn(crate::connect::run_flow_cleanup(
+            self.store.clone(),
+            self.flow_retention,
+            self.poll,
+            {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                }
+            },
+        ));
         let grace = self.grace;
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -188,6 +207,7 @@ impl App {
         if tokio::time::timeout(grace, scheduler).await.is_err() {
             tracing::warn!("the read scheduler did not stop within the grace period");
         }
+        cleanup.abort();
         self.store.close().await;
         Ok(())
     }

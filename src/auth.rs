@@ -23,6 +23,8 @@ pub const DEV_SECRET_FILE: &str = "jwt-hs256.secret";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
     pub organization: String,
+    /// The organization's display name (`org_name`), shown on pages a user confirms.
+    pub organization_name: Option<String>,
     pub subject: Option<String>,
     pub scopes: BTreeSet<Scope>,
 }
@@ -174,8 +176,15 @@ impl Authenticator {
             _ => BTreeSet::new(),
         };
         let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+        let organization_name = claims
+            .get("org_name")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && n.chars().count() <= 200)
+            .map(str::to_owned);
         Ok(Claims {
             organization,
+            organization_name,
             subject,
             scopes,
         })
@@ -185,6 +194,18 @@ impl Authenticator {
     pub fn mint_hs256(
         &self,
         organization: &str,
+        scopes: &[Scope],
+        subject: &str,
+        ttl_secs: i64,
+    ) -> AppResult<String> {
+        self.mint_hs256_named(organization, None, scopes, subject, ttl_secs)
+    }
+
+    /// [`Authenticator::mint_hs256`] with the organization's display name (`org_name`).
+    pub fn mint_hs256_named(
+        &self,
+        organization: &str,
+        organization_name: Option<&str>,
         scopes: &[Scope],
         subject: &str,
         ttl_secs: i64,
@@ -199,7 +220,7 @@ impl Authenticator {
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        let claims = serde_json::json!({
+        let mut claims = serde_json::json!({
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
@@ -208,6 +229,9 @@ impl Authenticator {
             &self.org_claim: organization,
             "scope": scope,
         });
+        if let Some(name) = organization_name {
+            claims["org_name"] = name.into();
+        }
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,

@@ -254,6 +254,22 @@ pub struct ServeSettings {
     #[arg(long, env = "PB_REAUTH_LINK_DAYS", default_value_t = 30)]
     pub reauth_link_days: i64,
 
+    /// Ponto re-authorization requests allowed per account within `PB_REAUTH_WINDOW_SECS`
+    /// (opened links and `requestReauthorization` together); beyond, RATE_LIMITED.
+    #[arg(long, env = "PB_REAUTH_REQUESTS_PER_WINDOW", default_value_t = 5,
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub reauth_requests_per_window: i32,
+
+    /// The window of `PB_REAUTH_REQUESTS_PER_WINDOW`, in seconds.
+    #[arg(long, env = "PB_REAUTH_WINDOW_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub reauth_window_secs: i64,
+
+    /// How long finished or expired connect and re-authorization flows are kept, in hours.
+    #[arg(long, env = "PB_FLOW_RETENTION_HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(i64).range(0..))]
+    pub flow_retention_hours: i64,
+
     /// How often the scheduler looks for due reads, in milliseconds (it is also woken at once
     /// when a link or a synchronization completes).
     #[arg(long, env = "PB_SCHEDULER_POLL_MS", default_value_t = 1000)]

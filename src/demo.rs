@@ -63,8 +63,9 @@ pub async fn start(
 
     let app = App::build(serve, clock).await?;
     let public = app.public_url().as_str().trim_end_matches('/').to_owned();
-    let token = app.authenticator().mint_hs256(
+    let token = app.authenticator().mint_hs256_named(
         DEMO_ORG,
+        Some("Demo Company BV"),
         &crate::domain::scope::Scope::ALL,
         "demo",
         7 * 86_400,
@@ -216,9 +217,9 @@ impl<'a> Client<'a> {
         })
     }
 
-    /// The connect flow as a user walks it: `connectPonto`, our start URL (which sets the flow
-    /// cookie), the sandbox's authorization form with the given accounts' sliders on, our
-    /// callback.
+    /// The connect flow as a user walks it: `connectPonto`, our start URL (the confirmation page,
+    /// which sets the flow cookie) and its Continue button, the sandbox's authorization form with
+    /// the given accounts' sliders on, our callback.
     async fn link(&self, ponto_org: &str, accounts: &[String]) -> AppResult<()> {
         let data = self
             .graphql(
@@ -231,8 +232,19 @@ impl<'a> Client<'a> {
         let cookie = header(&resp, "set-cookie")
             .and_then(|c| c.split(';').next().map(str::to_owned))
             .ok_or_else(|| AppError::internal("demo: the start URL set no cookie"))?;
+        let page = resp.text().await.map_err(failed("confirmation page"))?;
+        let form = confirmation_form(&page, "continue")
+            .ok_or_else(|| AppError::internal("demo: no confirmation form"))?;
+        let resp = self
+            .http
+            .post(start.split('?').next().unwrap_or_default())
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+            .await
+            .map_err(failed("confirm"))?;
         let to_ponto = header(&resp, "location")
-            .ok_or_else(|| AppError::internal("demo: the start URL did not redirect"))?;
+            .ok_or_else(|| AppError::internal("demo: confirming did not redirect"))?;
         let auth = url::Url::parse(&to_ponto).map_err(AppError::internal)?;
         let mut form: Vec<(String, String)> = auth.query_pairs().into_owned().collect();
         form.push(("organization".into(), ponto_org.to_owned()));
@@ -288,6 +300,22 @@ impl<'a> Client<'a> {
             ))),
         }
     }
+}
+
+/// The confirmation page's form as a browser submits it with the `decision` button pressed
+/// (`continue` or `decline`): its hidden fields and the button's value.
+pub fn confirmation_form(page: &str, decision: &str) -> Option<Vec<(String, String)>> {
+    let hidden = |name: &str| {
+        let marker = format!("name={name} value=\"");
+        let start = page.find(&marker)? + marker.len();
+        let len = page[start..].find('"')?;
+        Some(page[start..start + len].to_owned())
+    };
+    Some(vec![
+        ("ticket".into(), hidden("ticket")?),
+        ("csrf".into(), hidden("csrf")?),
+        ("decision".into(), decision.to_owned()),
+    ])
 }
 
 /// Links the token's tenant to a sandbox organization the way a user does (see

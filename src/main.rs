@@ -70,6 +70,9 @@ enum Command {
         /// The organization claim (the tenant's id in the accounting product).
         #[arg(long)]
         org: String,
+        /// The organization's display name (`org_name` claim), shown on the connect page.
+        #[arg(long)]
+        org_name: Option<String>,
         /// Space-separated scopes: read, write, admin.
         #[arg(long, default_value = "read write admin")]
         scope: String,
@@ -252,13 +255,17 @@ async fn run(command: Command) -> Result<(), AppError> {
         Command::Token {
             settings,
             org,
+            org_name,
             scope,
             subject,
             ttl_secs,
         } => {
             let auth = Authenticator::from_settings(&settings, Arc::new(SystemClock))?;
             let scopes: Vec<_> = parse_scopes(&scope).into_iter().collect();
-            println!("{}", auth.mint_hs256(&org, &scopes, &subject, ttl_secs)?);
+            println!(
+                "{}",
+                auth.mint_hs256_named(&org, org_name.as_deref(), &scopes, &subject, ttl_secs)?
+            );
             Ok(())
         }
         Command::Sandbox {

@@ -38,6 +38,9 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Start of the current window counting Ponto re-authorization requests for this account.
+    pub reauth_window_started_at: Option<DateTimeUtc>,
+    pub reauth_window_count: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

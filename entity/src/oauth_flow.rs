@@ -24,6 +24,8 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub outcome: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The organization's display name shown on the confirmation page (JWT `org_name`).
+    pub organization_name: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -48,6 +50,7 @@ impl std::fmt::Debug for Model {
             .field("expires_at", &self.expires_at)
             .field("ticket_used_at", &self.ticket_used_at)
             .field("completed_at", &self.completed_at)
+            .field("organization_name", &self.organization_name)
             .field("outcome", &self.outcome)
             .field("created_at", &self.created_at)
             .finish()

@@ -9,13 +9,14 @@ use crate::domain::ids::OrganizationId;
 use crate::error::{AppError, AppResult};
 use crate::ponto::model::TokenSet;
 use crate::secret::Secret;
-use crate::store::flows::{NewFlow, OAuthFlow, Ticket};
+use crate::store::flows::{NewFlow, OAuthFlow, Purpose, Ticket};
 use crate::store::link::{Link, LinkOutcome};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// What the browser does next when a flow step is refused outright (no trustworthy place to
 /// send it back to): an error page with this stable code.
@@ -55,6 +56,29 @@ pub struct Started {
     pub cookie_max_age_secs: i64,
 }
 
+/// What the connect confirmation page shows (`GET /oauth/ponto/start`), and the CSRF token its
+/// form posts back.
+#[derive(Debug)]
+pub struct Confirmation {
+    /// The display name the minting token carried (`org_name`), else the organization's
+    /// external id.
+    pub organization: String,
+    /// Where the browser returns afterwards.
+    pub return_origin: String,
+    pub csrf: String,
+}
+
+/// The confirmation form's token: bound to the flow cookie and the ticket, so only a page served
+/// to this browser can continue (a cross-site POST has neither the cookie nor the token).
+pub fn csrf_token(cookie: &str, ticket: &str) -> String {
+    hash(&format!("ponto-bridge/confirm|{cookie}|{ticket}"))
+}
+
+/// A fresh random value: tickets, states, cookies.
+pub(crate) fn random_token() -> String {
+    random()
+}
+
 pub struct CallbackParams {
     pub code: Option<String>,
     pub state: Option<String>,
@@ -75,8 +99,13 @@ pub(crate) fn hash(s: &str) -> String {
         .collect()
 }
 
+/// Whether `cookie` is the one the flow was bound to.
+pub(crate) fn same_browser(flow: &OAuthFlow, cookie: Option<&str>) -> bool {
+    matches!((cookie, &flow.browser_binding_hash), (Some(c), Some(h)) if hash(c) == *h)
+}
+
 /// `returnUrl` with `ponto_status` appended and nothing else.
-fn back(return_url: &str, status: &str) -> String {
+pub(crate) fn back(return_url: &str, status: &str) -> String {
     match url::Url::parse(return_url) {
         Ok(mut u) => {
             u.query_pairs_mut().append_pair("ponto_status", status);
@@ -91,6 +120,7 @@ impl Connect {
     pub async fn create_ticket(
         &self,
         org: OrganizationId,
+        organization_name: Option<&str>,
         actor: &str,
         return_url: &str,
         reconnect: bool,
@@ -111,7 +141,8 @@ impl Connect {
         tx.create_oauth_flow(
             org,
             NewFlow {
-                purpose: "CONNECT",
+                purpose: Purpose::Connect,
+                organization_name: organization_name.map(str::to_owned),
                 account_id: None,
                 ticket_hash: hash(&ticket),
                 return_url: return_url.to_string(),
@@ -128,9 +159,62 @@ impl Connect {
         ))
     }
 
-    /// `/oauth/ponto/start?ticket=…`: binds the flow to this browser and sends it to Ponto.
-    pub async fn start(&self, ticket: &str) -> AppResult<Result<Started, Next>> {
-        let flow = match self.store.use_ticket(&hash(ticket)).await? {
+    /// `GET /oauth/ponto/start?ticket=…`: what the confirmation page shows. Uses nothing, so a
+    /// link scanner fetching it cannot burn the ticket.
+    pub async fn confirmation(
+        &self,
+        ticket: &str,
+        cookie: &str,
+    ) -> AppResult<Result<Confirmation, Next>> {
+        let flow = match self
+            .store
+            .peek_ticket(&hash(ticket), Purpose::Connect)
+            .await?
+        {
+            Ticket::Unknown => return Ok(Err(Next::Refused(Refusal::InvalidTicket))),
+            Ticket::AlreadyUsed => return Ok(Err(Next::Refused(Refusal::TicketAlreadyUsed))),
+            Ticket::Expired(f) => return Ok(Err(Next::Redirect(back(&f.return_url, "EXPIRED")))),
+            Ticket::Fresh(f) => f,
+        };
+        let organization = match flow.organization_name {
+            Some(name) => name,
+            None => {
+                self.store
+                    .organization(flow.organization_id)
+                    .await?
+                    .external_id
+            }
+        };
+        let return_origin = url::Url::parse(&flow.return_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        Ok(Ok(Confirmation {
+            organization,
+            return_origin,
+            csrf: csrf_token(cookie, ticket),
+        }))
+    }
+
+    /// `POST /oauth/ponto/start`: the user confirmed (or declined) on the page served to this
+    /// browser. Consumes the ticket; on `proceed`, binds the flow to the browser's cookie and a
+    /// fresh OAuth `state` and PKCE verifier, and sends it to Ponto.
+    pub async fn start(
+        &self,
+        ticket: &str,
+        cookie: Option<&str>,
+        csrf: &str,
+        proceed: bool,
+    ) -> AppResult<Result<Started, Next>> {
+        let Some(cookie) =
+            cookie.filter(|c| bool::from(csrf_token(c, ticket).as_bytes().ct_eq(csrf.as_bytes())))
+        else {
+            return Ok(Err(Next::Refused(Refusal::BrowserMismatch)));
+        };
+        let flow = match self
+            .store
+            .use_ticket(&hash(ticket), Purpose::Connect)
+            .await?
+        {
             Ticket::Unknown => return Ok(Err(Next::Refused(Refusal::InvalidTicket))),
             Ticket::AlreadyUsed => return Ok(Err(Next::Refused(Refusal::TicketAlreadyUsed))),
             Ticket::Expired(f) => {
@@ -139,8 +223,13 @@ impl Connect {
             }
             Ticket::Fresh(f) => f,
         };
+        if !proceed {
+            self.store.complete_flow(flow.id, "ACCESS_DENIED").await?;
+            tracing::info!(organization = %flow.organization_id, "connect link declined");
+            return Ok(Err(Next::Redirect(back(&flow.return_url, "ACCESS_DENIED"))));
+        }
         let ponto = self.ponto()?;
-        let (state, cookie, verifier) = (random(), random(), crate::ponto::pkce_verifier());
+        let (state, verifier) = (random(), crate::ponto::pkce_verifier());
         let binding = Connect::binding(
             "oauth_flow",
             "pkce_verifier_enc",
@@ -155,7 +244,7 @@ impl Connect {
             .bind_flow(
                 flow.id,
                 &hash(&state),
-                Some(&hash(&cookie)),
+                Some(&hash(cookie)),
                 Some(sealed),
                 expires_at,
             )
@@ -168,7 +257,7 @@ impl Connect {
         );
         Ok(Ok(Started {
             redirect: url.to_string(),
-            cookie_value: cookie,
+            cookie_value: cookie.to_owned(),
             cookie_max_age_secs: FLOW_TTL_SECS,
         }))
     }
@@ -176,14 +265,12 @@ impl Connect {
     /// `/oauth/ponto/callback`: only the browser that started the flow, only once.
     pub async fn callback(&self, params: CallbackParams, cookie: Option<&str>) -> AppResult<Next> {
         let Some(flow) = (match params.state.as_deref() {
-            Some(s) => self.store.flow_by_state(&hash(s)).await?,
+            Some(s) => self.store.flow_by_state(&hash(s), Purpose::Connect).await?,
             None => None,
         }) else {
             return Ok(Next::Refused(Refusal::InvalidState));
         };
-        let same_browser =
-            matches!((cookie, &flow.browser_binding_hash), (Some(c), Some(h)) if hash(c) == *h);
-        if !same_browser {
+        if !same_browser(&flow, cookie) {
             return Ok(Next::Refused(Refusal::BrowserMismatch));
         }
         if flow.completed_at.is_some() || !self.store.complete_flow(flow.id, "IN_PROGRESS").await? {

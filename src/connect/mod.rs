@@ -37,7 +37,16 @@ pub struct Connect {
     allowed_origins: Arc<Vec<url::Origin>>,
     /// Lifetime of our re-authorization links, in days.
     pub(crate) reauth_link_days: i64,
+    /// Ponto re-authorization requests per account and window.
+    pub(crate) reauth_limit: ReauthLimit,
     pub tokens: TokenManager,
+}
+
+/// At most `requests` Ponto re-authorization requests per account per `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReauthLimit {
+    pub requests: i32,
+    pub window: chrono::Duration,
 }
 
 impl Connect {
@@ -48,6 +57,7 @@ impl Connect {
         public_url: Url,
         allowed_origins: &[String],
         reauth_link_days: i64,
+        reauth_limit: ReauthLimit,
     ) -> AppResult<Self> {
         let origins = allowed_origins
             .iter()
@@ -67,6 +77,7 @@ impl Connect {
             public_url,
             allowed_origins: Arc::new(origins),
             reauth_link_days,
+            reauth_limit,
             tokens,
         })
     }
@@ -189,4 +200,34 @@ pub fn account_upsert(
         authorization_expires_at: a.authorization_expiration_expected_at,
         availability,
     })
+}
+
+/// Deletes finished or expired flows once their retention is over: checked every `poll`, run at
+/// most once per minute of the service's clock (so a test clock moved ahead runs it at once).
+pub async fn run_flow_cleanup(
+    store: Store,
+    retention: chrono::Duration,
+    poll: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
+    loop {
+        let now = store.clock().now();
+        if last.is_none_or(|l| now - l >= chrono::Duration::minutes(1)) {
+            last = Some(now);
+            match store.delete_flows_expired_before(now - retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(
+                    deleted = n,
+                    "old connect and re-authorization flows deleted"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not delete old flows"),
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
 }

@@ -1,18 +1,18 @@
 //! Owns re-authorization of an account's consent: our own long-lived link
 //! (`/reauthorize/{account}?t=…`, sealed, bound to organization and account, expiring) that
-//! mints a fresh Ponto re-authorization request when opened, `requestReauthorization` for
-//! front-ends, and the landing page Ponto sends the browser back to.
+//! mints a fresh Ponto re-authorization request when opened, `requestReauthorization`'s one-time
+//! URL for front-ends, the per-account limit on Ponto requests, and the return from Ponto, which
+//! only the browser that went there (the flow cookie) may complete.
 
-use super::flow::{Next, hash};
+use super::flow::{Next, Refusal, Started, back, hash, random_token, same_browser};
 use super::{Connect, FLOW_TTL_SECS};
 use crate::domain::ids::{AccountId, OrganizationId};
 use crate::error::{AppError, AppResult};
 use crate::store::accounts::Account;
-use crate::store::flows::NewFlow;
+use crate::store::flows::{NewFlow, Purpose, Ticket};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Duration;
-use rand::RngCore;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Why a re-authorization link was refused (stable codes on the error page).
@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 pub enum LinkRefusal {
     Invalid,
     Expired,
+    /// Too many re-authorization requests for the account; try again in this many seconds.
+    RateLimited {
+        retry_after_secs: i64,
+    },
 }
 
 impl LinkRefusal {
@@ -27,6 +31,7 @@ impl LinkRefusal {
         match self {
             LinkRefusal::Invalid => "LINK_INVALID",
             LinkRefusal::Expired => "LINK_EXPIRED",
+            LinkRefusal::RateLimited { .. } => "RATE_LIMITED",
         }
     }
 }
@@ -69,13 +74,14 @@ impl Connect {
         ))
     }
 
-    /// `GET /reauthorize/{account}?t=…`: checks the token, then sends the browser to a fresh
-    /// Ponto re-authorization request for that account.
+    /// `GET /reauthorize/{account}?t=…`: checks the token, counts the request against the
+    /// account's limit, then sends the browser (now bound by the flow cookie) to a fresh Ponto
+    /// re-authorization request for that account.
     pub async fn open_reauthorization_link(
         &self,
         account: &str,
         token: &str,
-    ) -> AppResult<Result<String, LinkRefusal>> {
+    ) -> AppResult<Result<Started, LinkRefusal>> {
         let Some(claims) = URL_SAFE_NO_PAD
             .decode(token)
             .ok()
@@ -94,51 +100,119 @@ impl Connect {
         let Some(account) = self.store.account(org, AccountId(claims.a)).await? else {
             return Ok(Err(LinkRefusal::Invalid));
         };
-        let done = self.public("reauthorize/done");
-        self.ponto_reauthorization(org, &account, &done, "system")
-            .await
-            .map(Ok)
+        if let Err(retry_after_secs) = self.claim_reauthorization(org, account.id).await? {
+            return Ok(Err(LinkRefusal::RateLimited { retry_after_secs }));
+        }
+        let flow = self
+            .create_reauthorization_flow(org, &account, &self.public("reauthorize/done"), "system")
+            .await?
+            .0;
+        self.to_ponto(flow, org, &account).await.map(Ok)
     }
 
-    /// `requestReauthorization`: Ponto's link for the account; the browser comes back through
-    /// us to the checked `returnUrl`.
+    /// `requestReauthorization`: a one-time URL of ours (10 minutes); opening it binds the
+    /// browser and goes on to Ponto's page for the account, which sends it back through us to the
+    /// checked `returnUrl`. Counts against the account's limit.
     pub async fn request_reauthorization(
         &self,
         org: OrganizationId,
         account: AccountId,
         return_url: &str,
         actor: &str,
-    ) -> AppResult<String> {
+    ) -> AppResult<(String, DateTime<Utc>)> {
         let return_url = self.check_return_url(return_url)?;
+        self.ponto()?;
         let account = self
             .store
             .account(org, account)
             .await?
             .ok_or_else(|| AppError::not_found("bank account"))?;
-        self.ponto_reauthorization(org, &account, return_url.as_str(), actor)
-            .await
+        if let Err(retry_after_secs) = self.claim_reauthorization(org, account.id).await? {
+            return Err(AppError::RateLimited {
+                message: "too many re-authorization requests for this account".into(),
+                retry_after_secs: retry_after_secs.max(1) as u64,
+            });
+        }
+        let (_, ticket, expires_at) = self
+            .create_reauthorization_flow(org, &account, return_url.as_str(), actor)
+            .await?;
+        Ok((
+            format!("{}?ticket={ticket}", self.public("oauth/ponto/reauthorize")),
+            expires_at,
+        ))
     }
 
-    async fn ponto_reauthorization(
+    /// `GET /oauth/ponto/reauthorize?ticket=…`: the URL `requestReauthorization` handed out.
+    pub async fn start_reauthorization(&self, ticket: &str) -> AppResult<Result<Started, Next>> {
+        let flow = match self
+            .store
+            .use_ticket(&hash(ticket), Purpose::Reauthorize)
+            .await?
+        {
+            Ticket::Unknown => return Ok(Err(Next::Refused(Refusal::InvalidTicket))),
+            Ticket::AlreadyUsed => return Ok(Err(Next::Refused(Refusal::TicketAlreadyUsed))),
+            Ticket::Expired(f) => {
+                self.store.complete_flow(f.id, "EXPIRED").await?;
+                return Ok(Err(Next::Redirect(back(&f.return_url, "EXPIRED"))));
+            }
+            Ticket::Fresh(f) => f,
+        };
+        let org = flow.organization_id;
+        let account = match flow.account_id {
+            Some(a) => self.store.account(org, AccountId(a)).await?,
+            None => None,
+        };
+        let Some(account) = account else {
+            return Ok(Err(Next::Refused(Refusal::InvalidTicket)));
+        };
+        match self.to_ponto(flow.id, org, &account).await {
+            Ok(started) => Ok(Ok(started)),
+            Err(e) => {
+                tracing::warn!(organization = %org, error = %e, "Ponto re-authorization request failed");
+                self.store
+                    .complete_flow(flow.id, "UPSTREAM_UNAVAILABLE")
+                    .await?;
+                Ok(Err(Next::Redirect(back(
+                    &flow.return_url,
+                    "UPSTREAM_UNAVAILABLE",
+                ))))
+            }
+        }
+    }
+
+    /// One more Ponto request for the account, or how many seconds until the next is allowed.
+    async fn claim_reauthorization(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+    ) -> AppResult<Result<(), i64>> {
+        let limit = self.reauth_limit;
+        Ok(self
+            .store
+            .claim_reauthorization(org, account, limit.window, limit.requests)
+            .await?
+            .map_err(|next| (next - self.clock().now()).num_seconds().max(1)))
+    }
+
+    /// A REAUTHORIZE flow with a one-time ticket; returns the flow, the ticket and its expiry.
+    async fn create_reauthorization_flow(
         &self,
         org: OrganizationId,
         a: &Account,
         return_url: &str,
         actor: &str,
-    ) -> AppResult<String> {
-        let ponto = self.ponto()?;
-        let mut state = [0u8; 32];
-        rand::rng().fill_bytes(&mut state);
-        let state = URL_SAFE_NO_PAD.encode(state);
-        let expires_at = self.clock().now() + Duration::seconds(FLOW_TTL_SECS * 6);
+    ) -> AppResult<(uuid::Uuid, String, DateTime<Utc>)> {
+        let ticket = random_token();
+        let expires_at = self.clock().now() + Duration::seconds(FLOW_TTL_SECS);
         let mut tx = self.store.begin_write().await?;
         let flow = tx
             .create_oauth_flow(
                 org,
                 NewFlow {
-                    purpose: "REAUTHORIZE",
+                    purpose: Purpose::Reauthorize,
+                    organization_name: None,
                     account_id: Some(a.id.0),
-                    ticket_hash: hash(&format!("reauth:{state}")),
+                    ticket_hash: hash(&ticket),
                     return_url: return_url.to_owned(),
                     reconnect: false,
                     created_by: actor.to_owned(),
@@ -147,27 +221,58 @@ impl Connect {
             )
             .await?;
         tx.commit().await?;
+        Ok((flow, ticket, expires_at))
+    }
+
+    /// Binds the flow to a fresh `state` and this browser's cookie, and asks Ponto for a
+    /// re-authorization request that comes back to `/oauth/ponto/reauthorized`.
+    async fn to_ponto(
+        &self,
+        flow: uuid::Uuid,
+        org: OrganizationId,
+        a: &Account,
+    ) -> AppResult<Started> {
+        let ponto = self.ponto()?;
+        let (state, cookie) = (random_token(), random_token());
+        let expires_at = self.clock().now() + Duration::seconds(FLOW_TTL_SECS * 6);
         self.store
-            .bind_flow(flow, &hash(&state), None, None, expires_at)
+            .bind_flow(flow, &hash(&state), Some(&hash(&cookie)), None, expires_at)
             .await?;
         let token = self.tokens.access_token(org).await?;
         let redirect = format!("{}?state={state}", self.public("oauth/ponto/reauthorized"));
-        Ok(ponto
+        let url = ponto
             .request_reauthorization(&token, &a.ponto_id, &redirect)
-            .await?)
+            .await?;
+        Ok(Started {
+            redirect: url,
+            cookie_value: cookie,
+            cookie_max_age_secs: FLOW_TTL_SECS * 6,
+        })
     }
 
-    /// Back from Ponto's re-authorization page: read the account again soon, and go on.
-    pub async fn reauthorized(&self, state: Option<&str>, error: Option<&str>) -> AppResult<Next> {
+    /// Back from Ponto's re-authorization page, in the browser that went there: read the
+    /// account again soon, and go on.
+    pub async fn reauthorized(
+        &self,
+        state: Option<&str>,
+        cookie: Option<&str>,
+        error: Option<&str>,
+    ) -> AppResult<Next> {
         let Some(flow) = (match state {
-            Some(s) => self.store.flow_by_state(&hash(s)).await?,
+            Some(s) => {
+                self.store
+                    .flow_by_state(&hash(s), Purpose::Reauthorize)
+                    .await?
+            }
             None => None,
-        })
-        .filter(|f| f.purpose == "REAUTHORIZE") else {
-            return Ok(Next::Refused(super::flow::Refusal::InvalidState));
+        }) else {
+            return Ok(Next::Refused(Refusal::InvalidState));
         };
+        if !same_browser(&flow, cookie) {
+            return Ok(Next::Refused(Refusal::BrowserMismatch));
+        }
         if !self.store.complete_flow(flow.id, "IN_PROGRESS").await? {
-            return Ok(Next::Refused(super::flow::Refusal::StateAlreadyUsed));
+            return Ok(Next::Refused(Refusal::StateAlreadyUsed));
         }
         let status = if error.is_some() {
             "ACCESS_DENIED"
@@ -179,8 +284,6 @@ impl Connect {
             self.store.read_soon(flow.organization_id).await?;
             self.store.bus().wake_reads();
         }
-        let mut back = url::Url::parse(&flow.return_url).map_err(AppError::internal)?;
-        back.query_pairs_mut().append_pair("ponto_status", status);
-        Ok(Next::Redirect(back.to_string()))
+        Ok(Next::Redirect(back(&flow.return_url, status)))
     }
 }

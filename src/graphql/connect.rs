@@ -21,7 +21,8 @@ pub struct ConnectPontoInput {
 
 #[derive(SimpleObject)]
 pub struct ConnectPontoPayload {
-    /// Open this URL in the user's browser; it works once, within 10 minutes.
+    /// Open this URL in the user's browser, within 10 minutes: a page of ours names the
+    /// organization and where the user returns; continuing goes to Ponto (once).
     pub url: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -58,6 +59,7 @@ impl ConnectMutation {
         let (url, expires_at) = connect(ctx)
             .create_ticket(
                 p.organization_id,
+                p.organization_name.as_deref(),
                 &p.actor(),
                 &input.return_url,
                 input.reconnect,
@@ -76,7 +78,8 @@ impl ConnectMutation {
     ) -> GqlResult<DisconnectPontoPayload> {
         let p = principal(ctx)?;
         let reason = input.and_then(|i| i.reason).unwrap_or_default();
-        tracing::info!(organization = %p.organization_id, actor = %p.actor(), reason = %reason.chars().take(200).collect::<String>(), "disconnectPonto");
+        // Debug-formatted: user text cannot forge log lines.
+        tracing::info!(organization = %p.organization_id, actor = ?p.actor(), reason = ?reason.chars().take(200).collect::<String>(), "disconnectPonto");
         connect(ctx).disconnect(p.organization_id).await?;
         Ok(DisconnectPontoPayload {
             ponto_connection: store(ctx).connection(p.organization_id).await?.into(),

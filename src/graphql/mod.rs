@@ -82,6 +82,8 @@ pub struct Principal {
     pub organization_id: OrganizationId,
     /// The organization claim's value (the accounting product's own id for the tenant).
     pub organization: String,
+    /// The token's `org_name` claim: the organization's display name, when given.
+    pub organization_name: Option<String>,
     pub subject: Option<String>,
     pub scopes: BTreeSet<Scope>,
 }

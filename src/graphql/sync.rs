@@ -47,8 +47,10 @@ pub struct RequestReauthorizationInput {
 
 #[derive(SimpleObject)]
 pub struct RequestReauthorizationPayload {
-    /// Ponto's re-authorization page for the account; open it in the user's browser.
+    /// Open this URL of ours in the user's browser, once, within 10 minutes: it goes on to
+    /// Ponto's re-authorization page for the account and comes back to `returnUrl`.
     pub url: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -95,6 +97,7 @@ impl SyncMutation {
     }
 
     /// A link where the user renews the account's consent with the bank (PSD2 every 90–180 days).
+    /// At most a few per account per window (RATE_LIMITED with `retryAfter`).
     #[graphql(guard = "RequireScope(Scope::Write)")]
     async fn request_reauthorization(
         &self,
@@ -103,10 +106,10 @@ impl SyncMutation {
     ) -> GqlResult<RequestReauthorizationPayload> {
         let p = principal(ctx)?;
         let account = decode_account_id(&input.account_id)?;
-        let url = ctx
+        let (url, expires_at) = ctx
             .data_unchecked::<Connect>()
             .request_reauthorization(p.organization_id, account, &input.return_url, &p.actor())
             .await?;
-        Ok(RequestReauthorizationPayload { url })
+        Ok(RequestReauthorizationPayload { url, expires_at })
     }
 }

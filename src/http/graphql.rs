@@ -139,6 +139,7 @@ pub async fn principal_from_headers(
     Ok(Some(Principal {
         organization_id,
         organization: claims.organization,
+        organization_name: claims.organization_name,
         subject: claims.subject,
         scopes: claims.scopes,
     }))

@@ -4,6 +4,7 @@
 mod graphql;
 mod health;
 mod oauth;
+mod pages;
 mod ponto_webhook;
 
 use crate::auth::Authenticator;
@@ -70,7 +71,11 @@ pub fn router(state: AppState) -> Router {
     let opts = state.opts.clone();
     Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::execute))
-        .route("/oauth/ponto/start", get(oauth::start))
+        .route("/oauth/ponto/start", get(oauth::confirm).post(oauth::start))
+        .route(
+            "/oauth/ponto/reauthorize",
+            get(oauth::start_reauthorization),
+        )
         .route("/oauth/ponto/callback", get(oauth::callback))
         .route("/oauth/ponto/reauthorized", get(oauth::reauthorized))
         .route("/reauthorize/done", get(oauth::reauthorize_done))

@@ -1,11 +1,13 @@
-//! Owns the browser side of linking Ponto: `/oauth/ponto/start` (sets the flow cookie and goes
-//! to Ponto) and `/oauth/ponto/callback` (back from Ponto, on to the `returnUrl`).
+//! Owns the browser side of linking Ponto: `/oauth/ponto/start` (the confirmation page, then its
+//! form: sets the flow cookie and goes to Ponto), `/oauth/ponto/callback` (back from Ponto, on to
+//! the `returnUrl`), and the re-authorization steps (`/oauth/ponto/reauthorize`, our
+//! `/reauthorize/{account}` links, `/oauth/ponto/reauthorized`). Pages: `pages`.
 
 use super::AppState;
 use crate::connect::flow::{Next, Refusal};
 use crate::connect::reauth::LinkRefusal;
-use crate::connect::{COOKIE, CallbackParams};
-use axum::extract::{Path, Query, State};
+use crate::connect::{COOKIE, CallbackParams, Started};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -21,6 +23,8 @@ pub struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
 }
+
+use super::pages;
 
 fn refused(r: Refusal) -> Response {
     let body = format!(
@@ -55,23 +59,101 @@ fn next(n: Next, secure: bool) -> Response {
     }
 }
 
-pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+/// `GET /oauth/ponto/start?ticket=…`: the confirmation page (uses nothing). It names the
+/// organization and where the browser returns, and posts back with a token bound to the flow
+/// cookie it sets (or keeps, when this browser already has one).
+pub async fn confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StartQuery>,
+) -> Response {
     let secure = state.connect.secure_cookies();
-    let Some(ticket) = q.ticket.filter(|t| !t.is_empty() && t.len() <= 128) else {
+    let Some(ticket) = q.ticket.filter(|t| valid_token(t)) else {
         return refused(Refusal::InvalidTicket);
     };
-    match state.connect.start(&ticket).await {
-        Ok(Ok(started)) => {
-            let mut resp = Redirect::to(&started.redirect).into_response();
+    let cookie_value = read_cookie(&headers)
+        .filter(|c| valid_token(c))
+        .unwrap_or_else(crate::connect::flow::random_token);
+    match state.connect.confirmation(&ticket, &cookie_value).await {
+        Ok(Ok(c)) => {
+            let mut resp = (StatusCode::OK, Html(pages::confirm(&c, &ticket))).into_response();
+            pages::harden(&mut resp);
             resp.headers_mut().insert(
                 header::SET_COOKIE,
-                cookie(&started.cookie_value, started.cookie_max_age_secs, secure),
+                cookie(&cookie_value, crate::connect::FLOW_TTL_SECS, secure),
             );
             resp
         }
         Ok(Err(n)) => next(n, secure),
         Err(e) => super::error_response(&e),
     }
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    ticket: String,
+    csrf: String,
+    /// `continue` or `decline`.
+    decision: String,
+}
+
+/// `POST /oauth/ponto/start`: the confirmation form. Consumes the ticket.
+pub async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<StartForm>,
+) -> Response {
+    let secure = state.connect.secure_cookies();
+    if !valid_token(&f.ticket) {
+        return refused(Refusal::InvalidTicket);
+    }
+    let cookie = read_cookie(&headers);
+    let proceed = f.decision == "continue";
+    match state
+        .connect
+        .start(&f.ticket, cookie.as_deref(), &f.csrf, proceed)
+        .await
+    {
+        Ok(Ok(started)) => started_response(started, secure),
+        Ok(Err(n)) => next(n, secure),
+        Err(e) => super::error_response(&e),
+    }
+}
+
+/// `GET /oauth/ponto/reauthorize?ticket=…`: the one-time URL of `requestReauthorization`.
+pub async fn start_reauthorization(
+    State(state): State<AppState>,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    let secure = state.connect.secure_cookies();
+    let Some(ticket) = q.ticket.filter(|t| valid_token(t)) else {
+        return refused(Refusal::InvalidTicket);
+    };
+    match state.connect.start_reauthorization(&ticket).await {
+        Ok(Ok(started)) => started_response(started, secure),
+        Ok(Err(n)) => next(n, secure),
+        Err(e) => super::error_response(&e),
+    }
+}
+
+/// Tickets, cookies and states we hand out are base64url of 32 bytes; anything much longer or
+/// with other characters is not ours.
+fn valid_token(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 128
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Sets the flow cookie and goes to Ponto.
+fn started_response(started: Started, secure: bool) -> Response {
+    let mut resp = Redirect::to(&started.redirect).into_response();
+    pages::harden(&mut resp);
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(&started.cookie_value, started.cookie_max_age_secs, secure),
+    );
+    resp
 }
 
 fn read_cookie(headers: &HeaderMap) -> Option<String> {
@@ -119,17 +201,18 @@ pub async fn reauthorize(
     Query(q): Query<LinkQuery>,
 ) -> Response {
     let token = q.t.unwrap_or_default();
+    let secure = state.connect.secure_cookies();
     match state
         .connect
         .open_reauthorization_link(&account, &token)
         .await
     {
-        Ok(Ok(to)) => Redirect::to(&to).into_response(),
+        Ok(Ok(started)) => started_response(started, secure),
         Ok(Err(refusal)) => {
-            let status = if refusal == LinkRefusal::Expired {
-                StatusCode::GONE
-            } else {
-                StatusCode::BAD_REQUEST
+            let status = match refusal {
+                LinkRefusal::Expired => StatusCode::GONE,
+                LinkRefusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                LinkRefusal::Invalid => StatusCode::BAD_REQUEST,
             };
             let body = format!(
                 "<!doctype html><html><head><meta charset=utf-8><title>Re-authorize</title></head><body>\
@@ -140,20 +223,29 @@ pub async fn reauthorize(
             let mut resp = (status, Html(body)).into_response();
             resp.headers_mut()
                 .insert("x-error-code", HeaderValue::from_static(refusal.code()));
+            if let LinkRefusal::RateLimited { retry_after_secs } = refusal {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             resp
         }
         Err(e) => super::error_response(&e),
     }
 }
 
-/// Where Ponto sends the browser after a re-authorization.
+/// Where Ponto sends the browser after a re-authorization: only the browser that went there.
 pub async fn reauthorized(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     match state
         .connect
-        .reauthorized(q.state.as_deref(), q.error.as_deref())
+        .reauthorized(
+            q.state.as_deref(),
+            read_cookie(&headers).as_deref(),
+            q.error.as_deref(),
+        )
         .await
     {
         Ok(n) => next(n, state.connect.secure_cookies()),

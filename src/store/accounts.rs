@@ -9,7 +9,8 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{bank_account, ponto_connection};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect,
 };
 use std::collections::HashMap;
 
@@ -344,5 +345,45 @@ impl WriteTx {
             }
         };
         Ok((before, Account::try_from(model)?))
+    }
+}
+
+impl Store {
+    /// Claims one Ponto re-authorization request for an account: at most `limit` per `window`,
+    /// counted on the account row by one conditional update, so instances and concurrent opens
+    /// agree. `Err(when)` tells when the window ends.
+    pub async fn claim_reauthorization(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        window: chrono::Duration,
+        limit: i32,
+    ) -> AppResult<Result<(), DateTime<Utc>>> {
+        let now = self.clock().now();
+        let cutoff = now - window;
+        let n = self
+            .conn()
+            .execute_raw(super::stmt(
+                self.backend(),
+                "UPDATE bank_account SET \
+                   reauth_window_count = CASE WHEN reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 THEN 1 ELSE reauth_window_count + 1 END, \
+                   reauth_window_started_at = CASE WHEN reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 THEN $2 ELSE reauth_window_started_at END \
+                 WHERE id = $3 AND organization_id = $4 \
+                   AND (reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 OR reauth_window_count < $5)",
+                [cutoff.into(), now.into(), account.0.into(), org.0.into(), limit.into()],
+            ))
+            .await?
+            .rows_affected();
+        if n == 1 {
+            return Ok(Ok(()));
+        }
+        let started: Option<Option<DateTime<Utc>>> = bank_account::Entity::find_by_id(account.0)
+            .select_only()
+            .column(bank_account::Column::ReauthWindowStartedAt)
+            .filter(bank_account::Column::OrganizationId.eq(org.0))
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(Err(started.flatten().map_or(now, |s| s + window)))
     }
 }

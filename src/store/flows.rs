@@ -21,7 +21,9 @@ pub struct OAuthFlow {
     pub expires_at: DateTime<Utc>,
     pub browser_binding_hash: Option<String>,
     pub pkce_verifier_enc: Option<Vec<u8>>,
+    pub ticket_used_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    pub organization_name: Option<String>,
 }
 
 impl From<oauth_flow::Model> for OAuthFlow {
@@ -37,13 +39,34 @@ impl From<oauth_flow::Model> for OAuthFlow {
             expires_at: m.expires_at,
             browser_binding_hash: m.browser_binding_hash,
             pkce_verifier_enc: m.pkce_verifier_enc,
+            ticket_used_at: m.ticket_used_at,
             completed_at: m.completed_at,
+            organization_name: m.organization_name,
+        }
+    }
+}
+
+/// What a flow is for; every step that claims a flow checks it, so one kind cannot stand in
+/// for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Connect,
+    Reauthorize,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Connect => "CONNECT",
+            Purpose::Reauthorize => "REAUTHORIZE",
         }
     }
 }
 
 pub struct NewFlow {
-    pub purpose: &'static str,
+    pub purpose: Purpose,
+    /// Shown on the connect confirmation page.
+    pub organization_name: Option<String>,
     pub account_id: Option<Uuid>,
     pub ticket_hash: String,
     pub return_url: String,
@@ -69,7 +92,7 @@ impl WriteTx {
         oauth_flow::Entity::insert(oauth_flow::ActiveModel {
             id: Set(id),
             organization_id: Set(org.0),
-            purpose: Set(f.purpose.to_owned()),
+            purpose: Set(f.purpose.as_str().to_owned()),
             account_id: Set(f.account_id),
             ticket_hash: Set(f.ticket_hash),
             state_hash: Set(None),
@@ -83,6 +106,7 @@ impl WriteTx {
             completed_at: Set(None),
             outcome: Set(None),
             created_at: Set(now),
+            organization_name: Set(f.organization_name),
         })
         .exec_without_returning(self.conn())
         .await?;
@@ -91,29 +115,53 @@ impl WriteTx {
 }
 
 impl Store {
-    /// Claims a ticket: only the first presentation gets `Fresh` (or `Expired`).
-    pub async fn use_ticket(&self, ticket_hash: &str) -> AppResult<Ticket> {
+    async fn flow_by_ticket(
+        &self,
+        ticket_hash: &str,
+        purpose: Purpose,
+    ) -> AppResult<Option<OAuthFlow>> {
+        Ok(oauth_flow::Entity::find()
+            .filter(oauth_flow::Column::TicketHash.eq(ticket_hash))
+            .filter(oauth_flow::Column::Purpose.eq(purpose.as_str()))
+            .one(self.conn())
+            .await?
+            .map(OAuthFlow::from))
+    }
+
+    /// What presenting a ticket of `purpose` would find, without using it (a page a link
+    /// scanner may fetch).
+    pub async fn peek_ticket(&self, ticket_hash: &str, purpose: Purpose) -> AppResult<Ticket> {
+        let now = self.clock().now();
+        Ok(match self.flow_by_ticket(ticket_hash, purpose).await? {
+            None => Ticket::Unknown,
+            Some(f) if f.completed_at.is_some() || f.ticket_used_at.is_some() => {
+                Ticket::AlreadyUsed
+            }
+            Some(f) if f.expires_at < now => Ticket::Expired(f),
+            Some(f) => Ticket::Fresh(f),
+        })
+    }
+
+    /// Claims a ticket of `purpose`: only the first presentation gets `Fresh` (or `Expired`).
+    pub async fn use_ticket(&self, ticket_hash: &str, purpose: Purpose) -> AppResult<Ticket> {
         let now = self.clock().now();
         let claimed = self
             .conn()
             .execute_raw(stmt(
                 self.backend(),
-                "UPDATE oauth_flow SET ticket_used_at = $1 WHERE ticket_hash = $2 AND ticket_used_at IS NULL",
-                [now.into(), ticket_hash.into()],
+                "UPDATE oauth_flow SET ticket_used_at = $1 WHERE ticket_hash = $2 AND purpose = $3 AND ticket_used_at IS NULL",
+                [now.into(), ticket_hash.into(), purpose.as_str().into()],
             ))
             .await?
             .rows_affected();
-        let flow = oauth_flow::Entity::find()
-            .filter(oauth_flow::Column::TicketHash.eq(ticket_hash))
-            .one(self.conn())
-            .await?
-            .map(OAuthFlow::from);
-        Ok(match (flow, claimed) {
-            (None, _) => Ticket::Unknown,
-            (Some(_), 0) => Ticket::AlreadyUsed,
-            (Some(f), _) if f.expires_at < now => Ticket::Expired(f),
-            (Some(f), _) => Ticket::Fresh(f),
-        })
+        Ok(
+            match (self.flow_by_ticket(ticket_hash, purpose).await?, claimed) {
+                (None, _) => Ticket::Unknown,
+                (Some(_), 0) => Ticket::AlreadyUsed,
+                (Some(f), _) if f.expires_at < now => Ticket::Expired(f),
+                (Some(f), _) => Ticket::Fresh(f),
+            },
+        )
     }
 
     /// Binds a started flow to its OAuth `state`, the browser's cookie and the PKCE verifier.
@@ -139,9 +187,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn flow_by_state(&self, state_hash: &str) -> AppResult<Option<OAuthFlow>> {
+    pub async fn flow_by_state(
+        &self,
+        state_hash: &str,
+        purpose: Purpose,
+    ) -> AppResult<Option<OAuthFlow>> {
         Ok(oauth_flow::Entity::find()
             .filter(oauth_flow::Column::StateHash.eq(state_hash))
+            .filter(oauth_flow::Column::Purpose.eq(purpose.as_str()))
             .one(self.conn())
             .await?
             .map(OAuthFlow::from))
@@ -170,5 +223,15 @@ impl Store {
             .exec(self.conn())
             .await?;
         Ok(())
+    }
+
+    /// Deletes flows that ended or expired before `before` (their retention is over); returns how
+    /// many. Not tenant-scoped: housekeeping over every organization, like the read scheduler.
+    pub async fn delete_flows_expired_before(&self, before: DateTime<Utc>) -> AppResult<u64> {
+        Ok(oauth_flow::Entity::delete_many()
+            .filter(oauth_flow::Column::ExpiresAt.lt(before))
+            .exec(self.conn())
+            .await?
+            .rows_affected)
     }
 }

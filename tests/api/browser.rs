@@ -3,6 +3,7 @@
 //! tools come from `scripts/install-test-tools.sh`; without them this test fails, never skips.
 
 use crate::connect_support::{RETURN, app_with_sandbox};
+use ponto_bridge::domain::scope::Scope;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -23,7 +24,11 @@ async fn a_real_browser_links_two_accounts() {
         l.sb.account(&ponto_org, json!({"currentBalance": "20.00"}))
             .await;
     let _a3 = l.sb.account(&ponto_org, json!({})).await;
-    let token = l.token("acme");
+    let token = l
+        .app
+        .auth
+        .mint_hs256_named("acme", Some("Acme Browser BV"), &Scope::ALL, "tester", 3600)
+        .unwrap();
     let start = l.connect_url(&token, RETURN, false).await.unwrap();
 
     let out = tokio::process::Command::new("node")
@@ -46,6 +51,8 @@ async fn a_real_browser_links_two_accounts() {
     );
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(report["confirmation"], "Acme Browser BV", "{report}");
+    assert_eq!(report["returnsTo"], "https://app.example");
     assert_eq!(
         report["finalUrl"],
         format!("{RETURN}&ponto_status=CONNECTED")

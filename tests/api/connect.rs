@@ -156,10 +156,15 @@ async fn attacks_on_the_flow_fail() {
         );
     }
 
-    // A ticket works once.
+    // A ticket works once (the confirmation page alone uses nothing).
     let start = l.connect_url(&token, RETURN, false).await.unwrap();
+    assert_eq!(
+        Browser::new().page(&start).await.0,
+        200,
+        "a link scanner's GET"
+    );
     let mut victim = Browser::new();
-    let (_, to_ponto, _) = victim.get(&start).await;
+    let (_, to_ponto, _) = victim.confirm(&start, "continue").await;
     let (status, _, headers) = Browser::new().get(&start).await;
     assert_eq!(
         (status, headers["x-error-code"].to_str().unwrap()),
@@ -188,7 +193,7 @@ async fn attacks_on_the_flow_fail() {
         .connect_url(&l.token("attacker"), RETURN, false)
         .await
         .unwrap();
-    attacker.get(&attacker_start).await;
+    attacker.confirm(&attacker_start, "continue").await;
     let (status, _, headers) = attacker.get(back.as_str()).await;
     assert_eq!(
         (status, headers["x-error-code"].to_str().unwrap()),

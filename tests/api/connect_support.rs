@@ -113,7 +113,44 @@ impl Browser {
 
     /// GETs `url`; remembers a `pb_oauth` cookie it is given; returns status and `Location`.
     pub async fn get(&mut self, url: &str) -> (u16, Option<String>, reqwest::header::HeaderMap) {
-        let mut req = self.http.get(url);
+        let (status, location, headers, _) = self.send(self.http.get(url)).await;
+        (status, location, headers)
+    }
+
+    /// GETs a page: status and body.
+    pub async fn page(&mut self, url: &str) -> (u16, String) {
+        let (status, _, _, body) = self.send(self.http.get(url)).await;
+        (status, body)
+    }
+
+    /// Submits a form as this browser.
+    pub async fn post(
+        &mut self,
+        url: &str,
+        form: &[(String, String)],
+    ) -> (u16, Option<String>, reqwest::header::HeaderMap) {
+        let (status, location, headers, _) = self.send(self.http.post(url).form(form)).await;
+        (status, location, headers)
+    }
+
+    /// Opens our connect link and presses `decision` (`continue` or `decline`) on the
+    /// confirmation page; returns the answer to the form.
+    pub async fn confirm(
+        &mut self,
+        start: &str,
+        decision: &str,
+    ) -> (u16, Option<String>, reqwest::header::HeaderMap) {
+        let (status, page) = self.page(start).await;
+        assert_eq!(status, 200, "the confirmation page: {page}");
+        let form = ponto_bridge::demo::confirmation_form(&page, decision)
+            .unwrap_or_else(|| panic!("no form on {page}"));
+        self.post(start.split('?').next().unwrap(), &form).await
+    }
+
+    async fn send(
+        &mut self,
+        mut req: reqwest::RequestBuilder,
+    ) -> (u16, Option<String>, reqwest::header::HeaderMap, String) {
         if let Some(c) = &self.cookie {
             req = req.header("cookie", format!("pb_oauth={c}"));
         }
@@ -130,7 +167,13 @@ impl Browser {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        (resp.status().as_u16(), location, headers)
+        let status = resp.status().as_u16();
+        (
+            status,
+            location,
+            headers,
+            resp.text().await.unwrap_or_default(),
+        )
     }
 }
 
@@ -172,8 +215,8 @@ impl Linked {
             .await
             .unwrap_or_else(|b| panic!("{b}"));
         let mut browser = Browser::new();
-        let (status, to_ponto, _) = browser.get(&start).await;
-        assert_eq!(status, 303, "start redirects to Ponto");
+        let (status, to_ponto, _) = browser.confirm(&start, "continue").await;
+        assert_eq!(status, 303, "continuing redirects to Ponto");
         assert!(browser.cookie.is_some(), "start sets the flow cookie");
         let back = self
             .sb

@@ -11,6 +11,7 @@ mod connect_support;
 mod demo;
 mod events;
 mod extremes;
+mod flows;
 mod health;
 mod helpers;
 mod invoices;

@@ -239,10 +239,16 @@ async fn reauthorization_required_expiring_and_fixed() {
         w.l.app
             .gql(&w.token, m, json!({"a": gid, "r": RETURN}))
             .await;
-    let link = body["data"]["requestReauthorization"]["url"]
+    let ours = body["data"]["requestReauthorization"]["url"]
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
         .to_owned();
+    assert!(ours.starts_with(&format!("{}/oauth/ponto/reauthorize?ticket=", w.l.app.base)));
+    let mut browser = Browser::new();
+    let (status, link, _) = browser.get(&ours).await;
+    assert_eq!(status, 303, "our one-time URL goes on to Ponto");
+    assert!(browser.cookie.is_some(), "and binds this browser");
+    let link = link.unwrap();
     let resp =
         w.l.sb
             .http
@@ -256,7 +262,13 @@ async fn reauthorization_required_expiring_and_fixed() {
         back.starts_with(&format!("{}/oauth/ponto/reauthorized?state=", w.l.app.base)),
         "{back}"
     );
-    let (status, landing, _) = Browser::new().get(&back).await;
+    let (status, _, h) = Browser::new().get(&back).await;
+    assert_eq!(
+        (status, h["x-error-code"].to_str().unwrap()),
+        (400, "BROWSER_MISMATCH"),
+        "the return needs the browser that went to Ponto"
+    );
+    let (status, landing, _) = browser.get(&back).await;
     assert_eq!(status, 303);
     assert_eq!(
         landing.unwrap(),

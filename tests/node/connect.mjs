@@ -1,6 +1,6 @@
-// Drives Debian's Chromium through the Ponto connect flow: open our start URL, log in at the
-// sandbox as the given organization, switch on the given account sliders, allow, and report
-// where the browser lands. Usage: node connect.mjs <startUrl> <organizationId> <returnOrigin> <accountId>...
+// Drives Debian's Chromium through the Ponto connect flow: open our start URL, read the
+// confirmation page and continue, log in at the sandbox as the given organization, switch on the
+// given account sliders, allow, and report where the browser lands. Usage: node connect.mjs <startUrl> <organizationId> <returnOrigin> <accountId>...
 import puppeteer from 'puppeteer-core';
 
 const [startUrl, organization, returnOrigin, ...accounts] = process.argv.slice(2);
@@ -22,6 +22,10 @@ try {
     }
   });
   await page.goto(startUrl, { waitUntil: 'domcontentloaded' });
+  // Our confirmation page: who the accounts are shared with, then Continue.
+  const confirmation = await page.$eval('#organization', (e) => e.textContent);
+  const returnsTo = await page.$eval('#return-origin', (e) => e.textContent);
+  await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('#continue')]);
   // Ponto's login: choose the organization.
   await page.select('select[name=organization]', organization);
   await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded' }), page.click('button[type=submit]')]);
@@ -33,7 +37,12 @@ try {
   // Our callback redirects onwards; wait until the return URL is reached.
   await page.waitForFunction((o) => location.href.startsWith(o), { timeout: 15000 }, returnOrigin);
   const cookies = await browser.cookies();
-  console.log(JSON.stringify({ finalUrl: page.url(), flowCookieLeft: cookies.some((c) => c.name === 'pb_oauth' && c.value) }));
+  console.log(JSON.stringify({
+    confirmation,
+    returnsTo,
+    finalUrl: page.url(),
+    flowCookieLeft: cookies.some((c) => c.name === 'pb_oauth' && c.value),
+  }));
 } finally {
   await browser.close();
 }
