@@ -232,16 +232,39 @@ impl KeyRing {
     }
 }
 
-/// Re-encrypts every sealed value not under the current key; returns how many were.
-pub async fn rotate(store: &crate::store::Store, ring: &KeyRing) -> AppResult<usize> {
-    let stale: Vec<_> = store
+/// What a key rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rotated {
+    /// Re-encrypted under the current key.
+    pub rotated: usize,
+    /// Rewritten by someone else between the read and the apply step (a token refresh): left as
+    /// they are, already sealed under a current key.
+    pub changed_meanwhile: usize,
+}
+
+/// Key rotation, step 1: every sealed value not under the current key.
+pub async fn rotate_read(
+    store: &crate::store::Store,
+    ring: &KeyRing,
+) -> AppResult<Vec<crate::store::tokens::SealedValue>> {
+    Ok(store
         .sealed_values()
         .await?
         .into_iter()
         .filter(|v| KeyRing::kid_of(&v.value) != Some(ring.current))
-        .collect();
+        .collect())
+}
+
+/// Key rotation, step 2: re-encrypts what step 1 read, each value only if it is still the one
+/// read (compare-and-swap), so a refresh committed in between survives.
+pub async fn rotate_apply(
+    store: &crate::store::Store,
+    ring: &KeyRing,
+    stale: &[crate::store::tokens::SealedValue],
+) -> AppResult<Rotated> {
+    let mut done = Rotated::default();
     let mut tx = store.begin_write().await?;
-    for v in &stale {
+    for v in stale {
         let binding = Binding {
             table: v.table,
             column: v.column,
@@ -249,10 +272,20 @@ pub async fn rotate(store: &crate::store::Store, ring: &KeyRing) -> AppResult<us
             organization: v.organization,
         };
         let plain = ring.open(&v.value, binding)?;
-        tx.replace_sealed(v, ring.seal(&plain, binding)?).await?;
+        if tx.replace_sealed(v, ring.seal(&plain, binding)?).await? {
+            done.rotated += 1;
+        } else {
+            done.changed_meanwhile += 1;
+        }
     }
     tx.commit().await?;
-    Ok(stale.len())
+    Ok(done)
+}
+
+/// Re-encrypts every sealed value not under the current key (both steps).
+pub async fn rotate(store: &crate::store::Store, ring: &KeyRing) -> AppResult<Rotated> {
+    let stale = rotate_read(store, ring).await?;
+    rotate_apply(store, ring, &stale).await
 }
 
 #[cfg(test)]

@@ -322,10 +322,12 @@ async fn run(command: Command) -> Result<(), AppError> {
                 ponto_bridge::bus::Bus::new(),
                 Arc::new(SystemClock),
             );
-            let n = ponto_bridge::crypto::rotate(&store, &ring).await?;
+            let done = ponto_bridge::crypto::rotate(&store, &ring).await?;
             println!(
-                "re-encrypted {n} secret(s) under key {}",
-                ring.current_kid()
+                "re-encrypted {} secret(s) under key {}; {} changed meanwhile and were left as written",
+                done.rotated,
+                ring.current_kid(),
+                done.changed_meanwhile
             );
             Ok(())
         }

@@ -167,7 +167,10 @@ pub struct SealedValue {
 
 impl WriteTx {
     /// Replaces one sealed value (key rotation). Only the tables and columns above.
-    pub async fn replace_sealed(&mut self, v: &SealedValue, value: Vec<u8>) -> AppResult<()> {
+    /// Replaces a sealed value only if it is still the one read (`v.value`): a value rewritten
+    /// meanwhile (a token refresh) is newer and was sealed under the current key, so it stays.
+    /// Returns whether it was replaced.
+    pub async fn replace_sealed(&mut self, v: &SealedValue, value: Vec<u8>) -> AppResult<bool> {
         let allowed = matches!(
             (v.table, v.column),
             ("ponto_connection", "access_token_enc" | "refresh_token_enc")
@@ -178,18 +181,26 @@ impl WriteTx {
             return Err(AppError::internal("not a sealed column"));
         }
         let sql = format!(
-            "UPDATE {} SET {} = $1 WHERE id = $2 AND organization_id = $3",
-            v.table, v.column
+            "UPDATE {t} SET {c} = $1 WHERE id = $2 AND organization_id = $3 AND {c} = $4",
+            t = v.table,
+            c = v.column
         );
         let backend = self.conn().get_database_backend();
-        self.conn()
+        let n = self
+            .conn()
             .execute_raw(stmt(
                 backend,
                 &sql,
-                [value.into(), v.row.into(), v.organization.into()],
+                [
+                    value.into(),
+                    v.row.into(),
+                    v.organization.into(),
+                    v.value.clone().into(),
+                ],
             ))
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
     }
 
     /// Stores rotated tokens and releases the refresh lease.

@@ -22,6 +22,7 @@ mod openapi_check;
 mod ponto_client;
 mod ponto_webhooks;
 mod problems;
+mod rotation;
 mod sandbox_support;
 mod sandbox_sync;
 mod schema;

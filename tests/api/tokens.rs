@@ -126,7 +126,8 @@ async fn after_keys_rotate_everything_still_decrypts() {
     .unwrap();
     let n = ponto_bridge::crypto::rotate(&l.app.store, &ring)
         .await
-        .unwrap();
+        .unwrap()
+        .rotated;
     assert!(n >= 2, "access and refresh tokens re-encrypted ({n})");
     let sealed = l.app.store.sealed_tokens(org).await.unwrap().unwrap();
     assert_eq!(
@@ -136,7 +137,8 @@ async fn after_keys_rotate_everything_still_decrypts() {
     assert_eq!(
         ponto_bridge::crypto::rotate(&l.app.store, &ring)
             .await
-            .unwrap(),
+            .unwrap()
+            .rotated,
         0,
         "nothing left to rotate"
     );
