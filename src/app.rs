@@ -39,6 +39,7 @@ impl App {
     /// Connects and migrates the database, then binds the listener (port 0 picks a free one).
     pub async fn build(serve: &ServeSettings, clock: SharedClock) -> AppResult<App> {
         crate::install_crypto_provider();
+        serve.check_posture().map_err(AppError::bad_input)?;
         let settings = &serve.settings;
         let auth = Arc::new(Authenticator::from_settings(settings, clock.clone())?);
         let url = settings.database_url();
@@ -50,7 +51,7 @@ impl App {
             max_depth: serve.graphql_max_depth,
             max_complexity: serve.graphql_max_complexity,
             max_aliases: serve.graphql_max_aliases,
-            introspection: serve.graphql_introspection,
+            introspection: serve.introspection(),
         };
         let keys = Arc::new(KeyRing::from_settings(settings)?);
         let ponto = serve
@@ -115,8 +116,20 @@ impl App {
             max_body_bytes: serve.max_body_bytes,
             ponto_webhook_max_body_bytes: serve.ponto_webhook_max_body_bytes,
             cors_allowed_origins: serve.cors_allowed_origins.clone(),
-            graphiql: serve.graphql_introspection,
+            graphiql: serve.introspection(),
         };
+        let posture = match settings.environment {
+            crate::config::Environment::Production => "production",
+            crate::config::Environment::Development => "development",
+        };
+        tracing::info!(
+            posture,
+            public_url = %public_url,
+            introspection = serve.introspection(),
+            graphiql = serve.introspection(),
+            secrets = if settings.encryption_keys.is_some() { "configured" } else { "generated into the data directory" },
+            "security posture"
+        );
         let router = router(AppState::new(
             store.clone(),
             schema,

@@ -299,10 +299,10 @@ pub struct ServeSettings {
     #[arg(long, env = "PB_GRAPHQL_MAX_ALIASES", default_value_t = 30)]
     pub graphql_max_aliases: usize,
 
-    /// Serve schema introspection (and GraphiQL). Switch off in production if wanted.
-    #[arg(long, env = "PB_GRAPHQL_INTROSPECTION", default_value_t = true,
-          action = clap::ArgAction::Set)]
-    pub graphql_introspection: bool,
+    /// Serve schema introspection, field suggestions and GraphiQL. Default: on in development,
+    /// off in production.
+    #[arg(long, env = "PB_GRAPHQL_INTROSPECTION", action = clap::ArgAction::Set)]
+    pub graphql_introspection: Option<bool>,
 
     /// Log format.
     #[arg(long, env = "PB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -322,6 +322,35 @@ impl ServeSettings {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// Introspection (and GraphiQL) as configured, else on in development only.
+    pub fn introspection(&self) -> bool {
+        self.graphql_introspection
+            .unwrap_or(self.settings.environment == Environment::Development)
+    }
+
+    /// What production requires beyond secrets: links we hand out and the Ponto API over https.
+    pub fn check_posture(&self) -> Result<(), String> {
+        if self.settings.environment != Environment::Production {
+            return Ok(());
+        }
+        match &self.public_url {
+            Some(u) if u.scheme() == "https" => {}
+            Some(u) => {
+                return Err(format!(
+                    "PB_PUBLIC_URL must be https in production, not {u}"
+                ));
+            }
+            None => return Err("PB_PUBLIC_URL (https) is required in production".into()),
+        }
+        if self.ponto.ponto_api_root.scheme() != "https" {
+            return Err(format!(
+                "PB_PONTO_API_ROOT must be https in production, not {}",
+                self.ponto.ponto_api_root
+            ));
+        }
+        Ok(())
     }
 }
 

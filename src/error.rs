@@ -122,7 +122,7 @@ impl AppError {
     /// Logs an internal cause once, at the boundary that hides it from the client.
     pub fn log_if_internal(&self) {
         if let Self::Internal(cause) = self {
-            tracing::error!(error = %cause, source = ?cause.source(), "internal error");
+            tracing::error!(error = %Esc(cause), source = ?cause.source(), "internal error");
         }
     }
 }
@@ -139,5 +139,38 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
             sea_orm::TransactionError::Connection(db) => db.into(),
             sea_orm::TransactionError::Transaction(app) => app,
         }
+    }
+}
+
+/// Text from outside (users, Ponto, parsers) on a log line: control characters escaped, so it
+/// cannot forge lines or hide in the text log format. Use as `error = %Esc(&e)`.
+pub struct Esc<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for Esc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for c in self.0.to_string().chars() {
+            if c.is_control() {
+                for e in c.escape_default() {
+                    f.write_char(e)?;
+                }
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod esc_tests {
+    use super::Esc;
+
+    #[test]
+    fn control_characters_cannot_forge_log_lines() {
+        let forged = "bad\n2026-12-01T00:00:00Z  INFO admin logged in\r\u{1b}[31m";
+        let shown = Esc(forged).to_string();
+        assert!(!shown.contains('\n') && !shown.contains('\r') && !shown.contains('\u{1b}'));
+        assert_eq!(Esc("été €").to_string(), "été €");
     }
 }

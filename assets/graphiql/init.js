@@ -6,11 +6,56 @@
 
   // Queries and mutations go to POST /graphql with the headers typed in GraphiQL's headers
   // pane; subscriptions over the graphql-transport-ws protocol on /graphql/ws (same host, wss:
-  // behind https). The WebSocket opens only when a subscription is run.
+  // behind https). The WebSocket opens only when a subscription is run, and carries no headers.
   var wsUrl = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/graphql/ws';
   var fetcher = GraphiQL.createFetcher({
     url: '/graphql',
     wsClient: graphqlWs.createClient({ url: wsUrl, lazy: true }),
+  });
+
+  // Header values (bearer tokens) must never reach localStorage. shouldPersistHeaders=false keeps
+  // them out of "graphiql:headers" and the tabs, but the history plugin still writes each run's
+  // headers into "graphiql:queries" (and "graphiql:favorites"): this storage strips them there.
+  var PREFIX = 'graphiql:';
+  function withoutHeaders(value, listKey, field) {
+    try {
+      var parsed = JSON.parse(value);
+      var list = parsed && parsed[listKey];
+      if (!Array.isArray(list)) return value;
+      list.forEach(function (item) {
+        if (item && typeof item === 'object') {
+          if (field === 'delete') delete item.headers; else item.headers = null;
+        }
+      });
+      return JSON.stringify(parsed);
+    } catch (e) {
+      return null;
+    }
+  }
+  var storage = {
+    getItem: function (key) { return localStorage.getItem(key); },
+    setItem: function (key, value) {
+      if (key === PREFIX + 'headers') return;
+      if (key === PREFIX + 'queries') value = withoutHeaders(value, 'queries', 'delete');
+      else if (key === PREFIX + 'favorites') value = withoutHeaders(value, 'favorites', 'delete');
+      else if (key === PREFIX + 'tabState') value = withoutHeaders(value, 'tabs', 'null');
+      if (value === null) localStorage.removeItem(key); else localStorage.setItem(key, value);
+    },
+    removeItem: function (key) { localStorage.removeItem(key); },
+    clear: function () {
+      Object.keys(localStorage).forEach(function (key) {
+        if (key.indexOf(PREFIX) === 0) localStorage.removeItem(key);
+      });
+    },
+    get length() {
+      return Object.keys(localStorage).filter(function (key) { return key.indexOf(PREFIX) === 0; }).length;
+    },
+  };
+  // Drop what an earlier version of this page may have left.
+  storage.removeItem(PREFIX + 'headers');
+  ['queries', 'favorites', 'tabState'].forEach(function (name) {
+    var v = localStorage.getItem(PREFIX + name);
+    if (v !== null) storage.setItem(PREFIX + name, v);
   });
 
   // Full page (set through the CSSOM, which a CSP without style 'unsafe-inline' still allows).
@@ -25,7 +70,8 @@
   ReactDOM.createRoot(root).render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
-      // Tokens typed in the headers pane stay in memory, never in localStorage.
+      storage: storage,
+      // Tokens typed in the headers pane stay in memory only.
       shouldPersistHeaders: false,
     }),
   );

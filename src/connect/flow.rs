@@ -296,7 +296,7 @@ impl Connect {
         match self.exchange_and_link(flow, &code).await {
             Ok(status) => status,
             Err(e) => {
-                tracing::warn!(organization = %flow.organization_id, error = %e, "Ponto authorization could not be completed");
+                tracing::warn!(organization = %flow.organization_id, error = %crate::error::Esc(&e), "Ponto authorization could not be completed");
                 "UPSTREAM_UNAVAILABLE"
             }
         }
@@ -334,13 +334,13 @@ impl Connect {
             Ok(Some(status)) => return Ok(status),
             Ok(None) => "CONFLICT",
             Err(e) => {
-                tracing::warn!(organization = %org, error = %e, "linking failed after the token exchange");
+                tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "linking failed after the token exchange");
                 "UPSTREAM_UNAVAILABLE"
             }
         };
         // Nothing of it was stored: give the integration back.
         if let Err(e) = ponto.revoke(&refresh).await {
-            tracing::warn!(organization = %org, error = %e, "could not revoke unused Ponto tokens");
+            tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "could not revoke unused Ponto tokens");
         }
         Ok(status)
     }
@@ -411,7 +411,7 @@ impl Connect {
                 Connect::token_binding("refresh_token_enc", t.connection_id, org),
             )?;
             if let Err(e) = ponto.revoke(&refresh).await {
-                tracing::warn!(organization = %org, error = %e, "revoking at Ponto failed; unlinking anyway");
+                tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "revoking at Ponto failed; unlinking anyway");
             }
         }
         let mut tx = self.store.begin_write().await?;

@@ -222,7 +222,9 @@ pub async fn run_flow_cleanup(
                     deleted = n,
                     "old connect and re-authorization flows deleted"
                 ),
-                Err(e) => tracing::warn!(error = %e, "could not delete old flows"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::Esc(&e), "could not delete old flows")
+                }
             }
         }
         tokio::select! {

@@ -168,7 +168,7 @@ impl Connect {
         match self.to_ponto(flow.id, org, &account).await {
             Ok(started) => Ok(Ok(started)),
             Err(e) => {
-                tracing::warn!(organization = %org, error = %e, "Ponto re-authorization request failed");
+                tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "Ponto re-authorization request failed");
                 self.store
                     .complete_flow(flow.id, "UPSTREAM_UNAVAILABLE")
                     .await?;

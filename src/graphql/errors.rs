@@ -125,7 +125,7 @@ impl Extension for ErrorPolicy {
                     .get_or_insert_with(Default::default)
                     .set("code", ErrorCode::BadUserInput.as_str());
             } else if !has_code {
-                tracing::error!(message = %e.message, path = ?e.path, "unclassified GraphQL error masked as INTERNAL");
+                tracing::error!(message = %crate::error::Esc(&e.message), path = ?e.path, "unclassified GraphQL error masked as INTERNAL");
                 e.message = AppError::internal("masked").public_message();
                 e.extensions
                     .get_or_insert_with(Default::default)

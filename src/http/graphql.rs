@@ -1,15 +1,15 @@
-//! Owns the `/graphql` endpoint: bearer-token authentication, tenant resolution, GraphiQL.
+//! Owns the `/graphql` endpoint: bearer-token authentication, tenant resolution, request-level
+//! refusals (size, batches, malformed bodies).
 
 use super::AppState;
 use crate::domain::ids::OrganizationId;
 use crate::error::AppResult;
 use crate::graphql::Principal;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -32,19 +32,6 @@ impl IdentityCache {
         map.insert(claim.to_owned(), id);
         Ok(id)
     }
-}
-
-pub async fn graphiql(State(state): State<AppState>) -> Response {
-    if !state.opts.graphiql {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
-    .into_response()
 }
 
 /// Request-level refusals, before GraphQL sees the document.

@@ -13,7 +13,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(serde_json::json!({"status": "ready"})).into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
+            tracing::warn!(error = %crate::error::Esc(&e), "readiness check failed");
             let unavailable =
                 crate::error::AppError::UpstreamUnavailable("database unavailable".into());
             error_response(&unavailable)

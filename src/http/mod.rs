@@ -1,6 +1,7 @@
 //! Owns HTTP: the axum router, request limits, CORS and the mapping of errors to responses.
 //! The only room that knows axum.
 
+mod graphiql;
 mod graphql;
 mod health;
 mod oauth;
@@ -70,7 +71,8 @@ pub struct HttpOptions {
 pub fn router(state: AppState) -> Router {
     let opts = state.opts.clone();
     Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
+        .route("/graphql", get(graphiql::page).post(graphql::execute))
+        .route("/graphql/assets/{name}", get(graphiql::asset))
         .route("/oauth/ponto/start", get(oauth::confirm).post(oauth::start))
         .route(
             "/oauth/ponto/reauthorize",
@@ -89,9 +91,15 @@ pub fn router(state: AppState) -> Router {
             limit_body,
         ))
         .layer(cors(&opts.cors_allowed_origins))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// The span of a request: method and path only. Query strings never reach a log at any level:
+/// on `/oauth/*` and `/reauthorize/*` they hold one-time tickets, codes, states and link tokens.
+fn request_span(req: &Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
 /// A bug must not cost the client its connection: a panic becomes a logged 500 with the
@@ -102,7 +110,7 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
-    tracing::error!(panic = %detail, "request handler panicked");
+    tracing::error!(panic = %crate::error::Esc(detail), "request handler panicked");
     let e = AppError::internal("panic");
     graphql::refused(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -108,7 +108,7 @@ impl WebhookKeys {
                 c.fetched_at = Some(attempted);
             }
             Err(e) => {
-                tracing::warn!(url = %self.url, error = %e, "fetching Ponto's webhook keys failed; keeping the last good set");
+                tracing::warn!(url = %self.url, error = %crate::error::Esc(&e), "fetching Ponto's webhook keys failed; keeping the last good set");
             }
         }
     }

@@ -18,11 +18,11 @@ pub async fn run_scheduler(syncer: Syncer, shutdown: impl std::future::Future<Ou
             Ok(due) => {
                 for org in due {
                     if let Err(e) = syncer.read_claimed(org, Some(&owner)).await {
-                        tracing::warn!(organization = %org, error = %e, "reading Ponto failed; will retry at the next read");
+                        tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "reading Ponto failed; will retry at the next read");
                     }
                 }
             }
-            Err(e) => tracing::error!(error = %e, "could not claim due reads"),
+            Err(e) => tracing::error!(error = %crate::error::Esc(&e), "could not claim due reads"),
         }
         tokio::select! {
             _ = &mut shutdown => return,

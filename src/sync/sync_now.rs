@@ -62,7 +62,7 @@ impl Syncer {
                 return Err(e);
             }
             // One synchronization started: record and follow it; the answer lists only it.
-            tracing::warn!(organization = %org, account = %account, error = %e, "Ponto refused one of the synchronizations");
+            tracing::warn!(organization = %org, account = %account, error = %crate::error::Esc(&e), "Ponto refused one of the synchronizations");
         }
         let mut tx = self.store.begin_write().await?;
         for s in &syncs {
@@ -144,7 +144,7 @@ impl Syncer {
                 match ponto.synchronization(&token, &current.id).await {
                     Ok(next) => current = next,
                     Err(e) => {
-                        tracing::warn!(organization = %org, error = %e, "could not follow a synchronization");
+                        tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "could not follow a synchronization");
                         break;
                     }
                 }

@@ -65,3 +65,46 @@ async fn a_real_browser_links_two_accounts() {
     assert_eq!(c["status"], "CONNECTED");
     assert_eq!(c["accounts"]["edges"].as_array().unwrap().len(), 2);
 }
+
+/// GraphiQL works offline: every request outside the service's origin is blocked, and a query
+/// run from the page shows its result.
+#[tokio::test(flavor = "multi_thread")]
+async fn graphiql_runs_a_query_with_nothing_from_outside() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+    let (app, _db) = crate::helpers::spawn_app().await;
+    let out = tokio::process::Command::new("node")
+        .current_dir(dir)
+        .args(["graphiql.mjs", &app.base])
+        .output()
+        .await
+        .expect("node runs");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["blocked"], json!([]), "{report}");
+    assert!(
+        report["result"].as_str().unwrap().contains("Query"),
+        "{report}"
+    );
+
+    // Only the listed assets are served, with their types.
+    let js = app.get("/graphql/assets/init.js").await;
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(app.get("/graphql/assets/..%2Fsecret").await.status(), 404);
+    assert_eq!(app.get("/graphql/assets/other.js").await.status(), 404);
+    let page = app.get("/graphql").await;
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+}

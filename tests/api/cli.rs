@@ -121,6 +121,8 @@ fn production_without_a_token_key_refuses_to_start() {
             "serve",
             "--environment",
             "production",
+            "--public-url",
+            "https://bridge.example",
             "--bind",
             "127.0.0.1:0",
         ])

@@ -78,7 +78,21 @@ async function run() {
     const cm = document.querySelector(sel);
     return cm && cm.CodeMirror && cm.CodeMirror.getValue().trim() === q;
   }, { polling: 100 }, SELECTORS.queryEditor, QUERY);
+  // The run must really reach POST /graphql (the result pane may already hold an earlier
+  // response, e.g. that of a failed schema introspection).
+  const executed = page.waitForResponse((r) => {
+    const req = r.request();
+    const u = new URL(r.url());
+    if (req.method() !== 'POST' || u.origin !== origin || u.pathname !== '/graphql') return false;
+    try {
+      const body = JSON.parse(req.postData() || '{}');
+      return body.operationName !== 'IntrospectionQuery' && String(body.query).trim() === QUERY;
+    } catch {
+      return false;
+    }
+  });
   await page.click(SELECTORS.execute);
+  await executed;
   await page.waitForFunction((sel) => {
     const el = document.querySelector(sel);
     return el && el.innerText.includes('"__typename"');
