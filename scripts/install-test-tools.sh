@@ -13,6 +13,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 command -v chromium >/dev/null || { echo "chromium is still missing" >&2; exit 1; }
+
+# pg_dump: the test that no token is readable from a database dump reads PostgreSQL's dump.
+if ! command -v pg_dump >/dev/null 2>&1; then
+  echo "installing Debian's postgresql-client (pg_dump)"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql-client >/dev/null
+fi
+command -v pg_dump >/dev/null || { echo "pg_dump is still missing" >&2; exit 1; }
 command -v node >/dev/null || { echo "node is required for the browser and graphql-js tests" >&2; exit 1; }
 
 # The npm packages of tests/node (package-lock.json pins them): installed when one is missing.

@@ -3,7 +3,7 @@
 
 use crate::helpers::{TestApp, TestDb, serve_settings, spawn_with_clock};
 use crate::sandbox_support::Sandbox;
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 use ponto_bridge::clock::ManualClock;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -53,7 +53,7 @@ fn sandbox_args(sb: &Sandbox, extra: &[&str]) -> Vec<String> {
 }
 
 pub async fn start_on(db: TestDb, extra: &[&str]) -> Linked {
-    let clock = ManualClock::new(Utc::now().trunc_subsecs(0));
+    let clock = ManualClock::new(crate::helpers::clock_start());
     let sb = Sandbox::start(Arc::new(clock.clone())).await;
     let args = sandbox_args(&sb, extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

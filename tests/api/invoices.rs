@@ -1,6 +1,7 @@
 //! `upsertInvoices` and `voidInvoice` through HTTP: idempotent batches, per-item errors with
 //! their index, normalized references, no half-written invoice.
 
+use crate::helpers::day;
 use crate::helpers::{TestApp, error_code, spawn_app};
 use serde_json::{Value, json};
 
@@ -14,7 +15,7 @@ const LIST: &str = "{ invoices(first: 100) { edges { node { id externalId number
 fn item(ext: &str, total: &str) -> Value {
     json!({"externalId": ext, "kind": "SALES_INVOICE", "number": format!("N-{ext}"), "counterpartyName": "Customer NV",
            "counterpartyIban": "BE68 5390 0754 7034", "currency": "EUR", "total": total,
-           "issueDate": "2026-11-01", "dueDate": "2026-12-01", "structuredReference": "***090/9337/55493***"})
+           "issueDate": day(-30), "dueDate": day(0), "structuredReference": "***090/9337/55493***"})
 }
 
 async fn list(app: &TestApp, token: &str) -> Value {
@@ -166,7 +167,7 @@ async fn batch_limits_and_request_level_errors() {
 
     // Decimals must be strings (or integers): a float literal is refused before anything runs.
     let body = app
-        .gql(&token, "mutation { upsertInvoices(input: {invoices: [{externalId: \"x\", kind: SALES_INVOICE, number: \"1\", currency: \"EUR\", total: 1.1, issueDate: \"2026-01-01\"}]}) { userErrors { code } } }", json!({}))
+        .gql(&token, &format!("mutation {{ upsertInvoices(input: {{invoices: [{{externalId: \"x\", kind: SALES_INVOICE, number: \"1\", currency: \"EUR\", total: 1.1, issueDate: \"{}\"}}]}}) {{ userErrors {{ code }} }} }}", day(-30)), json!({}))
         .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     let body = app
@@ -194,7 +195,7 @@ async fn void_by_id_or_external_id_and_filters() {
     let mut purchase = item("p-1", "50.00");
     purchase["kind"] = json!("PURCHASE_INVOICE");
     purchase["counterpartyName"] = json!("Supplier & Co");
-    purchase["dueDate"] = json!("2026-11-15");
+    purchase["dueDate"] = json!(day(-16));
     let body = app
         .gql(
             &token,
@@ -264,7 +265,7 @@ async fn void_by_id_or_external_id_and_filters() {
         filtered(json!({"statuses": ["OPEN"], "kinds": ["SALES_INVOICE"]})).await,
         Vec::<String>::new()
     );
-    assert_eq!(filtered(json!({"dueBefore": "2026-11-16"})).await, ["p-1"]);
+    assert_eq!(filtered(json!({"dueBefore": day(-15)})).await, ["p-1"]);
     assert_eq!(
         filtered(json!({"counterparty": "SUPPLIER &"})).await,
         ["p-1"]

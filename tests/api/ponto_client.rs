@@ -274,7 +274,10 @@ async fn paging_1000_transactions_returns_each_once_and_amounts_stay_exact() {
                 2 => "-0.01".to_owned(),
                 _ => format!("{i}.{:02}", i % 100),
             };
-            format!(r#"{{"amount":{amount},"valueDate":"2026-{:02}-{:02}","remittanceInformation":"r{i}"}}"#, 1 + i % 12, 1 + i % 28)
+            format!(
+                r#"{{"amount":{amount},"valueDate":"{}","remittanceInformation":"r{i}"}}"#,
+                crate::helpers::day(-((i % 300) as i64))
+            )
         })
         .collect();
     let created = sb

@@ -19,7 +19,8 @@ async fn linked() -> Linked {
 /// A Ponto event body, compact and with keys in alphabetical order as Ponto sends them.
 fn event(id: &str, ponto_org: &str) -> String {
     format!(
-        r#"{{"data":{{"attributes":{{"count":3,"createdAt":"2026-11-25T08:00:01.123Z"}},"id":"{id}","relationships":{{"account":{{"data":{{"id":"1d89d411-e310-4802-bbb7-aad7d98371e7","type":"account"}}}},"organization":{{"data":{{"id":"{ponto_org}","type":"organization"}}}}}},"type":"pontoConnect.account.transactionsCreated"}}}}"#
+        r#"{{"data":{{"attributes":{{"count":3,"createdAt":"{created}T08:00:01.123Z"}},"id":"{id}","relationships":{{"account":{{"data":{{"id":"1d89d411-e310-4802-bbb7-aad7d98371e7","type":"account"}}}},"organization":{{"data":{{"id":"{ponto_org}","type":"organization"}}}}}},"type":"pontoConnect.account.transactionsCreated"}}}}"#,
+        created = crate::helpers::day(-1)
     )
 }
 

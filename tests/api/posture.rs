@@ -3,7 +3,6 @@
 
 use crate::connect_support::TEST_KEYS;
 use crate::helpers::{TestDb, error_code, serve_settings, spawn_with};
-use chrono::{SubsecRound, Utc};
 use ponto_bridge::app::App;
 use ponto_bridge::clock::ManualClock;
 use serde_json::json;
@@ -21,7 +20,7 @@ fn production(db: &TestDb, extra: &[&str]) -> ponto_bridge::config::ServeSetting
 }
 
 async fn refused(settings: ponto_bridge::config::ServeSettings) -> String {
-    let clock = Arc::new(ManualClock::new(Utc::now().trunc_subsecs(0)));
+    let clock = Arc::new(ManualClock::new(crate::helpers::clock_start()));
     match App::build(&settings, clock).await {
         Ok(_) => panic!("started"),
         Err(e) => e.public_message(),

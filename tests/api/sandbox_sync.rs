@@ -1,8 +1,9 @@
 //! Synchronizations and the real-world controls of the sandbox, each shown through the Ponto
 //! API as our client sees it.
 
+use crate::helpers::day;
 use crate::sandbox_support::{Sandbox, finished_sync};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use ponto_bridge::clock::ManualClock;
 use ponto_bridge::ponto::PontoClient;
 use ponto_bridge::ponto::model::TokenSet;
@@ -26,7 +27,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let clock = ManualClock::new(Utc::now());
+    let clock = ManualClock::new(crate::helpers::clock_start());
     let sb = Sandbox::start(Arc::new(clock.clone())).await;
     let org = sb.org("Sync BV").await;
     let account = sb.account(&org, json!({"currentBalance": "100.00"})).await;
@@ -229,7 +230,7 @@ async fn bank_side_changes_show_after_a_synchronization() {
         w.sb.control(
             Method::POST,
             &format!("/transactions/{}/book", ids[0]),
-            Some(json!({"valueDate": "2026-11-20"})),
+            Some(json!({"valueDate": day(-11)})),
         )
         .await;
     let new_id = booked["id"].as_str().unwrap().to_owned();
@@ -263,7 +264,7 @@ async fn bank_side_changes_show_after_a_synchronization() {
             .value_date
             .unwrap()
             .to_string(),
-        "2026-11-20"
+        day(-11)
     );
     let changed = by_id(&ids[1]).unwrap();
     assert_eq!(
@@ -322,7 +323,8 @@ async fn integration_account_and_organization_controls() {
     assert!(!shared(&w.client).await.contains(&opened));
 
     // Authorization expiry set at the bank.
-    let expiry = "2027-01-31T00:00:00Z";
+    let expiry_day = day(60);
+    let expiry = format!("{expiry_day}T00:00:00Z");
     w.sb.control(
         Method::PATCH,
         &format!("/accounts/{}", w.account),
@@ -335,7 +337,7 @@ async fn integration_account_and_organization_controls() {
             .authorization_expiration_expected_at
             .unwrap()
             .to_rfc3339(),
-        "2027-01-31T00:00:00+00:00"
+        format!("{expiry_day}T00:00:00+00:00")
     );
     // An expired authorization makes synchronizations fail.
     w.sb.control(
@@ -504,7 +506,7 @@ async fn the_sandbox_data_api_creates_and_patches_bank_transactions() {
         .post(&url)
         .bearer_auth(t)
         .header("content-type", "application/json")
-        .body(r#"{"data":{"type":"financialInstitutionTransaction","attributes":{"amount":84.42,"currency":"EUR","valueDate":"2026-11-01T00:00:00Z","executionDate":"2026-11-01T00:00:00Z","description":"Shoes","remittanceInformationType":"unstructured","remittanceInformation":"NEW SHOES"}}}"#)
+        .body(format!(r#"{{"data":{{"type":"financialInstitutionTransaction","attributes":{{"amount":84.42,"currency":"EUR","valueDate":"{d}T00:00:00Z","executionDate":"{d}T00:00:00Z","description":"Shoes","remittanceInformationType":"unstructured","remittanceInformation":"NEW SHOES"}}}}}}"#, d = day(-30)))
         .send()
         .await
         .unwrap()

@@ -17,8 +17,11 @@ pub fn eur(minor: i64) -> Money {
     Money::new(minor, Currency::parse("EUR").unwrap())
 }
 
+/// A calendar date as the tests were written on 2026-12-01, moved with the test clock: it keeps
+/// its distance to "today" (and to the other dates), whatever day the suite runs on.
 pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    let written_on = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    crate::helpers::day_date(0) - (written_on - NaiveDate::from_ymd_opt(y, m, d).unwrap())
 }
 
 pub fn account(ponto_id: &str, iban: &str) -> AccountUpsert {

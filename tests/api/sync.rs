@@ -2,6 +2,7 @@
 //! later changes after a Ponto-side synchronization and a scheduled read, idempotent reads.
 
 use crate::connect_support::{Linked, app_with_sandbox};
+use crate::helpers::day;
 use crate::helpers::wait_until;
 use chrono::Duration;
 use reqwest::Method;
@@ -16,8 +17,8 @@ async fn linked() -> (Linked, String, String, String) {
         l.sb.account(&ponto_org, json!({"currentBalance": "500.00"}))
             .await;
     l.sb.transactions(&acc, json!([
-        {"amount": "100.00", "remittanceInformation": "first", "valueDate": "2026-11-01", "endToEndId": "e2e-1"},
-        {"amount": "-25.10", "remittanceInformation": "second", "valueDate": "2026-11-02"},
+        {"amount": "100.00", "remittanceInformation": "first", "valueDate": day(-30), "endToEndId": "e2e-1"},
+        {"amount": "-25.10", "remittanceInformation": "second", "valueDate": day(-29)},
         {"amount": "-9.99", "remittanceInformation": "card pending", "pending": true, "endToEndId": "e2e-card"},
     ])).await;
     let token = l.token("acme");
@@ -77,7 +78,7 @@ async fn the_first_import_and_later_changes_reach_graphql() {
     // New at the bank: visible after Ponto synchronizes and we read.
     l.sb.transactions(
         &acc,
-        json!({"amount": "42.00", "remittanceInformation": "third", "valueDate": "2026-11-03"}),
+        json!({"amount": "42.00", "remittanceInformation": "third", "valueDate": day(-28)}),
     )
     .await;
     sync_and_read(&l, &ponto_org).await;
@@ -125,7 +126,7 @@ async fn the_first_import_and_later_changes_reach_graphql() {
     l.sb.control(
         Method::POST,
         &format!("/transactions/{}/book", id_of("card pending")),
-        Some(json!({"valueDate": "2026-11-04"})),
+        Some(json!({"valueDate": day(-27)})),
     )
     .await;
     l.sb.control(
@@ -336,9 +337,9 @@ async fn pending_without_end_to_end_id_is_matched_by_amount_counterparty_and_dat
         &acc,
         json!([
             {"amount": "-12.00", "remittanceInformation": "fuel", "pending": true,
-             "counterpartReference": "BE68539007547034", "executionDate": "2026-11-20"},
+             "counterpartReference": "BE68539007547034", "executionDate": day(-11)},
             {"amount": "-30.00", "remittanceInformation": "cancelled", "pending": true,
-             "executionDate": "2026-11-20"},
+             "executionDate": day(-11)},
         ]),
     )
     .await;
@@ -352,7 +353,7 @@ async fn pending_without_end_to_end_id_is_matched_by_amount_counterparty_and_dat
     l.sb.control(
         Method::POST,
         &format!("/transactions/{}/book", bank_id(&l, "fuel")),
-        Some(json!({"valueDate": "2026-11-22"})),
+        Some(json!({"valueDate": day(-9)})),
     )
     .await;
     l.sb.control(
@@ -382,7 +383,7 @@ async fn pending_without_end_to_end_id_is_matched_by_amount_counterparty_and_dat
     l.sb.transactions(
         &acc,
         json!({"amount": "-12.00", "remittanceInformation": "fuel again", "pending": true,
-               "counterpartReference": "BE68539007547034", "executionDate": "2026-11-21"}),
+               "counterpartReference": "BE68539007547034", "executionDate": day(-10)}),
     )
     .await;
     sync_and_read(&l, &ponto_org).await;

@@ -238,7 +238,7 @@ async fn every_filter() {
         filtered(
             &app,
             &token,
-            json!({"dateFrom": "2026-03-10", "dateTo": "2026-03-15"})
+            json!({"dateFrom": date(2026, 3, 10), "dateTo": date(2026, 3, 15)})
         )
         .await,
         ["in-big", "out-rent"]
