@@ -238,8 +238,11 @@ pub struct Rotated {
     /// Re-encrypted under the current key.
     pub rotated: usize,
     /// Rewritten by someone else between the read and the apply step (a token refresh): left as
-    /// they are, already sealed under a current key.
+    /// they are.
     pub changed_meanwhile: usize,
+    /// Still not under the current key after the last pass (rewritten under an old key by an
+    /// instance that does not have the new one yet).
+    pub remaining: usize,
 }
 
 /// Key rotation, step 1: every sealed value not under the current key.
@@ -282,10 +285,21 @@ pub async fn rotate_apply(
     Ok(done)
 }
 
-/// Re-encrypts every sealed value not under the current key (both steps).
+/// Re-encrypts every sealed value not under the current key (both steps), again for values
+/// rewritten meanwhile, a few passes at most; `remaining` counts what is still not current.
 pub async fn rotate(store: &crate::store::Store, ring: &KeyRing) -> AppResult<Rotated> {
-    let stale = rotate_read(store, ring).await?;
-    rotate_apply(store, ring, &stale).await
+    let mut total = Rotated::default();
+    for _ in 0..3 {
+        let stale = rotate_read(store, ring).await?;
+        let pass = rotate_apply(store, ring, &stale).await?;
+        total.rotated += pass.rotated;
+        total.changed_meanwhile += pass.changed_meanwhile;
+        if pass.changed_meanwhile == 0 {
+            break;
+        }
+    }
+    total.remaining = rotate_read(store, ring).await?.len();
+    Ok(total)
 }
 
 #[cfg(test)]

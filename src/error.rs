@@ -150,7 +150,10 @@ impl<T: fmt::Display> fmt::Display for Esc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use fmt::Write;
         for c in self.0.to_string().chars() {
-            if c.is_control() {
+            // Line and paragraph separators and bidirectional overrides can fake or hide text
+            // as much as control characters.
+            let hiding = matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || hiding {
                 for e in c.escape_default() {
                     f.write_char(e)?;
                 }
@@ -172,5 +175,10 @@ mod esc_tests {
         let shown = Esc(forged).to_string();
         assert!(!shown.contains('\n') && !shown.contains('\r') && !shown.contains('\u{1b}'));
         assert_eq!(Esc("été €").to_string(), "été €");
+        let hidden = Esc("invoice\u{202e}fdp.exe\u{2028}x").to_string();
+        assert!(
+            !hidden.contains('\u{202e}') && !hidden.contains('\u{2028}'),
+            "{hidden}"
+        );
     }
 }

@@ -329,6 +329,12 @@ async fn run(command: Command) -> Result<(), AppError> {
                 ring.current_kid(),
                 done.changed_meanwhile
             );
+            if done.remaining > 0 {
+                return Err(AppError::bad_input(format!(
+                    "{} secret(s) are still sealed under an older key (rewritten by an instance without the new key?): give every instance the new key ring, then run `keys rotate` again",
+                    done.remaining
+                )));
+            }
             Ok(())
         }
         Command::Webhook { .. } => unreachable!("main runs it: it has its own exit codes"),

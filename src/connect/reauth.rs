@@ -81,6 +81,7 @@ impl Connect {
         &self,
         account: &str,
         token: &str,
+        cookie: Option<&str>,
     ) -> AppResult<Result<Started, LinkRefusal>> {
         let Some(claims) = URL_SAFE_NO_PAD
             .decode(token)
@@ -107,7 +108,7 @@ impl Connect {
             .create_reauthorization_flow(org, &account, &self.public("reauthorize/done"), "system")
             .await?
             .0;
-        self.to_ponto(flow, org, &account).await.map(Ok)
+        self.to_ponto(flow, org, &account, cookie).await.map(Ok)
     }
 
     /// `requestReauthorization`: a one-time URL of ours (10 minutes); opening it binds the
@@ -143,7 +144,11 @@ impl Connect {
     }
 
     /// `GET /oauth/ponto/reauthorize?ticket=…`: the URL `requestReauthorization` handed out.
-    pub async fn start_reauthorization(&self, ticket: &str) -> AppResult<Result<Started, Next>> {
+    pub async fn start_reauthorization(
+        &self,
+        ticket: &str,
+        cookie: Option<&str>,
+    ) -> AppResult<Result<Started, Next>> {
         let flow = match self
             .store
             .use_ticket(&hash(ticket), Purpose::Reauthorize)
@@ -165,7 +170,7 @@ impl Connect {
         let Some(account) = account else {
             return Ok(Err(Next::Refused(Refusal::InvalidTicket)));
         };
-        match self.to_ponto(flow.id, org, &account).await {
+        match self.to_ponto(flow.id, org, &account, cookie).await {
             Ok(started) => Ok(Ok(started)),
             Err(e) => {
                 tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "Ponto re-authorization request failed");
@@ -224,16 +229,19 @@ impl Connect {
         Ok((flow, ticket, expires_at))
     }
 
-    /// Binds the flow to a fresh `state` and this browser's cookie, and asks Ponto for a
+    /// Binds the flow to a fresh `state` and this browser's cookie (the one it has, so a connect
+    /// flow pending in the same browser keeps working, else a new one), and asks Ponto for a
     /// re-authorization request that comes back to `/oauth/ponto/reauthorized`.
     async fn to_ponto(
         &self,
         flow: uuid::Uuid,
         org: OrganizationId,
         a: &Account,
+        cookie: Option<&str>,
     ) -> AppResult<Started> {
         let ponto = self.ponto()?;
-        let (state, cookie) = (random_token(), random_token());
+        let state = random_token();
+        let cookie = cookie.map_or_else(random_token, str::to_owned);
         let expires_at = self.clock().now() + Duration::seconds(FLOW_TTL_SECS * 6);
         self.store
             .bind_flow(flow, &hash(&state), Some(&hash(&cookie)), None, expires_at)
@@ -274,13 +282,15 @@ impl Connect {
         if !self.store.complete_flow(flow.id, "IN_PROGRESS").await? {
             return Ok(Next::Refused(Refusal::StateAlreadyUsed));
         }
-        let status = if error.is_some() {
+        let status = if flow.expires_at < self.clock().now() {
+            "EXPIRED"
+        } else if error.is_some() {
             "ACCESS_DENIED"
         } else {
             "REAUTHORIZED"
         };
         self.store.set_flow_outcome(flow.id, status).await?;
-        if error.is_none() {
+        if status == "REAUTHORIZED" {
             self.store.read_soon(flow.organization_id).await?;
             self.store.bus().wake_reads();
         }

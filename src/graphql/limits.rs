@@ -7,7 +7,9 @@
 //! every tool sends (graphql-js `getIntrospectionQuery()`: nine nested `ofType`) is refused. We
 //! measure ourselves instead: introspection fields count toward neither; they are bounded by
 //! graphql-js's `MaxIntrospectionDepthRule` instead (at most two nested `fields`, `interfaces`,
-//! `possibleTypes` or `inputFields`, the only introspection fields that fan out).
+//! `possibleTypes` or `inputFields`, the only introspection fields that fan out) and by a cap on
+//! the selections an introspection expands to. Strings holding NUL are refused here too, as a
+//! class (PostgreSQL refuses them in text; SQLite would store them).
 
 use super::errors::{
     PARSE_FAILED, QUERY_TOO_COMPLEX, QUERY_TOO_DEEP, TOO_MANY_ALIASES, VALIDATION_FAILED, with_code,
@@ -50,6 +52,12 @@ impl Default for Limits {
 
 /// graphql-js `MaxIntrospectionDepthRule`: refused at this many nested fan-out fields.
 const MAX_INTROSPECTION_LISTS: usize = 3;
+/// Selections an introspection may expand to (`getIntrospectionQuery()` expands to about 250):
+/// what bounds the work of an introspection, which counts toward neither depth nor complexity.
+const MAX_INTROSPECTION_SELECTIONS: usize = 1_000;
+/// Selection sets nested through fields and fragment spreads. The parser caps a document's own
+/// nesting, but a chain of fragments nests without limit; this stack must stay bounded.
+const MAX_NESTING: usize = 64;
 const INTROSPECTION_LISTS: [&str; 4] = ["fields", "interfaces", "possibleTypes", "inputFields"];
 
 fn is_introspection_root(name: &str) -> bool {
@@ -75,6 +83,8 @@ pub struct Shape {
     pub introspection_lists: usize,
     /// Deepest nesting of fan-out fields anywhere (used when a fragment lands in introspection).
     lists: usize,
+    /// Selections below `__schema`/`__type`.
+    pub introspection_selections: usize,
 }
 
 impl Shape {
@@ -88,6 +98,9 @@ impl Shape {
             .saturating_add(o.introspection_complexity);
         self.introspection_lists = self.introspection_lists.max(o.introspection_lists);
         self.lists = self.lists.max(o.lists);
+        self.introspection_selections = self
+            .introspection_selections
+            .saturating_add(o.introspection_selections);
     }
 }
 
@@ -96,6 +109,10 @@ impl Shape {
 pub enum Refusal {
     FragmentCycle(String),
     BadPageSize(String),
+    /// Selection sets nested deeper than `MAX_NESTING` (through fragments).
+    TooDeeplyNested,
+    /// A string argument or variable holding a NUL character (PostgreSQL refuses them in text).
+    NulCharacter,
 }
 
 enum Memo {
@@ -108,10 +125,22 @@ struct Walker<'a> {
     variables: &'a Variables,
     fragments: HashMap<&'a str, Memo>,
     refusal: Option<Refusal>,
+    nesting: usize,
 }
 
 impl<'a> Walker<'a> {
     fn selection_set(&mut self, set: &'a SelectionSet) -> Shape {
+        if self.nesting >= MAX_NESTING {
+            self.refusal.get_or_insert(Refusal::TooDeeplyNested);
+            return Shape::default();
+        }
+        self.nesting += 1;
+        let shape = self.items(set);
+        self.nesting -= 1;
+        shape
+    }
+
+    fn items(&mut self, set: &'a SelectionSet) -> Shape {
         let mut shape = Shape::default();
         for item in &set.items {
             if self.refusal.is_some() {
@@ -125,7 +154,7 @@ impl<'a> Walker<'a> {
                 Selection::Field(f) => {
                     let field = &f.node;
                     let name = field.name.node.as_str();
-                    self.check_page_args(field);
+                    self.check_arguments(field);
                     let children = self.selection_set(&field.selection_set.node);
                     one.aliases =
                         usize::from(field.alias.is_some()).saturating_add(children.aliases);
@@ -138,11 +167,13 @@ impl<'a> Walker<'a> {
                         one.fields = children.fields.saturating_add(1);
                         one.introspection_complexity = one.fields;
                         one.introspection_lists = children.lists;
+                        one.introspection_selections = one.selections;
                     } else {
                         one.fields = children.fields.saturating_add(1);
                         one.depth = children.depth.saturating_add(1);
                         one.introspection_complexity = children.introspection_complexity;
                         one.introspection_lists = children.introspection_lists;
+                        one.introspection_selections = children.introspection_selections;
                     }
                 }
                 Selection::InlineFragment(f) => {
@@ -169,7 +200,7 @@ impl<'a> Walker<'a> {
             None => {}
         }
         // An unknown fragment is left to validation.
-        let Some((_, def)) = self.doc.fragments.iter().find(|(n, _)| n.as_str() == name) else {
+        let Some(def) = self.doc.fragments.get(name) else {
             return Shape::default();
         };
         self.fragments.insert(name, Memo::InProgress);
@@ -178,9 +209,13 @@ impl<'a> Walker<'a> {
         shape
     }
 
-    /// `first`/`last`, literal or variable, outside `0..=MAX_PAGE`.
-    fn check_page_args(&mut self, field: &async_graphql::parser::types::Field) {
+    /// Literal arguments: no NUL in any string; `first`/`last`, literal or variable, within
+    /// `0..=MAX_PAGE`.
+    fn check_arguments(&mut self, field: &async_graphql::parser::types::Field) {
         for (name, value) in &field.arguments {
+            if holds_nul(&value.node) {
+                self.refusal.get_or_insert(Refusal::NulCharacter);
+            }
             let arg = name.node.as_str();
             if arg != "first" && arg != "last" {
                 continue;
@@ -202,13 +237,37 @@ impl<'a> Walker<'a> {
     }
 }
 
+fn holds_nul(v: &AstValue) -> bool {
+    match v {
+        AstValue::String(s) => s.contains('\0'),
+        AstValue::List(items) => items.iter().any(holds_nul),
+        AstValue::Object(fields) => fields.values().any(holds_nul),
+        _ => false,
+    }
+}
+
+fn const_holds_nul(v: &ConstValue) -> bool {
+    match v {
+        ConstValue::String(s) => s.contains('\0'),
+        ConstValue::List(items) => items.iter().any(const_holds_nul),
+        ConstValue::Object(fields) => fields
+            .iter()
+            .any(|(k, v)| k.contains('\0') || const_holds_nul(v)),
+        _ => false,
+    }
+}
+
 /// Measures every operation of `doc` with its fragments expanded (each fragment walked once).
 pub fn measure(doc: &ExecutableDocument, variables: &Variables) -> Result<Shape, Refusal> {
+    if variables.values().any(const_holds_nul) {
+        return Err(Refusal::NulCharacter);
+    }
     let mut walker = Walker {
         doc,
         variables,
         fragments: HashMap::new(),
         refusal: None,
+        nesting: 0,
     };
     let mut shape = Shape::default();
     for (_, op) in doc.operations.iter() {
@@ -264,6 +323,14 @@ impl Extension for LimitsExt {
                 format!("Fragment \"{name}\" spreads itself (a cycle)."),
             ),
             Refusal::BadPageSize(message) => refuse(ErrorCode::BadUserInput.as_str(), message),
+            Refusal::TooDeeplyNested => refuse(
+                QUERY_TOO_DEEP,
+                format!("Selections are nested more than {MAX_NESTING} deep (through fragments)."),
+            ),
+            Refusal::NulCharacter => refuse(
+                ErrorCode::BadUserInput.as_str(),
+                "Text may not contain NUL characters.".to_owned(),
+            ),
         })?;
         let l = &self.limits;
         if shape.selections > l.max_complexity {
@@ -290,6 +357,15 @@ impl Extension for LimitsExt {
                 format!(
                     "Query is nested too deep: {} (limit {}).",
                     shape.depth, l.max_depth
+                ),
+            ));
+        }
+        if shape.introspection_selections > MAX_INTROSPECTION_SELECTIONS {
+            return Err(refuse(
+                QUERY_TOO_COMPLEX,
+                format!(
+                    "The introspection expands to {} selections (limit {MAX_INTROSPECTION_SELECTIONS}).",
+                    shape.introspection_selections
                 ),
             ));
         }

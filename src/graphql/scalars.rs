@@ -7,7 +7,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{
     Enum, InputValueError, InputValueResult, OutputType, Scalar, ScalarType, SimpleObject, Value,
 };
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 /// An exact decimal number written as a string, e.g. `"1234.50"` or `"-0.01"`. Never a float.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +43,29 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Date)
-                .map_err(|_| InputValueError::custom(format!("{s:?} is not a date (YYYY-MM-DD)"))),
+            // Exactly YYYY-MM-DD: chrono's %Y also takes signed and longer years, which one
+            // engine stores and the other refuses.
+            Value::String(s)
+                if s.len() == 10
+                    && s.bytes().enumerate().all(|(i, b)| {
+                        if i == 4 || i == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    }) =>
+            {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .ok()
+                    .filter(|d| d.year() >= 1)
+                    .map(Date)
+                    .ok_or_else(|| {
+                        InputValueError::custom(format!("{s:?} is not a date (YYYY-MM-DD)"))
+                    })
+            }
+            Value::String(s) => Err(InputValueError::custom(format!(
+                "{s:?} is not a date (YYYY-MM-DD)"
+            ))),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -124,4 +144,33 @@ pub fn connection<R, T: OutputType>(
         .map(|r| Edge::new(cursor(&r).encode(), wrap(r)))
         .collect();
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_exactly_four_digit_years() {
+        for ok in ["2026-12-01", "0001-01-01", "9999-12-31"] {
+            assert!(
+                <Date as ScalarType>::parse(Value::String(ok.into())).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "-5000-01-01",
+            "+10000-01-01",
+            "10000-01-01",
+            "0000-01-01",
+            "2026-13-01",
+            "2026-1-01",
+            "2026-12-01T00:00:00Z",
+        ] {
+            assert!(
+                <Date as ScalarType>::parse(Value::String(bad.into())).is_err(),
+                "{bad}"
+            );
+        }
+    }
 }

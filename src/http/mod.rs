@@ -91,8 +91,9 @@ pub fn router(state: AppState) -> Router {
             limit_body,
         ))
         .layer(cors(&opts.cors_allowed_origins))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Inside the trace layer, so a panic's 500 shows in its request's span.
         .layer(CatchPanicLayer::custom(panicked))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 

@@ -7,6 +7,7 @@ use super::AppState;
 use crate::connect::flow::{Next, Refusal};
 use crate::connect::reauth::LinkRefusal;
 use crate::connect::{COOKIE, CallbackParams, Started};
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -27,16 +28,12 @@ pub struct CallbackQuery {
 use super::pages;
 
 fn refused(r: Refusal) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>Ponto link</title></head><body>\
-         <h1>This link cannot be used</h1><p>Start connecting Ponto again from your accounting application.</p>\
-         <p>Error code: <code>{}</code></p></body></html>",
-        r.code()
-    );
-    let mut resp = (StatusCode::BAD_REQUEST, Html(body)).into_response();
-    resp.headers_mut()
-        .insert("x-error-code", HeaderValue::from_static(r.code()));
-    resp
+    pages::refusal(
+        StatusCode::BAD_REQUEST,
+        r.code(),
+        "This link cannot be used",
+        "Start connecting Ponto again from your accounting application.",
+    )
 }
 
 fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -52,6 +49,7 @@ fn next(n: Next, secure: bool) -> Response {
         Next::Refused(r) => refused(r),
         Next::Redirect(to) => {
             let mut resp = Redirect::to(&to).into_response();
+            pages::harden(&mut resp);
             resp.headers_mut()
                 .insert(header::SET_COOKIE, cookie("", 0, secure));
             resp
@@ -91,27 +89,32 @@ pub async fn confirm(
 
 #[derive(Deserialize)]
 pub struct StartForm {
-    ticket: String,
-    csrf: String,
+    ticket: Option<String>,
+    csrf: Option<String>,
     /// `continue` or `decline`.
-    decision: String,
+    decision: Option<String>,
 }
 
-/// `POST /oauth/ponto/start`: the confirmation form. Consumes the ticket.
+/// `POST /oauth/ponto/start`: the confirmation form. Consumes the ticket. A body that is not
+/// the form gets the same refusal page as a bad ticket.
 pub async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(f): Form<StartForm>,
+    form: Result<Form<StartForm>, FormRejection>,
 ) -> Response {
     let secure = state.connect.secure_cookies();
-    if !valid_token(&f.ticket) {
+    let Ok(Form(f)) = form else {
         return refused(Refusal::InvalidTicket);
-    }
+    };
+    let Some(ticket) = f.ticket.filter(|t| valid_token(t)) else {
+        return refused(Refusal::InvalidTicket);
+    };
     let cookie = read_cookie(&headers);
-    let proceed = f.decision == "continue";
+    let proceed = f.decision.as_deref() == Some("continue");
+    let csrf = f.csrf.unwrap_or_default();
     match state
         .connect
-        .start(&f.ticket, cookie.as_deref(), &f.csrf, proceed)
+        .start(&ticket, cookie.as_deref(), &csrf, proceed)
         .await
     {
         Ok(Ok(started)) => started_response(started, secure),
@@ -123,13 +126,19 @@ pub async fn start(
 /// `GET /oauth/ponto/reauthorize?ticket=…`: the one-time URL of `requestReauthorization`.
 pub async fn start_reauthorization(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<StartQuery>,
 ) -> Response {
     let secure = state.connect.secure_cookies();
     let Some(ticket) = q.ticket.filter(|t| valid_token(t)) else {
         return refused(Refusal::InvalidTicket);
     };
-    match state.connect.start_reauthorization(&ticket).await {
+    let cookie = read_cookie(&headers).filter(|c| valid_token(c));
+    match state
+        .connect
+        .start_reauthorization(&ticket, cookie.as_deref())
+        .await
+    {
         Ok(Ok(started)) => started_response(started, secure),
         Ok(Err(n)) => next(n, secure),
         Err(e) => super::error_response(&e),
@@ -197,32 +206,40 @@ pub struct LinkQuery {
 /// `GET /reauthorize/{account}?t=…`: our link from events; on to a fresh Ponto request.
 pub async fn reauthorize(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(account): Path<String>,
     Query(q): Query<LinkQuery>,
 ) -> Response {
     let token = q.t.unwrap_or_default();
     let secure = state.connect.secure_cookies();
+    let cookie = read_cookie(&headers).filter(|c| valid_token(c));
     match state
         .connect
-        .open_reauthorization_link(&account, &token)
+        .open_reauthorization_link(&account, &token, cookie.as_deref())
         .await
     {
         Ok(Ok(started)) => started_response(started, secure),
         Ok(Err(refusal)) => {
-            let status = match refusal {
-                LinkRefusal::Expired => StatusCode::GONE,
-                LinkRefusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-                LinkRefusal::Invalid => StatusCode::BAD_REQUEST,
+            let (status, text) = match refusal {
+                LinkRefusal::Expired => (
+                    StatusCode::GONE,
+                    "Ask your accounting application for a new one.",
+                ),
+                LinkRefusal::RateLimited { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many re-authorizations were asked for this account; try again in a few minutes.",
+                ),
+                LinkRefusal::Invalid => (
+                    StatusCode::BAD_REQUEST,
+                    "Ask your accounting application for a new one.",
+                ),
             };
-            let body = format!(
-                "<!doctype html><html><head><meta charset=utf-8><title>Re-authorize</title></head><body>\
-                 <h1>This re-authorization link cannot be used</h1><p>Ask your accounting application for a new one.</p>\
-                 <p>Error code: <code>{}</code></p></body></html>",
-                refusal.code()
+            let mut resp = pages::refusal(
+                status,
+                refusal.code(),
+                "This re-authorization link cannot be used now",
+                text,
             );
-            let mut resp = (status, Html(body)).into_response();
-            resp.headers_mut()
-                .insert("x-error-code", HeaderValue::from_static(refusal.code()));
             if let LinkRefusal::RateLimited { retry_after_secs } = refusal {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -256,14 +273,12 @@ pub async fn reauthorized(
 /// The end of a re-authorization started from one of our links.
 pub async fn reauthorize_done(
     Query(q): Query<std::collections::HashMap<String, String>>,
-) -> Html<String> {
-    let ok = q.get("ponto_status").map(String::as_str) == Some("REAUTHORIZED");
-    let text = if ok {
-        "Your bank account is authorized again. You can close this window."
-    } else {
-        "The re-authorization was cancelled."
+) -> Response {
+    let text = match q.get("ponto_status").map(String::as_str) {
+        Some("REAUTHORIZED") => "Your bank account is authorized again. You can close this window.",
+        Some("EXPIRED") => "This re-authorization took too long. Open the link again.",
+        Some("UPSTREAM_UNAVAILABLE") => "Ponto could not be reached. Try again in a moment.",
+        _ => "The re-authorization was cancelled.",
     };
-    Html(format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>Re-authorize</title></head><body><p>{text}</p></body></html>"
-    ))
+    pages::message(StatusCode::OK, "Re-authorize", text)
 }

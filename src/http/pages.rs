@@ -3,8 +3,8 @@
 //! tickets). Pages work without JavaScript; every value shown is HTML-escaped.
 
 use crate::connect::flow::Confirmation;
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -49,6 +49,37 @@ pub fn confirm(c: &Confirmation, ticket: &str) -> String {
         ticket = escape(ticket),
         csrf = escape(&c.csrf),
     )
+}
+
+/// A plain page with one message.
+pub fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+         <meta name=viewport content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head><body><main><p>{text}</p></main></body></html>",
+        title = escape(title),
+        text = escape(text),
+    );
+    let mut resp = (status, Html(body)).into_response();
+    harden(&mut resp);
+    resp
+}
+
+/// A refused step: the page says why and what to do; `x-error-code` carries the stable code.
+pub fn refusal(status: StatusCode, code: &'static str, title: &str, text: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+         <meta name=viewport content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head><body><main><h1>{title}</h1>\
+         <p>{text}</p><p class=note>Error code: <code>{code}</code></p></main></body></html>",
+        title = escape(title),
+        text = escape(text),
+    );
+    let mut resp = (status, Html(body)).into_response();
+    harden(&mut resp);
+    resp.headers_mut()
+        .insert("x-error-code", HeaderValue::from_static(code));
+    resp
 }
 
 /// Headers of every flow page and redirect.

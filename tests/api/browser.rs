@@ -98,6 +98,16 @@ async fn graphiql_runs_a_query_with_nothing_from_outside() {
         js.headers()["content-type"],
         "text/javascript; charset=utf-8"
     );
+    // Revalidation costs a 304.
+    let etag = js.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .client
+        .get(format!("{}/graphql/assets/init.js", app.base))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
     assert_eq!(app.get("/graphql/assets/..%2Fsecret").await.status(), 404);
     assert_eq!(app.get("/graphql/assets/other.js").await.status(), 404);
     let page = app.get("/graphql").await;

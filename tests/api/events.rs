@@ -1,12 +1,12 @@
-//! The event log: sequence order equals commit order per organization (DESIGN.md §9.1),
+//! The event log: sequence order equals commit order per organization (the PostgreSQL trap),
 //! dedupe keys, and deliveries written in the same transaction as their event.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, wait_until};
 use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event, EventType};
 use ponto_bridge::domain::ids::OrganizationId;
 use ponto_bridge::store::Store;
 use ponto_bridge::store::webhooks::NewEndpoint;
-use sea_orm::DbBackend;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use std::time::Duration;
 
 fn event(reason: &str) -> Event {
@@ -34,84 +34,83 @@ async fn reasons_after(store: &Store, org: OrganizationId, after: i64) -> Vec<(i
         .collect()
 }
 
+/// Ungranted locks held in this test's database right now (PostgreSQL).
+async fn lock_waits(url: &str) -> i64 {
+    let db = Database::connect(url).await.unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE NOT l.granted AND a.datname = current_database()",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    db.close().await.ok();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// The trap of DESIGN.md §9.1 built as named: two writers on the *same* organization, the first
+/// committing last. T2 must wait for T1 (on PostgreSQL seen as an ungranted lock in `pg_locks`;
+/// on SQLite as a bounded wait for the write lock), so sequence order is commit order and a
+/// reader resuming after T1's number receives T2's event. A single global sequence would let T2
+/// commit first with a higher number and fail this test.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_reader_resuming_after_a_sequence_never_misses_a_later_commit() {
-    let (app, _db) = spawn_app().await;
+async fn a_second_writer_on_the_same_organization_waits_so_no_reader_misses_an_event() {
+    let (app, db) = spawn_app().await;
     let store = app.store.clone();
     let org = store.ensure_organization("acme").await.unwrap();
-    let other = store.ensure_organization("other").await.unwrap();
 
-    // T1 begins and writes something unrelated to the event sequence.
+    // T1 appends for the organization and stays open.
     let mut t1 = store.begin_write().await.unwrap();
-    t1.append_event(other, &event("t1-unrelated-write"), None)
+    let a1 = t1
+        .append_event(org, &event("t1"), None)
         .await
+        .unwrap()
         .unwrap();
-
-    match store.backend() {
-        DbBackend::Postgres => {
-            // T2 appends and commits while T1 is still open.
-            let mut t2 = store.begin_write().await.unwrap();
-            let a2 = t2
-                .append_event(org, &event("t2"), None)
-                .await
-                .unwrap()
-                .unwrap();
-            t2.commit().await.unwrap();
-            // A reader sees T2's event and remembers its sequence number.
-            assert_eq!(
-                reasons_after(&store, org, 0).await,
-                vec![(a2.seq, "t2".to_owned())]
-            );
-            // T1 appends and commits last.
-            let a1 = t1
-                .append_event(org, &event("t1"), None)
-                .await
-                .unwrap()
-                .unwrap();
-            t1.commit().await.unwrap();
-            assert!(
-                a1.seq > a2.seq,
-                "the later commit has the higher sequence number"
-            );
-            // Resuming after T2's sequence number still yields T1's event.
-            assert_eq!(
-                reasons_after(&store, org, a2.seq).await,
-                vec![(a1.seq, "t1".to_owned())]
-            );
-        }
-        _ => {
-            // On SQLite T2 cannot even begin while T1 holds the write lock.
-            let s2 = store.clone();
-            let t2 = tokio::spawn(async move {
-                let mut t2 = s2.begin_write().await.unwrap();
-                let a = t2
-                    .append_event(org, &event("t2"), None)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                t2.commit().await.unwrap();
-                a
-            });
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            assert!(!t2.is_finished(), "T2 must wait for T1's write lock");
-            let a1 = t1
-                .append_event(org, &event("t1"), None)
-                .await
-                .unwrap()
-                .unwrap();
-            t1.commit().await.unwrap();
-            let a2 = t2.await.unwrap();
-            assert!(a1.seq < a2.seq);
-            assert_eq!(
-                reasons_after(&store, org, 0).await,
-                vec![(a1.seq, "t1".to_owned()), (a2.seq, "t2".to_owned())]
-            );
-        }
+    // T2 appends for the same organization from another task.
+    let s2 = store.clone();
+    let t2 = tokio::spawn(async move {
+        let mut t2 = s2.begin_write().await.unwrap();
+        let a = t2
+            .append_event(org, &event("t2"), None)
+            .await
+            .unwrap()
+            .unwrap();
+        t2.commit().await.unwrap();
+        a
+    });
+    if store.backend() == DbBackend::Postgres {
+        let url = db.url.clone();
+        wait_until(Duration::from_secs(10), "T2 waits on a lock", || {
+            let url = url.clone();
+            async move { lock_waits(&url).await > 0 }
+        })
+        .await;
+    } else {
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    assert!(!t2.is_finished(), "T2 must wait for T1");
+    assert!(
+        reasons_after(&store, org, 0).await.is_empty(),
+        "nothing is visible before a commit"
+    );
+    t1.commit().await.unwrap();
+    let a2 = t2.await.unwrap();
+    assert_eq!((a1.seq, a2.seq), (1, 2), "sequence order is commit order");
+    // A reader that saw T1's event and resumes after it receives T2's.
+    assert_eq!(
+        reasons_after(&store, org, a1.seq).await,
+        vec![(2, "t2".to_owned())]
+    );
     // Sequences are per organization and start at 1.
+    let other = store.ensure_organization("other").await.unwrap();
+    let mut tx = store.begin_write().await.unwrap();
+    tx.append_event(other, &event("other"), None).await.unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(
         reasons_after(&store, other, 0).await,
-        vec![(1, "t1-unrelated-write".to_owned())]
+        vec![(1, "other".to_owned())]
     );
 }
 

@@ -318,6 +318,15 @@ async fn hostile_documents_stay_refused_while_introspection_is_free() {
     bomb.push_str(" fragment F40 on Query { viewer { subject } }");
     let introspection_fan_out =
         "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+    let mut chain = String::from("{ ...F0 }");
+    for i in 0..10_000 {
+        chain.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+    }
+    chain.push_str(" fragment F10000 on Query { viewer { subject } }");
+    let wide_introspection = format!(
+        "{{ __schema {{ types {{ fields {{ {} }} }} }} }}",
+        "name ".repeat(1_500)
+    );
     let cases = [
         (
             "cycle",
@@ -331,6 +340,12 @@ async fn hostile_documents_stay_refused_while_introspection_is_free() {
             "GRAPHQL_VALIDATION_FAILED",
         ),
         ("bomb", bomb, "QUERY_TOO_COMPLEX"),
+        ("a chain of 10,000 fragments", chain, "QUERY_TOO_DEEP"),
+        (
+            "a wide introspection",
+            wide_introspection,
+            "QUERY_TOO_COMPLEX",
+        ),
         (
             "introspection fan-out",
             introspection_fan_out.to_owned(),

@@ -36,15 +36,15 @@ fn a_fragment_bomb_is_measured_without_being_walked() {
 
 #[test]
 fn counts_saturate_instead_of_overflowing() {
+    // Four spreads per level, 35 levels: 4^35 = 2^70 expansions.
     let mut doc = String::from("{ ...F0 }");
-    for i in 0..70 {
+    for i in 0..35 {
+        let n = i + 1;
         doc.push_str(&format!(
-            " fragment F{i} on Query {{ ...F{} ...F{} }}",
-            i + 1,
-            i + 1
+            " fragment F{i} on Query {{ ...F{n} ...F{n} ...F{n} ...F{n} }}"
         ));
     }
-    doc.push_str(" fragment F70 on Query { a: viewer { subject } }");
+    doc.push_str(" fragment F35 on Query { a: viewer { subject } }");
     let s = shape(&doc).unwrap();
     assert_eq!((s.aliases, s.selections), (usize::MAX, usize::MAX));
 }
@@ -114,4 +114,48 @@ fn page_sizes_out_of_range_are_refused_literal_or_variable() {
     let vars = Variables::from_json(serde_json::json!({"n": 2147483647}));
     assert!(matches!(measure(&doc, &vars), Err(Refusal::BadPageSize(_))));
     assert!(shape("{ transactions(first: 100) { edges { cursor } } }").is_ok());
+}
+
+#[test]
+fn a_long_chain_of_fragments_is_refused_without_deep_recursion() {
+    // 20,000 fragments each spreading the next: the walk stops at MAX_NESTING.
+    let mut doc = String::from("{ ...F0 }");
+    for i in 0..20_000 {
+        doc.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+    }
+    doc.push_str(" fragment F20000 on Query { viewer { subject } }");
+    let doc = parse_query(&doc).unwrap();
+    // A small stack, as a worker thread might have: the walk must not need more.
+    let refusal = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || measure(&doc, &Variables::default()))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(refusal, Err(Refusal::TooDeeplyNested));
+    // 60 links are fine.
+    let mut ok = String::from("{ ...F0 }");
+    for i in 0..60 {
+        ok.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+    }
+    ok.push_str(" fragment F60 on Query { viewer { subject } }");
+    assert!(shape(&ok).is_ok());
+}
+
+#[test]
+fn nul_characters_are_refused_in_literals_and_variables() {
+    assert_eq!(
+        shape("{ invoice(externalId: \"a\\u0000b\") { id } }"),
+        Err(Refusal::NulCharacter)
+    );
+    let doc = parse_query("query($i: [InvoiceInput!]!) { viewer { subject } }").unwrap();
+    let vars = Variables::from_json(serde_json::json!({"i": [{"number": "x\u{0}y"}]}));
+    assert_eq!(measure(&doc, &vars), Err(Refusal::NulCharacter));
+    assert!(shape("{ invoice(externalId: \"ab\") { id } }").is_ok());
+}
+
+#[test]
+fn introspection_selections_are_counted_apart() {
+    let s = shape("{ viewer { subject } __schema { types { name kind } } }").unwrap();
+    assert_eq!(s.introspection_selections, 4, "__schema types name kind");
 }
