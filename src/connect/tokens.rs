@@ -72,6 +72,12 @@ impl TokenManager {
                 .take_refresh_lease(conn, &self.owner, until)
                 .await?
             {
+                // The instance that held the lease before us may have stored fresh tokens
+                // between our check above and taking the lease: use them, refresh nothing.
+                if let Some(token) = self.valid_token(org).await? {
+                    self.store.release_refresh_lease(conn, &self.owner).await?;
+                    return Ok(token);
+                }
                 return self.refresh(org, conn).await;
             }
             // Another instance holds the lease: wait for its result.

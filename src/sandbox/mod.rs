@@ -262,6 +262,11 @@ async fn faults(State(s): State<SandboxState>, req: Request, next: Next) -> Resp
     let fault = {
         let mut world = s.world.lock().expect("sandbox state");
         world.stats.api_requests += 1;
+        *world
+            .stats
+            .requests
+            .entry(format!("{} {path}", req.method()))
+            .or_default() += 1;
         let pos = world
             .faults
             .iter()

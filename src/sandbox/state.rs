@@ -210,6 +210,8 @@ pub struct Stats {
     pub token_requests: u64,
     pub api_requests: u64,
     pub webhook_key_requests: u64,
+    /// API requests by `METHOD /path` (ids included), for tests that count one kind.
+    pub requests: std::collections::BTreeMap<String, u64>,
 }
 
 pub struct World {

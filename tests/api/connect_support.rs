@@ -64,7 +64,12 @@ pub async fn start_on(db: TestDb, extra: &[&str]) -> Linked {
 impl Linked {
     /// Another instance on the same database, sandbox and clock.
     pub async fn second_instance(&self) -> TestApp {
-        let args = sandbox_args(&self.sb, &[]);
+        self.second_instance_with(&[]).await
+    }
+
+    /// Another instance with extra flags.
+    pub async fn second_instance_with(&self, extra: &[&str]) -> TestApp {
+        let args = sandbox_args(&self.sb, extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         spawn_with_clock(serve_settings(&self.db.url, &args), self.clock.clone()).await
     }

@@ -14,6 +14,7 @@ mod extremes;
 mod flows;
 mod health;
 mod helpers;
+mod instances;
 mod invoices;
 mod isolation;
 mod limits;

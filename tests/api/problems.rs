@@ -396,7 +396,7 @@ async fn a_link_minted_for_another_organization_opens_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn twenty_concurrent_sync_now_over_two_instances_cause_one_token_call() {
+async fn twenty_concurrent_sync_now_over_two_instances_claim_one_slot() {
     let w = world(&[]).await;
     let gid = w.state().await["accounts"]["edges"][0]["node"]["id"]
         .as_str()

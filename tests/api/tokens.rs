@@ -354,3 +354,39 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
     );
     assert!(l.app.connect.tokens.access_token(org).await.is_ok());
 }
+
+/// One refresh at a time across instances, for real: two instances on one database and one
+/// clock, the access token expired, 20 concurrent callers split over both, one token request.
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_callers_over_two_instances_cause_one_refresh() {
+    let quiet = ["--read-interval-secs", "86400"];
+    let l = app_with_sandbox(&quiet).await;
+    let (org, _, _) = linked(&l, "acme").await;
+    let second = l.second_instance_with(&quiet).await;
+    l.reads_settled("acme").await;
+    l.clock.advance(Duration::minutes(31)); // the access token expired
+    let before = l.sb.stats().await["tokenRequests"].as_u64().unwrap();
+    let calls = (0..20).map(|i| {
+        let tokens = if i % 2 == 0 {
+            l.app.connect.tokens.clone()
+        } else {
+            second.connect.tokens.clone()
+        };
+        tokio::spawn(async move { tokens.access_token(org).await })
+    });
+    let results: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    assert_eq!(
+        l.sb.stats().await["tokenRequests"].as_u64().unwrap() - before,
+        1,
+        "exactly one token call over both instances"
+    );
+    assert!(
+        results.windows(2).all(|w| w[0] == w[1]),
+        "both instances hand out the one fresh token"
+    );
+    assert!(l.sb.client().userinfo(&results[0]).await.is_ok());
+}
