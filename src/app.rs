@@ -33,6 +33,7 @@ pub struct App {
     grace: std::time::Duration,
     flow_retention: chrono::Duration,
     poll: std::time::Duration,
+    background_tasks: bool,
 }
 
 impl App {
@@ -150,6 +151,7 @@ impl App {
             grace: serve.shutdown_grace(),
             flow_retention: chrono::Duration::hours(serve.flow_retention_hours),
             poll: std::time::Duration::from_millis(serve.scheduler_poll_ms.max(10)),
+            background_tasks: serve.background_tasks,
         })
     }
 
@@ -183,23 +185,28 @@ impl App {
     /// period and closes the database pool.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> AppResult<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let scheduler = tokio::spawn(crate::sync::run_scheduler(self.syncer.clone(), {
+        let until_stopped = || {
             let mut stopped = stopped.clone();
             async move {
                 let _ = stopped.wait_for(|s| *s).await;
             }
-        }));
-        let cleanup = tokio::spawn(crate::connect::run_flow_cleanup(
-            self.store.clone(),
-            self.flow_retention,
-            self.poll,
-            {
-                let mut stopped = stopped.clone();
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                }
-            },
-        ));
+        };
+        let (scheduler, cleanup) = if self.background_tasks {
+            (
+                Some(tokio::spawn(crate::sync::run_scheduler(
+                    self.syncer.clone(),
+                    until_stopped(),
+                ))),
+                Some(tokio::spawn(crate::connect::run_flow_cleanup(
+                    self.store.clone(),
+                    self.flow_retention,
+                    self.poll,
+                    until_stopped(),
+                ))),
+            )
+        } else {
+            (None, None)
+        };
         let grace = self.grace;
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
@@ -217,10 +224,14 @@ impl App {
             res = server => res.map_err(AppError::internal)?,
             _ = forced => tracing::warn!("shutdown grace period elapsed; dropping open connections"),
         }
-        if tokio::time::timeout(grace, scheduler).await.is_err() {
+        if let Some(scheduler) = scheduler
+            && tokio::time::timeout(grace, scheduler).await.is_err()
+        {
             tracing::warn!("the read scheduler did not stop within the grace period");
         }
-        cleanup.abort();
+        if let Some(cleanup) = cleanup {
+            cleanup.abort();
+        }
         self.store.close().await;
         Ok(())
     }

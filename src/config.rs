@@ -270,6 +270,11 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(i64).range(0..))]
     pub flow_retention_hours: i64,
 
+    /// Run the background tasks (scheduled reads, deleting old flows). Off only for tools and
+    /// tests that must see the database untouched by anything but their own requests.
+    #[arg(long, env = "PB_BACKGROUND_TASKS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub background_tasks: bool,
+
     /// How often the scheduler looks for due reads, in milliseconds (it is also woken at once
     /// when a link or a synchronization completes).
     #[arg(long, env = "PB_SCHEDULER_POLL_MS", default_value_t = 1000)]

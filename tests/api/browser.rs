@@ -31,19 +31,17 @@ async fn a_real_browser_links_two_accounts() {
         .unwrap();
     let start = l.connect_url(&token, RETURN, false).await.unwrap();
 
-    let out = tokio::process::Command::new("node")
-        .current_dir(dir)
-        .args([
+    let out = crate::child::output_within_async(
+        &mut tokio::process::Command::new("node").current_dir(dir).args([
             "connect.mjs",
             &start,
             &ponto_org,
             "https://app.example",
             &a1,
             &a2,
-        ])
-        .output()
-        .await
-        .expect("node runs");
+        ]),
+    )
+    .await;
     assert!(
         out.status.success(),
         "browser run failed: {}",
@@ -72,12 +70,12 @@ async fn a_real_browser_links_two_accounts() {
 async fn graphiql_runs_a_query_with_nothing_from_outside() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
     let (app, _db) = crate::helpers::spawn_app().await;
-    let out = tokio::process::Command::new("node")
-        .current_dir(dir)
-        .args(["graphiql.mjs", &app.base])
-        .output()
-        .await
-        .expect("node runs");
+    let out = crate::child::output_within_async(
+        &mut tokio::process::Command::new("node")
+            .current_dir(dir)
+            .args(["graphiql.mjs", &app.base]),
+    )
+    .await;
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(
             "{}{}",

@@ -2,7 +2,6 @@
 //! `serve` generated into the data directory, and SIGTERM shuts down gracefully.
 
 use crate::helpers::TestDb;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -12,20 +11,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_ponto-bridge");
 async fn serve_token_and_graceful_shutdown() {
     let db = TestDb::fresh().await;
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &db.url])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("PB_JWT_HS256_SECRET")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, line) = crate::child::spawn_first_line(
+        Command::new(BIN)
+            .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &db.url])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("PB_JWT_HS256_SECRET")
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null()),
+    );
     let base = line
         .trim()
         .strip_prefix("listening on ")
@@ -42,13 +36,13 @@ async fn serve_token_and_graceful_shutdown() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let out = Command::new(BIN)
-        .args(["token", "--org", "acme", "--scope", "read"])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("PB_JWT_HS256_SECRET")
-        .output()
-        .unwrap();
+    let out = crate::child::output_within(
+        Command::new(BIN)
+            .args(["token", "--org", "acme", "--scope", "read"])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("PB_JWT_HS256_SECRET"),
+    );
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
@@ -93,10 +87,7 @@ async fn serve_token_and_graceful_shutdown() {
 
 #[test]
 fn help_documents_every_setting_with_its_default() {
-    let out = Command::new(BIN)
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
+    let out = crate::child::output_within(Command::new(BIN).args(["serve", "--help"]));
     let help = String::from_utf8(out.stdout).unwrap();
     for needle in [
         "PB_BIND",
@@ -116,22 +107,22 @@ fn help_documents_every_setting_with_its_default() {
 #[test]
 fn production_without_a_token_key_refuses_to_start() {
     let data = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--environment",
-            "production",
-            "--public-url",
-            "https://bridge.example",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("PB_JWT_HS256_SECRET")
-        .env_remove("PB_JWT_PUBLIC_KEY_FILE")
-        .output()
-        .unwrap();
+    let out = crate::child::output_within(
+        Command::new(BIN)
+            .args([
+                "serve",
+                "--environment",
+                "production",
+                "--public-url",
+                "https://bridge.example",
+                "--bind",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("PB_JWT_HS256_SECRET")
+            .env_remove("PB_JWT_PUBLIC_KEY_FILE"),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PB_JWT_HS256_SECRET"));
     assert!(
@@ -175,20 +166,20 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
     );
     let inside = from + 30;
     let run = |body: &str, sig: &str, jwks: &str, extra: &[String]| {
-        Command::new(BIN)
-            .args([
-                "webhook",
-                "verify",
-                "--body",
-                body,
-                "--signature",
-                sig,
-                "--jwks",
-                jwks,
-            ])
-            .args(extra)
-            .output()
-            .unwrap()
+        crate::child::output_within(
+            Command::new(BIN)
+                .args([
+                    "webhook",
+                    "verify",
+                    "--body",
+                    body,
+                    "--signature",
+                    sig,
+                    "--jwks",
+                    jwks,
+                ])
+                .args(extra),
+        )
     };
     let args = |audience: &str, at: i64| {
         vec![
@@ -209,7 +200,11 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
     let claims: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(claims, v["claims"]);
 
-    // The vector's must-fail variants.
+    // The vector's must-fail variants: a body with a byte changed (and one with a byte added),
+    let mut flipped = body_text.as_bytes().to_vec();
+    let middle = flipped.len() / 2;
+    flipped[middle] = if flipped[middle] == b'x' { b'y' } else { b'x' };
+    let body_flipped = write("body-flipped.json", &flipped);
     let body_nl = write("body-nl.json", format!("{body_text}\n").as_bytes());
     let mut changed = signature.as_bytes().to_vec();
     let i = signature.rfind('.').unwrap() + 50;
@@ -225,12 +220,40 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"sandbox_events_signature_1"}"#)
     );
     let sig_none = write("sig-none.txt", none.as_bytes());
+    // HS512 keyed with the public key (its JWK text, and its modulus bytes), as an attacker
+    // who knows only the public key would sign.
+    let hs512 = |secret: &[u8]| {
+        use hmac::{Hmac, Mac};
+        let header =
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","kid":"sandbox_events_signature_1"}"#);
+        let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret).unwrap();
+        mac.update(format!("{header}.{payload}").as_bytes());
+        format!(
+            "{header}.{payload}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    };
+    let jwk_text = v["jwks"]["keys"][0].to_string();
+    let modulus = URL_SAFE_NO_PAD
+        .decode(
+            v["jwks"]["keys"][0]["n"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('='),
+        )
+        .unwrap();
+    let sig_hs512_jwk = write("sig-hs512-jwk.txt", hs512(jwk_text.as_bytes()).as_bytes());
+    let sig_hs512_n = write("sig-hs512-n.txt", hs512(&modulus).as_bytes());
     let mut other_issuer = args(&audience, inside);
     other_issuer.extend([
         "--issuer".to_owned(),
         "https://api.ibanity.com.evil".to_owned(),
     ]);
     for (out, reason) in [
+        (
+            run(&body_flipped, &sig, &jwks, &args(&audience, inside)),
+            "DIGEST_MISMATCH",
+        ),
         (
             run(&body_nl, &sig, &jwks, &args(&audience, inside)),
             "DIGEST_MISMATCH",
@@ -257,6 +280,14 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
             run(&body, &sig_none, &jwks, &args(&audience, inside)),
             "ALGORITHM_NOT_ALLOWED",
         ),
+        (
+            run(&body, &sig_hs512_jwk, &jwks, &args(&audience, inside)),
+            "ALGORITHM_NOT_ALLOWED",
+        ),
+        (
+            run(&body, &sig_hs512_n, &jwks, &args(&audience, inside)),
+            "ALGORITHM_NOT_ALLOWED",
+        ),
     ] {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{reason}: {stderr}");
@@ -270,9 +301,7 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
             .code(),
         Some(2)
     );
-    let usage = Command::new(BIN)
-        .args(["webhook", "verify", "--body", &body])
-        .output()
-        .unwrap();
+    let usage =
+        crate::child::output_within(Command::new(BIN).args(["webhook", "verify", "--body", &body]));
     assert_eq!(usage.status.code(), Some(2));
 }

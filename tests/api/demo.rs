@@ -4,7 +4,6 @@
 
 use crate::helpers::TestDb;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ponto-bridge");
@@ -22,10 +21,11 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Each line within a minute, or the test fails (the child is killed).
+    let lines = crate::child::Lines::of(&mut child);
     let mut graphiql = None;
     let mut token = None;
-    while let Some(Ok(line)) = lines.next() {
+    while let Some(line) = lines.next_line() {
         if let Some(url) = line.trim().strip_prefix("GraphiQL:") {
             graphiql = Some(url.trim().to_owned());
         }

@@ -22,9 +22,20 @@ async fn post_raw(app: &TestApp, token: &str, body: Vec<u8>) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_documents_are_refused_with_their_code_before_any_sql() {
-    let (app, _db) = spawn_app().await;
+    // Nothing but this test's requests touches the database while it counts.
+    let db = TestDb::fresh().await;
+    let app = spawn_app_on(&db, &["--background-tasks", "false"]).await;
     let token = app.full_token("acme");
     app.gql(&token, "{ viewer { subject } }", json!({})).await; // the tenant exists and is cached
+    // The positive control: a query that reads the database is counted.
+    let before = app.store.statement_count();
+    app.gql(
+        &token,
+        "{ viewer { organization { externalId } } }",
+        json!({}),
+    )
+    .await;
+    assert!(app.store.statement_count() > before, "the counter counts");
 
     let deep = "{ transactions { edges { node { matches { invoice { matches { transaction { matches { invoice { matches { transaction { account { id } } } } } } } } } } } } }";
     let complex = "{ transactions(first: 100) { edges { node { id account { transactions(first: 100) { edges { node { id amount { amount currency } } } } } } } } }";
@@ -228,17 +239,15 @@ async fn standard_introspection_is_answered_in_full_under_the_default_limits() {
             .exists(),
         "graphql-js is missing: run scripts/install-test-tools.sh"
     );
-    let out = tokio::process::Command::new("node")
-        .current_dir(dir)
-        .args([
+    let out = crate::child::output_within_async(
+        &mut tokio::process::Command::new("node").current_dir(dir).args([
             "introspect.mjs",
             &format!("{}/graphql", app.base),
             &token,
             concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"),
-        ])
-        .output()
-        .await
-        .expect("node runs");
+        ]),
+    )
+    .await;
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(
             "{}{}",
@@ -281,7 +290,8 @@ fn nested(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_documents_stay_refused_while_introspection_is_free() {
-    let (app, _db) = spawn_app().await;
+    let db = TestDb::fresh().await;
+    let app = spawn_app_on(&db, &["--background-tasks", "false"]).await;
     let token = app.full_token("acme");
     app.gql(&token, "{ viewer { subject } }", json!({})).await;
     let code = |body: &Value| error_code(body).map(str::to_owned);

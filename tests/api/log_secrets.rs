@@ -5,18 +5,13 @@
 use crate::connect_support::{Browser, TEST_KEYS};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ponto-bridge");
 
 /// Starts a child and reads its first stdout line (`… listening on <url>`).
 fn spawn(mut cmd: Command, prefix: &str) -> (Child, String) {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = crate::child::spawn_first_line(&mut cmd);
     let url = line
         .trim()
         .strip_prefix(prefix)
@@ -104,13 +99,13 @@ async fn trace_logs_hold_no_ticket_code_state_cookie_or_link_token() {
         .as_str()
         .unwrap()
         .to_owned();
-    let out = Command::new(BIN)
-        .args(["token", "--org", "acme"])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("PB_JWT_HS256_SECRET")
-        .output()
-        .unwrap();
+    let out = crate::child::output_within(
+        Command::new(BIN)
+            .args(["token", "--org", "acme"])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("PB_JWT_HS256_SECRET"),
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let gql = |query: &'static str, vars: Value| {
         let (http, token, base) = (http.clone(), token.clone(), base.clone());

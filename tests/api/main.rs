@@ -3,6 +3,7 @@
 
 mod auth;
 mod browser;
+mod child;
 mod cli;
 mod concurrency;
 mod conformance;

@@ -93,12 +93,12 @@ async fn the_keys_rotate_cli_leaves_every_sealed_column_decryptable() {
     let (status, _, _) = Browser::new().confirm(&start, "continue").await;
     assert_eq!(status, 303);
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ponto-bridge"))
-        .args(["keys", "rotate", "--database-url", &l.db.url])
-        .env("PB_ENCRYPTION_KEYS", format!("{NEW_KEY},{TEST_KEYS}"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = crate::child::output_within(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ponto-bridge"))
+            .args(["keys", "rotate", "--database-url", &l.db.url])
+            .env("PB_ENCRYPTION_KEYS", format!("{NEW_KEY},{TEST_KEYS}"))
+            .env("RUST_LOG", "warn"),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -3,7 +3,6 @@
 //! instances started together on one empty data directory agree on one secret.
 
 use crate::helpers::TestDb;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -23,15 +22,7 @@ fn serve(db: &TestDb, data: &Path) -> Command {
 
 /// Starts `serve`; returns the child and its base URL.
 fn started(mut cmd: Command) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = crate::child::spawn_first_line(cmd.stderr(Stdio::null()));
     let base = line
         .trim()
         .strip_prefix("listening on ")
@@ -57,7 +48,7 @@ async fn empty_short_or_binary_secret_files_stop_the_start_naming_the_file() {
                 std::fs::write(data.path().join("jwt-hs256.secret"), good_secret).unwrap();
             }
             std::fs::write(data.path().join(file), contents).unwrap();
-            let out = serve(&db, data.path()).output().unwrap();
+            let out = crate::child::output_within(&mut serve(&db, data.path()));
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{file} {case}: started anyway");
             let path = data.path().join(file).display().to_string();
@@ -106,13 +97,13 @@ async fn two_instances_started_together_agree_on_one_secret() {
         "one of each, no temporary files"
     );
 
-    let token = Command::new(BIN)
-        .args(["token", "--org", "acme", "--scope", "read"])
-        .arg("--data-dir")
-        .arg(&data)
-        .env_remove("PB_JWT_HS256_SECRET")
-        .output()
-        .unwrap();
+    let token = crate::child::output_within(
+        Command::new(BIN)
+            .args(["token", "--org", "acme", "--scope", "read"])
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("PB_JWT_HS256_SECRET"),
+    );
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
     let client = reqwest::Client::new();

@@ -46,10 +46,7 @@ fn issued_tokens(l: &Linked) -> Vec<String> {
 
 async fn database_bytes(l: &Linked) -> Vec<u8> {
     if l.db.url.starts_with("postgres") {
-        let out = std::process::Command::new("pg_dump")
-            .arg(&l.db.url)
-            .output()
-            .expect("pg_dump runs");
+        let out = crate::child::output_within(std::process::Command::new("pg_dump").arg(&l.db.url));
         assert!(
             out.status.success(),
             "{}",

@@ -1,7 +1,7 @@
 //! The `transactions` listing: Relay pagination over 1,000 rows both ways, every filter, and a
 //! constant number of SQL statements for a page however large.
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, TestDb, spawn_app, spawn_app_on};
 use crate::seed::{account, date, eur, invoice, transaction};
 use chrono::Duration;
 use ponto_bridge::domain::ids::{AccountId, OrganizationId};
@@ -329,7 +329,9 @@ async fn every_filter() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_page_with_accounts_and_matches_costs_a_constant_number_of_statements() {
-    let (app, _db) = spawn_app().await;
+    // Nothing but this test's requests touches the database while it counts.
+    let db = TestDb::fresh().await;
+    let app = spawn_app_on(&db, &["--background-tasks", "false"]).await;
     let org = app.store.ensure_organization("acme").await.unwrap();
     let mut tx = app.store.begin_write().await.unwrap();
     let mut accounts = Vec::new();
@@ -397,6 +399,10 @@ async fn a_page_with_accounts_and_matches_costs_a_constant_number_of_statements(
         );
         counts.push(app.store.statement_count() - before);
     }
+    assert!(
+        counts[0] >= 3,
+        "the counter counts this request's statements: {counts:?}"
+    );
     assert_eq!(
         counts[0], counts[1],
         "statements for 10 rows vs 100 rows: {counts:?}"
