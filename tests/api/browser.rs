@@ -32,7 +32,7 @@ async fn a_real_browser_links_two_accounts() {
     let start = l.connect_url(&token, RETURN, false).await.unwrap();
 
     let out = crate::child::output_within_async(
-        &mut tokio::process::Command::new("node").current_dir(dir).args([
+        tokio::process::Command::new("node").current_dir(dir).args([
             "connect.mjs",
             &start,
             &ponto_org,
@@ -71,7 +71,7 @@ async fn graphiql_runs_a_query_with_nothing_from_outside() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
     let (app, _db) = crate::helpers::spawn_app().await;
     let out = crate::child::output_within_async(
-        &mut tokio::process::Command::new("node")
+        tokio::process::Command::new("node")
             .current_dir(dir)
             .args(["graphiql.mjs", &app.base]),
     )

@@ -240,7 +240,7 @@ async fn standard_introspection_is_answered_in_full_under_the_default_limits() {
         "graphql-js is missing: run scripts/install-test-tools.sh"
     );
     let out = crate::child::output_within_async(
-        &mut tokio::process::Command::new("node").current_dir(dir).args([
+        tokio::process::Command::new("node").current_dir(dir).args([
             "introspect.mjs",
             &format!("{}/graphql", app.base),
             &token,
