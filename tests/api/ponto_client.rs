@@ -168,6 +168,30 @@ async fn pkce_single_use_codes_and_rotating_refresh_tokens() {
         .unwrap_err();
     assert_oauth(&reused, "invalid_grant");
 
+    // A code spent by a *successful* exchange never works again either.
+    let verifier = pkce_verifier();
+    let back = sb
+        .decide(
+            &sb.authorization_url(&client, "s2", &verifier),
+            &org,
+            &[&accounts[0]],
+            true,
+        )
+        .await;
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let first = client.exchange_code(&code, &verifier, REDIRECT).await;
+    assert!(first.is_ok(), "the first exchange succeeds: {first:?}");
+    let again = client
+        .exchange_code(&code, &verifier, REDIRECT)
+        .await
+        .unwrap_err();
+    assert_oauth(&again, "invalid_grant");
+
     let tokens = sb.link(&client, &org, &[&accounts[0]]).await;
     let first_refresh = tokens.refresh_token.clone().unwrap();
     let rotated = client.refresh(&first_refresh).await.unwrap();

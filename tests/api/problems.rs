@@ -212,6 +212,9 @@ async fn reauthorization_required_expiring_and_fixed() {
         World::account_problems(&w.state().await),
         ["REAUTHORIZATION_EXPIRING"]
     );
+    // Written once, whatever the number of reads within the same threshold.
+    w.read().await;
+    w.read().await;
     assert_eq!(w.count("bank_account.reauthorization_expiring").await, 1);
 
     // Expired: required, once.
@@ -339,14 +342,43 @@ async fn a_refused_consent_found_by_sync_now_and_its_link_from_the_event() {
         .unwrap()
         .to_owned();
     assert!(url.starts_with(&format!("{}/reauthorize/", w.l.app.base)));
+    // Several reads later, still announced once.
+    w.read().await;
+    w.read().await;
+    assert_eq!(w.count("bank_account.reauthorization_required").await, 1);
     w.l.clock.advance(Duration::days(14));
-    let (status, to, _) = Browser::new().get(&url).await;
+    let mut browser = Browser::new();
+    let (status, to, _) = browser.get(&url).await;
     assert_eq!(status, 303);
-    let page = get_text(&w.l.sb.http, &to.unwrap()).await;
+    let to = to.unwrap();
+    let page = get_text(&w.l.sb.http, &to).await;
     assert!(
         page.contains("BE68539007547034"),
         "the sandbox's page for that account"
     );
+    // The user confirms at the bank: the problem clears, announced once.
+    let resp =
+        w.l.sb
+            .http
+            .post(&to)
+            .form(&[("decision", "allow")])
+            .send()
+            .await
+            .unwrap();
+    let back = resp.headers()["location"].to_str().unwrap().to_owned();
+    let (status, landing, _) = browser.get(&back).await;
+    assert_eq!(status, 303);
+    assert!(landing.unwrap().ends_with("ponto_status=REAUTHORIZED"));
+    wait_until(
+        Wait::from_secs(15),
+        "the invalidated consent cleared",
+        || async { World::account_problems(&w.state().await).is_empty() },
+    )
+    .await;
+    w.read().await;
+    w.read().await;
+    assert_eq!(w.count("bank_account.reauthorized").await, 1);
+    assert_eq!(w.count("bank_account.reauthorization_required").await, 1);
 
     let refused = |u: String| async move {
         let (status, _, h) = Browser::new().get(&u).await;
