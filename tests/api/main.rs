@@ -9,6 +9,7 @@ mod concurrency;
 mod conformance;
 mod connect;
 mod connect_support;
+mod db_sockets;
 mod demo;
 mod events;
 mod extremes;
