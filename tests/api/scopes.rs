@@ -259,8 +259,14 @@ async fn world() -> World {
             .ends_with("ponto_status=CONNECTED")
     );
     let org = l.app.store.ensure_organization("acme").await.unwrap();
-    l.app.syncer.read(org).await.unwrap();
+    // The first import runs as soon as the link commits; wait for all six transactions.
     l.reads_settled("acme").await;
+    crate::helpers::wait_until(
+        std::time::Duration::from_secs(15),
+        "the first import",
+        || async { l.transactions(&token, false).await.len() == 6 },
+    )
+    .await;
 
     let q = "{ bankAccounts { edges { node { id reference transactions { edges { node { id amount { amount } } } } } } } }";
     let body = l.app.gql(&token, q, json!({})).await;
