@@ -6,6 +6,7 @@
 
 use super::{Connect, FLOW_TTL_SECS, SCOPES, account_upsert};
 use crate::domain::ids::OrganizationId;
+use crate::domain::status::ConnectionStatus;
 use crate::error::{AppError, AppResult};
 use crate::ponto::model::TokenSet;
 use crate::secret::Secret;
@@ -129,7 +130,7 @@ impl Connect {
         self.ponto()?;
         if !reconnect
             && let Some(c) = self.store.connection(org).await?
-            && c.status == "CONNECTED"
+            && c.status == ConnectionStatus::Connected
         {
             return Err(AppError::Conflict(
                 "Ponto is already connected; pass reconnect: true to link again".into(),
@@ -356,7 +357,11 @@ impl Connect {
         accounts: Vec<crate::store::accounts::AccountUpsert>,
     ) -> AppResult<Option<&'static str>> {
         let existing = self.store.connection(org).await?;
-        if !reconnect && existing.as_ref().is_some_and(|c| c.status == "CONNECTED") {
+        if !reconnect
+            && existing
+                .as_ref()
+                .is_some_and(|c| c.status == ConnectionStatus::Connected)
+        {
             return Ok(None);
         }
         let conn = existing.map_or_else(crate::domain::ids::ConnectionId::new, |c| c.id);

@@ -1,36 +1,7 @@
 //! Owns what an invoice is for payment purposes: its kind, which direction of money settles
 //! it (DESIGN.md §7), and the status that follows from its total and what was paid.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InvoiceKind {
-    SalesInvoice,
-    SalesCreditNote,
-    PurchaseInvoice,
-    PurchaseCreditNote,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InvoiceStatus {
-    Open,
-    PartiallyPaid,
-    Paid,
-    Overpaid,
-    Void,
-}
-
-macro_rules! string_enum {
-    ($ty:ident { $($variant:ident => $s:literal),* $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $s),* }
-            }
-            pub fn parse(s: &str) -> Option<$ty> {
-                match s { $($s => Some($ty::$variant),)* _ => None }
-            }
-        }
-    };
-}
+use super::status::string_enum;
 
 string_enum!(InvoiceKind {
     SalesInvoice => "SALES_INVOICE",

@@ -1,4 +1,5 @@
-//! Owns the pure types of the product: typed ids, money, scopes and the event catalogue.
+//! Owns the pure types of the product: typed ids, money, scopes, status vocabularies and the
+//! event catalogue.
 //! Nothing here imports a framework (no axum, sea-orm or async-graphql).
 
 pub mod event;
@@ -9,4 +10,5 @@ pub mod money;
 pub mod problem;
 pub mod reference;
 pub mod scope;
+pub mod status;
 pub mod transaction;

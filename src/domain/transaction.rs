@@ -1,29 +1,13 @@
 //! Owns the vocabulary of bank transactions: booked or pending, incoming or outgoing.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransactionStatus {
+use super::status::string_enum;
+
+string_enum!(TransactionStatus {
     /// Settled by the bank; only booked transactions pay invoices.
-    Booked,
+    Booked => "BOOKED",
     /// Announced but not settled; may later be booked under another id, or vanish.
-    Pending,
-}
-
-impl TransactionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Booked => "BOOKED",
-            Self::Pending => "PENDING",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "BOOKED" => Some(Self::Booked),
-            "PENDING" => Some(Self::Pending),
-            _ => None,
-        }
-    }
-}
+    Pending => "PENDING",
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 pub const ACCOUNT_TYPE: &str = "BankAccount";
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::status::ConnectionStatus")]
 pub enum PontoConnectionStatus {
     /// Ponto was never linked.
     NotConnected,
@@ -96,14 +97,8 @@ impl From<Option<StoreConnection>> for PontoConnection {
                 next_read_at: None,
             };
         };
-        let status = match c.status.as_str() {
-            "CONNECTED" => PontoConnectionStatus::Connected,
-            "BROKEN" => PontoConnectionStatus::Broken,
-            "DISCONNECTED" => PontoConnectionStatus::Disconnected,
-            _ => PontoConnectionStatus::NotConnected,
-        };
         Self {
-            status,
+            status: c.status.into(),
             problems: problems(&c.problems),
             connected_at: c.connected_at,
             broken_at: c.broken_at,
@@ -208,7 +203,7 @@ impl BankAccount {
     }
     /// `ACTIVE` or `REVOKED`.
     async fn status(&self) -> &str {
-        &self.0.status
+        self.0.status.as_str()
     }
     async fn problems(&self) -> Vec<BankProblem> {
         problems(&self.0.problems)

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 pub const MATCH_TYPE: &str = "PaymentMatch";
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::status::MatchMethod")]
 pub enum MatchMethod {
     /// Applied by the reconciliation engine on strong evidence.
     Automatic,
@@ -46,11 +47,7 @@ impl PaymentMatchGql {
         self.0.amount.into()
     }
     async fn method(&self) -> MatchMethod {
-        if self.0.method == "MANUAL" {
-            MatchMethod::Manual
-        } else {
-            MatchMethod::Automatic
-        }
+        self.0.method.into()
     }
     /// What the match rests on, e.g. `STRUCTURED_REFERENCE`, `INVOICE_NUMBER`, `AMOUNT_AND_IBAN`.
     async fn evidence(&self) -> &str {

@@ -5,6 +5,7 @@ use super::page::{self, Page, PageArgs};
 use super::{Store, WriteTx};
 use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
 use crate::domain::money::{Currency, Money};
+use crate::domain::status::{AccountStatus, ConnectionStatus};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{bank_account, ponto_connection};
@@ -35,7 +36,7 @@ pub struct Account {
     pub authorized_at: Option<DateTime<Utc>>,
     pub authorization_expires_at: Option<DateTime<Utc>>,
     pub availability: Option<String>,
-    pub status: String,
+    pub status: AccountStatus,
     pub problems: Vec<String>,
     pub last_synced_at: Option<DateTime<Utc>>,
     pub last_sync_error: Option<String>,
@@ -75,7 +76,12 @@ impl TryFrom<bank_account::Model> for Account {
             authorized_at: m.authorized_at,
             authorization_expires_at: m.authorization_expires_at,
             availability: m.availability,
-            status: m.status,
+            status: AccountStatus::parse(&m.status).ok_or_else(|| {
+                AppError::internal(format!(
+                    "unknown account status {:?} in the database",
+                    m.status
+                ))
+            })?,
             problems: parse_problems(&m.problems),
             last_synced_at: m.last_synced_at,
             last_sync_error: m.last_sync_error,
@@ -111,7 +117,7 @@ pub struct AccountUpsert {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     pub id: ConnectionId,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub problems: Vec<String>,
     pub ponto_organization_id: Option<String>,
     pub broken_reason: Option<String>,
@@ -122,11 +128,12 @@ pub struct Connection {
     pub next_read_at: Option<DateTime<Utc>>,
 }
 
-impl From<ponto_connection::Model> for Connection {
-    fn from(m: ponto_connection::Model) -> Self {
-        Self {
+impl TryFrom<ponto_connection::Model> for Connection {
+    type Error = AppError;
+    fn try_from(m: ponto_connection::Model) -> AppResult<Self> {
+        Ok(Self {
             id: m.id.into(),
-            status: m.status,
+            status: super::link::status_of(&m)?,
             problems: parse_problems(&m.problems),
             ponto_organization_id: m.ponto_organization_id,
             broken_reason: m.broken_reason,
@@ -135,17 +142,18 @@ impl From<ponto_connection::Model> for Connection {
             disconnected_at: m.disconnected_at,
             last_read_at: m.last_read_at,
             next_read_at: m.next_read_at,
-        }
+        })
     }
 }
 
 impl Store {
     pub async fn connection(&self, org: OrganizationId) -> AppResult<Option<Connection>> {
-        Ok(ponto_connection::Entity::find()
+        ponto_connection::Entity::find()
             .filter(ponto_connection::Column::OrganizationId.eq(org.0))
             .one(self.conn())
             .await?
-            .map(Connection::from))
+            .map(Connection::try_from)
+            .transpose()
     }
 
     pub async fn accounts(&self, org: OrganizationId, args: &PageArgs) -> AppResult<Page<Account>> {
@@ -208,10 +216,12 @@ impl WriteTx {
     pub async fn set_connection_state(
         &mut self,
         org: OrganizationId,
-        status: &str,
+        status: ConnectionStatus,
         problems: &[String],
         ponto_organization_id: Option<&str>,
     ) -> AppResult<ConnectionId> {
+        let connected = status == ConnectionStatus::Connected;
+        let status = status.as_str();
         let now = self.now();
         let problems_json = serde_json::to_string(problems).expect("strings serialize");
         let existing = ponto_connection::Entity::find()
@@ -244,7 +254,7 @@ impl WriteTx {
                     token_scope: Set(None),
                     problems: Set(problems_json),
                     broken_reason: Set(None),
-                    connected_at: Set((status == "CONNECTED").then_some(now)),
+                    connected_at: Set(connected.then_some(now)),
                     broken_at: Set(None),
                     disconnected_at: Set(None),
                     token_refreshed_at: Set(None),
@@ -285,7 +295,7 @@ impl WriteTx {
             None => bank_account::ActiveModel {
                 id: Set(AccountId::new().0),
                 organization_id: Set(org.0),
-                status: Set("ACTIVE".to_owned()),
+                status: Set(AccountStatus::Active.as_str().to_owned()),
                 problems: Set("[]".to_owned()),
                 last_synced_at: Set(None),
                 last_sync_error: Set(None),

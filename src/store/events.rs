@@ -294,7 +294,10 @@ impl WriteTx {
             .column(webhook_endpoint::Column::Id)
             .column(webhook_endpoint::Column::EventTypes)
             .filter(webhook_endpoint::Column::OrganizationId.eq(org.0))
-            .filter(webhook_endpoint::Column::Status.eq("ENABLED"))
+            .filter(
+                webhook_endpoint::Column::Status
+                    .eq(crate::domain::status::EndpointStatus::Enabled.as_str()),
+            )
             .filter(webhook_endpoint::Column::DeletedAt.is_null())
             .into_tuple()
             .all(self.conn())
@@ -320,7 +323,9 @@ impl WriteTx {
                         organization_id: Set(org.0),
                         event_id: Set(event_id.0),
                         endpoint_id: Set(*endpoint_id),
-                        status: Set("PENDING".to_owned()),
+                        status: Set(crate::domain::status::DeliveryStatus::Pending
+                            .as_str()
+                            .to_owned()),
                         attempt_count: Set(0),
                         next_attempt_at: Set(Some(now)),
                         last_attempt_at: Set(None),

@@ -7,6 +7,7 @@ use super::accounts::{Account, AccountUpsert, parse_problems};
 use crate::domain::event::{ConnectionData, ConnectionEvent, Event};
 use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
 use crate::domain::problem::Problem;
+use crate::domain::status::{AccountStatus, ConnectionStatus};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{bank_account, ponto_connection};
@@ -37,6 +38,16 @@ pub enum LinkOutcome {
     Conflict,
 }
 
+/// A connection row's status; an unknown word is an error, never a default.
+pub(super) fn status_of(m: &ponto_connection::Model) -> AppResult<ConnectionStatus> {
+    ConnectionStatus::parse(&m.status).ok_or_else(|| {
+        AppError::internal(format!(
+            "unknown connection status {:?} in the database",
+            m.status
+        ))
+    })
+}
+
 impl WriteTx {
     /// Appends a `connection.*` event about connection `id`.
     async fn announce_connection(
@@ -44,13 +55,13 @@ impl WriteTx {
         org: OrganizationId,
         kind: ConnectionEvent,
         id: ConnectionId,
-        status: &str,
+        status: ConnectionStatus,
         problems: &[String],
         reason: Option<&str>,
     ) -> AppResult<()> {
         let data = ConnectionData {
             connection_id: id.to_string(),
-            status: status.to_owned(),
+            status: status.as_str().to_owned(),
             problems: problems.to_vec(),
             reason: reason.map(str::to_owned),
         };
@@ -66,12 +77,12 @@ impl WriteTx {
         org: OrganizationId,
         id: ConnectionId,
         problems: &[String],
-        before: (&str, &[String]),
+        before: (ConnectionStatus, &[String]),
         new_link: bool,
     ) -> AppResult<()> {
         let no_accounts = Problem::NoAccountsActivated.code();
         let (was_broken, had) = (
-            before.0 == "BROKEN",
+            before.0 == ConnectionStatus::Broken,
             before.1.iter().any(|p| p == no_accounts),
         );
         let has = problems.iter().any(|p| p == no_accounts);
@@ -82,7 +93,7 @@ impl WriteTx {
         } else {
             return Ok(());
         };
-        self.announce_connection(org, kind, id, "CONNECTED", problems, None)
+        self.announce_connection(org, kind, id, ConnectionStatus::Connected, problems, None)
             .await
     }
 
@@ -106,20 +117,23 @@ impl WriteTx {
     /// a read that raced a disconnect must not bring its accounts back.
     pub async fn linked_connection(&self, org: OrganizationId) -> AppResult<Option<ConnectionId>> {
         let m = self.connection_model(org).await?;
-        Ok((m.status != "DISCONNECTED").then(|| m.id.into()))
+        Ok((status_of(&m)? != ConnectionStatus::Disconnected).then(|| m.id.into()))
     }
 
     /// Marks the link BROKEN (refresh refused, integration revoked, organization blocked), once.
     pub async fn mark_broken(&mut self, org: OrganizationId, reason: &str) -> AppResult<()> {
         let m = self.connection_model(org).await?;
-        if m.status == "BROKEN" || m.status == "DISCONNECTED" {
+        if matches!(
+            status_of(&m)?,
+            ConnectionStatus::Broken | ConnectionStatus::Disconnected
+        ) {
             return Ok(());
         }
         let now = self.now();
         let id: ConnectionId = m.id.into();
         let problems = vec![Problem::ConnectionBroken.code().to_owned()];
         let mut am = m.into_active_model();
-        am.status = Set("BROKEN".into());
+        am.status = Set(ConnectionStatus::Broken.as_str().into());
         am.problems = Set(serde_json::to_string(&problems).expect("strings"));
         am.broken_reason = Set(Some(reason.to_owned()));
         am.broken_at = Set(Some(now));
@@ -131,7 +145,7 @@ impl WriteTx {
             org,
             ConnectionEvent::Broken,
             id,
-            "BROKEN",
+            ConnectionStatus::Broken,
             &problems,
             Some(reason),
         )
@@ -169,7 +183,7 @@ impl WriteTx {
                 "tokens sealed for another connection row",
             ));
         }
-        let (previous_status, previous_problems) = (m.status.clone(), parse_problems(&m.problems));
+        let (previous_status, previous_problems) = (status_of(&m)?, parse_problems(&m.problems));
         let now = self.now();
 
         let mut kept: Vec<AccountId> = Vec::new();
@@ -177,14 +191,14 @@ impl WriteTx {
         for a in link.accounts {
             self.reattach_by_iban(org, &a, &kept).await?;
             let (_, account) = self.upsert_account(org, Some(id), a).await?;
-            self.set_account_status(org, account.id, "ACTIVE", None)
+            self.set_account_status(org, account.id, AccountStatus::Active, None)
                 .await?;
             kept.push(account.id);
             accounts.push(account);
         }
         let others: Vec<uuid::Uuid> = bank_account::Entity::find()
             .filter(bank_account::Column::OrganizationId.eq(org.0))
-            .filter(bank_account::Column::Status.ne("REVOKED"))
+            .filter(bank_account::Column::Status.ne(AccountStatus::Revoked.as_str()))
             .all(self.conn())
             .await?
             .into_iter()
@@ -192,7 +206,7 @@ impl WriteTx {
             .filter(|a| !kept.iter().any(|k| k.0 == *a))
             .collect();
         for a in others {
-            self.set_account_status(org, a.into(), "REVOKED", Some(now))
+            self.set_account_status(org, a.into(), AccountStatus::Revoked, Some(now))
                 .await?;
         }
 
@@ -203,7 +217,7 @@ impl WriteTx {
             vec![]
         };
         let mut am = m.into_active_model();
-        am.status = Set("CONNECTED".into());
+        am.status = Set(ConnectionStatus::Connected.as_str().into());
         am.problems = Set(serde_json::to_string(&problems).expect("strings"));
         am.ponto_organization_id = Set(Some(link.ponto_organization_id));
         am.access_token_enc = Set(Some(link.access_enc));
@@ -226,7 +240,7 @@ impl WriteTx {
             org,
             ConnectionEvent::Connected,
             id,
-            "CONNECTED",
+            ConnectionStatus::Connected,
             &problems,
             None,
         )
@@ -235,7 +249,7 @@ impl WriteTx {
             org,
             id,
             &problems,
-            (&previous_status, &previous_problems),
+            (previous_status, &previous_problems),
             true,
         )
         .await?;
@@ -254,7 +268,7 @@ impl WriteTx {
         let am = ponto_connection::ActiveModel {
             id: Set(id.0),
             organization_id: Set(org.0),
-            status: Set("NOT_CONNECTED".into()),
+            status: Set(ConnectionStatus::NotConnected.as_str().into()),
             ponto_organization_id: Set(None),
             access_token_enc: Set(None),
             refresh_token_enc: Set(None),
@@ -320,25 +334,23 @@ impl WriteTx {
     ) -> AppResult<()> {
         let m = self.connection_model(org).await?;
         let id: ConnectionId = m.id.into();
-        let was_broken = m.status == "BROKEN";
-        if !(m.status == "CONNECTED"
-            || (was_broken && m.broken_reason.as_deref() == Some("organizationBlocked")))
-        {
+        let previous_status = status_of(&m)?;
+        if !previous_status.usable(m.broken_reason.as_deref()) {
             return Ok(());
         }
+        let was_broken = previous_status == ConnectionStatus::Broken;
         let before = parse_problems(&m.problems);
         if !was_broken && before == problems {
             return Ok(());
         }
-        let previous_status = m.status.clone();
         let now = self.now();
         let mut am = m.into_active_model();
-        am.status = Set("CONNECTED".into());
+        am.status = Set(ConnectionStatus::Connected.as_str().into());
         am.problems = Set(serde_json::to_string(&problems).expect("strings"));
         am.broken_reason = Set(None);
         am.updated_at = Set(now);
         am.update(self.conn()).await?;
-        self.announce_health(org, id, &problems, (&previous_status, &before), false)
+        self.announce_health(org, id, &problems, (previous_status, &before), false)
             .await
     }
 
@@ -346,10 +358,11 @@ impl WriteTx {
         &mut self,
         org: OrganizationId,
         account: AccountId,
-        status: &str,
+        status: AccountStatus,
         revoked_at: Option<DateTime<Utc>>,
     ) -> AppResult<()> {
         let now = self.now();
+        let status = status.as_str();
         bank_account::Entity::update_many()
             .col_expr(bank_account::Column::Status, status.into())
             .col_expr(bank_account::Column::RevokedAt, revoked_at.into())
@@ -365,13 +378,16 @@ impl WriteTx {
     /// Unlinks on request: tokens dropped, accounts revoked, data kept.
     pub async fn disconnect(&mut self, org: OrganizationId) -> AppResult<bool> {
         let m = self.connection_model(org).await?;
-        if m.status == "DISCONNECTED" || m.status == "NOT_CONNECTED" {
+        if matches!(
+            status_of(&m)?,
+            ConnectionStatus::Disconnected | ConnectionStatus::NotConnected
+        ) {
             return Ok(false);
         }
         let now = self.now();
         let id: ConnectionId = m.id.into();
         let mut am = m.into_active_model();
-        am.status = Set("DISCONNECTED".into());
+        am.status = Set(ConnectionStatus::Disconnected.as_str().into());
         am.problems = Set("[]".into());
         am.access_token_enc = Set(None);
         am.refresh_token_enc = Set(None);
@@ -382,18 +398,21 @@ impl WriteTx {
         am.updated_at = Set(now);
         am.update(self.conn()).await?;
         bank_account::Entity::update_many()
-            .col_expr(bank_account::Column::Status, "REVOKED".into())
+            .col_expr(
+                bank_account::Column::Status,
+                AccountStatus::Revoked.as_str().into(),
+            )
             .col_expr(bank_account::Column::RevokedAt, Some(now).into())
             .col_expr(bank_account::Column::UpdatedAt, now.into())
             .filter(bank_account::Column::OrganizationId.eq(org.0))
-            .filter(bank_account::Column::Status.ne("REVOKED"))
+            .filter(bank_account::Column::Status.ne(AccountStatus::Revoked.as_str()))
             .exec(self.conn())
             .await?;
         self.announce_connection(
             org,
             ConnectionEvent::Disconnected,
             id,
-            "DISCONNECTED",
+            ConnectionStatus::Disconnected,
             &[],
             Some("disconnectPonto"),
         )

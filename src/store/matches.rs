@@ -17,20 +17,7 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchMethod {
-    Automatic,
-    Manual,
-}
-
-impl MatchMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Automatic => "AUTOMATIC",
-            Self::Manual => "MANUAL",
-        }
-    }
-}
+pub use crate::domain::status::MatchMethod;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentMatch {
@@ -38,7 +25,7 @@ pub struct PaymentMatch {
     pub invoice_id: InvoiceId,
     pub transaction_id: TransactionId,
     pub amount: Money,
-    pub method: String,
+    pub method: MatchMethod,
     pub evidence: String,
     pub confidence: i32,
     pub created_by: String,
@@ -59,7 +46,12 @@ impl TryFrom<payment_match::Model> for PaymentMatch {
                 m.amount_minor,
                 super::accounts::parse_currency(&m.currency)?,
             ),
-            method: m.method,
+            method: MatchMethod::parse(&m.method).ok_or_else(|| {
+                AppError::internal(format!(
+                    "unknown match method {:?} in the database",
+                    m.method
+                ))
+            })?,
             evidence: m.evidence,
             confidence: m.confidence,
             created_by: m.created_by,

@@ -17,6 +17,26 @@ pub enum Retired {
     Removed,
 }
 
+/// The usable-link rule (`ConnectionStatus::usable`) as a condition on connection rows: built
+/// from the rule itself, so the SQL and the Rust answer cannot drift apart.
+fn usable_link() -> sea_orm::Condition {
+    use crate::domain::status::{BLOCKED_REASON, ConnectionStatus};
+    let mut any = sea_orm::Condition::any();
+    for status in ConnectionStatus::ALL {
+        let is = ponto_connection::Column::Status.eq(status.as_str());
+        if status.usable(None) {
+            any = any.add(is);
+        } else if status.usable(Some(BLOCKED_REASON)) {
+            any = any.add(
+                sea_orm::Condition::all()
+                    .add(is)
+                    .add(ponto_connection::Column::BrokenReason.eq(BLOCKED_REASON)),
+            );
+        }
+    }
+    any
+}
+
 impl Store {
     /// Claims connections whose periodic read is due: each is handed to one caller only, until
     /// `lease_until`. Links broken because Ponto blocked the organization are read too, so
@@ -32,15 +52,7 @@ impl Store {
             .select_only()
             .column(ponto_connection::Column::Id)
             .column(ponto_connection::Column::OrganizationId)
-            .filter(
-                sea_orm::Condition::any()
-                    .add(ponto_connection::Column::Status.eq("CONNECTED"))
-                    .add(
-                        sea_orm::Condition::all()
-                            .add(ponto_connection::Column::Status.eq("BROKEN"))
-                            .add(ponto_connection::Column::BrokenReason.eq("organizationBlocked")),
-                    ),
-            )
+            .filter(usable_link())
             .filter(ponto_connection::Column::NextReadAt.lte(now))
             .filter(
                 sea_orm::Condition::any()
@@ -315,7 +327,10 @@ impl WriteTx {
         let stale: Vec<bank_transaction::Model> = bank_transaction::Entity::find()
             .filter(bank_transaction::Column::OrganizationId.eq(org.0))
             .filter(bank_transaction::Column::AccountId.eq(account.0))
-            .filter(bank_transaction::Column::Status.eq("PENDING"))
+            .filter(
+                bank_transaction::Column::Status
+                    .eq(crate::domain::transaction::TransactionStatus::Pending.as_str()),
+            )
             .filter(bank_transaction::Column::RemovedAt.is_null())
             .filter(bank_transaction::Column::SupersededById.is_null())
             .all(self.conn())

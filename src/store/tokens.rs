@@ -4,6 +4,7 @@
 
 use super::{Store, WriteTx, stmt};
 use crate::domain::ids::{ConnectionId, OrganizationId};
+use crate::domain::status::ConnectionStatus;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::ponto_connection;
@@ -17,7 +18,7 @@ use sea_orm::{
 pub struct SealedTokens {
     pub connection_id: ConnectionId,
     pub organization_id: OrganizationId,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub access_enc: Option<Vec<u8>>,
     pub refresh_enc: Option<Vec<u8>>,
     pub access_expires_at: Option<DateTime<Utc>>,
@@ -29,28 +30,29 @@ impl SealedTokens {
     /// Whether the tokens may be used: a connected link, or one broken only because Ponto
     /// blocked the organization (reading it is how we learn it was unblocked).
     pub fn usable(&self) -> bool {
-        self.status == "CONNECTED"
-            || (self.status == "BROKEN"
-                && self.broken_reason.as_deref() == Some("organizationBlocked"))
+        self.status.usable(self.broken_reason.as_deref())
     }
 }
 
 impl Store {
     pub async fn sealed_tokens(&self, org: OrganizationId) -> AppResult<Option<SealedTokens>> {
-        Ok(ponto_connection::Entity::find()
+        ponto_connection::Entity::find()
             .filter(ponto_connection::Column::OrganizationId.eq(org.0))
             .one(self.conn())
             .await?
-            .map(|m| SealedTokens {
-                connection_id: m.id.into(),
-                organization_id: m.organization_id.into(),
-                status: m.status,
-                access_enc: m.access_token_enc,
-                refresh_enc: m.refresh_token_enc,
-                access_expires_at: m.access_token_expires_at,
-                ponto_organization_id: m.ponto_organization_id,
-                broken_reason: m.broken_reason,
-            }))
+            .map(|m| {
+                Ok(SealedTokens {
+                    connection_id: m.id.into(),
+                    organization_id: m.organization_id.into(),
+                    status: super::link::status_of(&m)?,
+                    access_enc: m.access_token_enc,
+                    refresh_enc: m.refresh_token_enc,
+                    access_expires_at: m.access_token_expires_at,
+                    ponto_organization_id: m.ponto_organization_id,
+                    broken_reason: m.broken_reason,
+                })
+            })
+            .transpose()
     }
 
     /// Takes the refresh lease of a connection until `until`, unless another holder's lease

@@ -41,7 +41,9 @@ impl WriteTx {
             url: Set(new.url),
             description: Set(new.description),
             event_types: Set(serde_json::to_string(&types).expect("strings serialize")),
-            status: Set("ENABLED".to_owned()),
+            status: Set(crate::domain::status::EndpointStatus::Enabled
+                .as_str()
+                .to_owned()),
             disabled_reason: Set(None),
             disabled_at: Set(None),
             secret_enc: Set(new.secret_enc),

@@ -7,6 +7,7 @@ use super::{Stop, Syncer};
 use crate::domain::event::{AccountAuthorizationData, AuthorizationEvent, BalanceData, Event};
 use crate::domain::ids::OrganizationId;
 use crate::domain::problem::Problem;
+use crate::domain::status::AccountStatus;
 use crate::error::AppError;
 use crate::ponto::model::{AccountAttributes, Resource};
 use crate::store::WriteTx;
@@ -61,7 +62,8 @@ impl Syncer {
         for r in listed {
             let upsert = crate::connect::account_upsert(r)?;
             let (before, after) = tx.upsert_account(org, Some(conn), upsert).await?;
-            tx.set_account_status(org, after.id, "ACTIVE", None).await?;
+            tx.set_account_status(org, after.id, AccountStatus::Active, None)
+                .await?;
             let problem =
                 authorization_problem(after.authorization_expires_at, consent_refused(r), now);
             self.announce(&mut tx, org, before.as_ref(), &after, problem)
@@ -74,8 +76,8 @@ impl Syncer {
         }
         let listed_ids: Vec<_> = active.iter().map(|a| a.id).collect();
         for a in self.store.accounts_of(org).await? {
-            if a.status != "REVOKED" && !listed_ids.contains(&a.id) {
-                tx.set_account_status(org, a.id, "REVOKED", Some(now))
+            if a.status != AccountStatus::Revoked && !listed_ids.contains(&a.id) {
+                tx.set_account_status(org, a.id, AccountStatus::Revoked, Some(now))
                     .await?;
             }
         }

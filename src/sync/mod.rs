@@ -14,6 +14,7 @@ pub use sync_now::{SyncNowResult, SyncStarted};
 
 use crate::connect::Connect;
 use crate::domain::ids::OrganizationId;
+use crate::domain::status::ConnectionStatus;
 use crate::error::{AppError, AppResult};
 use crate::metrics::SyncMetrics;
 use crate::ponto::PontoError;
@@ -145,7 +146,7 @@ impl Syncer {
                     .store
                     .connection(org)
                     .await?
-                    .is_some_and(|c| c.status != "CONNECTED");
+                    .is_some_and(|c| c.status != ConnectionStatus::Connected);
                 Err(if broken {
                     Stop::Broken
                 } else {
@@ -173,7 +174,7 @@ impl Syncer {
                         .store
                         .connection(org)
                         .await?
-                        .is_some_and(|c| c.status != "CONNECTED")
+                        .is_some_and(|c| c.status != ConnectionStatus::Connected)
                 {
                     return Ok(Stop::Broken);
                 }

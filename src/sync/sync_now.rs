@@ -39,7 +39,7 @@ impl Syncer {
             .account(org, account)
             .await?
             .ok_or_else(|| AppError::not_found("bank account"))?;
-        if a.status != "ACTIVE" {
+        if a.status != crate::domain::status::AccountStatus::Active {
             return Err(AppError::Conflict(
                 "the account is not shared with Ponto any more".into(),
             ));

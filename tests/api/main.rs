@@ -35,6 +35,7 @@ mod schema_walk;
 mod scopes;
 mod secret_files;
 mod seed;
+mod statuses;
 mod surface;
 mod sync;
 mod tokens;

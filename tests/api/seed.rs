@@ -109,7 +109,12 @@ pub async fn seed_org(store: &Store, org_claim: &str) -> Seeded {
     let org = store.ensure_organization(org_claim).await.unwrap();
     let mut tx = store.begin_write().await.unwrap();
     let conn = tx
-        .set_connection_state(org, "CONNECTED", &[], Some(&format!("ponto-{org_claim}")))
+        .set_connection_state(
+            org,
+            ponto_bridge::domain::status::ConnectionStatus::Connected,
+            &[],
+            Some(&format!("ponto-{org_claim}")),
+        )
         .await
         .unwrap();
     let mut accounts = Vec::new();

@@ -1,0 +1,126 @@
+//! Owns the status vocabularies stored as text: what a Ponto connection, a bank account, a
+//! payment match, a webhook endpoint and a delivery can be, written and read back as the same
+//! type. An unknown word read from the database is an error, never a default.
+
+/// A closed set of words for a column: `as_str` writes, `parse` reads (`None` for anything else).
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $ty:ident { $($(#[$vdoc:meta])* $variant:ident => $s:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $ty { $($(#[$vdoc])* $variant),* }
+
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $s),* }
+            }
+            pub fn parse(s: &str) -> Option<$ty> {
+                match s { $($s => Some($ty::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+string_enum!(
+    /// The organization's link to Ponto.
+    ConnectionStatus {
+        /// A row exists but no link completed yet.
+        NotConnected => "NOT_CONNECTED",
+        Connected => "CONNECTED",
+        /// The link exists but does not work (`broken_reason` says why).
+        Broken => "BROKEN",
+        /// Unlinked on request; the data stays.
+        Disconnected => "DISCONNECTED",
+    }
+);
+
+/// Why Ponto refused us while the organization is blocked: the one broken state whose tokens we
+/// keep using, because reading is how we learn it was unblocked.
+pub const BLOCKED_REASON: &str = "organizationBlocked";
+
+impl ConnectionStatus {
+    /// The usable-link rule, the one place it is written: connected, or broken only because
+    /// Ponto blocked the organization. The store's SQL condition is built from this too.
+    pub fn usable(self, broken_reason: Option<&str>) -> bool {
+        match self {
+            ConnectionStatus::Connected => true,
+            ConnectionStatus::Broken => broken_reason == Some(BLOCKED_REASON),
+            ConnectionStatus::NotConnected | ConnectionStatus::Disconnected => false,
+        }
+    }
+}
+
+string_enum!(
+    /// A bank account shared through Ponto.
+    AccountStatus {
+        Active => "ACTIVE",
+        /// Switched off in Ponto (or unlinked); its history stays.
+        Revoked => "REVOKED",
+    }
+);
+
+string_enum!(
+    /// Who made a payment match.
+    MatchMethod {
+        /// The reconciliation engine, on strong evidence.
+        Automatic => "AUTOMATIC",
+        /// A person.
+        Manual => "MANUAL",
+    }
+);
+
+string_enum!(
+    /// A subscriber's webhook endpoint.
+    EndpointStatus {
+        Enabled => "ENABLED",
+        Disabled => "DISABLED",
+    }
+);
+
+string_enum!(
+    /// One event's delivery to one endpoint.
+    DeliveryStatus {
+        Pending => "PENDING",
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_reads_back_as_the_type_it_was_written_as() {
+        for s in ConnectionStatus::ALL {
+            assert_eq!(ConnectionStatus::parse(s.as_str()), Some(*s));
+        }
+        for s in AccountStatus::ALL {
+            assert_eq!(AccountStatus::parse(s.as_str()), Some(*s));
+        }
+        for m in MatchMethod::ALL {
+            assert_eq!(MatchMethod::parse(m.as_str()), Some(*m));
+        }
+        assert_eq!(
+            ConnectionStatus::parse("connected"),
+            None,
+            "exact words only"
+        );
+    }
+
+    #[test]
+    fn only_a_connected_or_blocked_link_is_usable() {
+        use ConnectionStatus::*;
+        assert!(Connected.usable(None));
+        assert!(Broken.usable(Some(BLOCKED_REASON)));
+        assert!(!Broken.usable(Some("invalid_grant")));
+        assert!(!Disconnected.usable(None) && !NotConnected.usable(None));
+    }
+}
