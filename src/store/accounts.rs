@@ -1,6 +1,7 @@
 //! Owns bank accounts and the tenant's Ponto connection as rows: reading them for the API and
 //! upserting what Ponto reports (by Ponto id, so a re-import changes nothing).
 
+use super::find_in;
 use super::page::{self, Page, PageArgs};
 use super::{Store, WriteTx};
 use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
@@ -148,8 +149,7 @@ impl TryFrom<ponto_connection::Model> for Connection {
 
 impl Store {
     pub async fn connection(&self, org: OrganizationId) -> AppResult<Option<Connection>> {
-        ponto_connection::Entity::find()
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+        find_in::<ponto_connection::Entity>(org)
             .one(self.conn())
             .await?
             .map(Connection::try_from)
@@ -157,26 +157,15 @@ impl Store {
     }
 
     pub async fn accounts(&self, org: OrganizationId, args: &PageArgs) -> AppResult<Page<Account>> {
-        let select =
-            bank_account::Entity::find().filter(bank_account::Column::OrganizationId.eq(org.0));
+        let select = find_in::<bank_account::Entity>(org);
         let page = page::fetch(self.conn(), select, None, bank_account::Column::Id, args).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(Account::try_from)
-            .collect::<AppResult<Vec<_>>>()?;
-        Ok(Page {
-            items,
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        })
+        page.try_map(Account::try_from)
     }
 
     /// Every account of the organization (a handful), oldest first.
     pub async fn accounts_of(&self, org: OrganizationId) -> AppResult<Vec<Account>> {
         use sea_orm::QueryOrder;
-        bank_account::Entity::find()
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
+        find_in::<bank_account::Entity>(org)
             .order_by_asc(bank_account::Column::Id)
             .all(self.conn())
             .await?
@@ -186,8 +175,8 @@ impl Store {
     }
 
     pub async fn account(&self, org: OrganizationId, id: AccountId) -> AppResult<Option<Account>> {
-        bank_account::Entity::find_by_id(id.0)
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
+        find_in::<bank_account::Entity>(org)
+            .filter(bank_account::Column::Id.eq(id.0))
             .one(self.conn())
             .await?
             .map(Account::try_from)
@@ -200,8 +189,7 @@ impl Store {
         org: OrganizationId,
         ids: &[AccountId],
     ) -> AppResult<HashMap<AccountId, Account>> {
-        bank_account::Entity::find()
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
+        find_in::<bank_account::Entity>(org)
             .filter(bank_account::Column::Id.is_in(ids.iter().map(|i| i.0)))
             .all(self.conn())
             .await?
@@ -224,8 +212,7 @@ impl WriteTx {
         let status = status.as_str();
         let now = self.now();
         let problems_json = serde_json::to_string(problems).expect("strings serialize");
-        let existing = ponto_connection::Entity::find()
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+        let existing = find_in::<ponto_connection::Entity>(org)
             .one(self.conn())
             .await?;
         match existing {
@@ -284,8 +271,7 @@ impl WriteTx {
         a: AccountUpsert,
     ) -> AppResult<(Option<Account>, Account)> {
         let now = self.now();
-        let existing = bank_account::Entity::find()
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
+        let existing = find_in::<bank_account::Entity>(org)
             .filter(bank_account::Column::PontoId.eq(a.ponto_id.as_str()))
             .one(self.conn())
             .await?;
@@ -387,10 +373,10 @@ impl Store {
         if n == 1 {
             return Ok(Ok(()));
         }
-        let started: Option<Option<DateTime<Utc>>> = bank_account::Entity::find_by_id(account.0)
+        let started: Option<Option<DateTime<Utc>>> = find_in::<bank_account::Entity>(org)
+            .filter(bank_account::Column::Id.eq(account.0))
             .select_only()
             .column(bank_account::Column::ReauthWindowStartedAt)
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
             .into_tuple()
             .one(self.conn())
             .await?;

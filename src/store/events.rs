@@ -7,6 +7,7 @@
 //! and a reader resuming "after n" can never skip a later-committing lower number
 //! (DESIGN.md §9.1).
 
+use super::find_in;
 use super::{Store, WriteTx, stmt};
 use crate::bus::{EventSignal, PG_EVENT_CHANNEL};
 use crate::domain::event::{Event, EventType};
@@ -70,10 +71,9 @@ impl WriteTx {
         let backend = self.conn().get_database_backend();
         let seq = self.next_seq(org).await?;
         if let Some(key) = dedupe_key {
-            let exists = event::Entity::find()
+            let exists = find_in::<event::Entity>(org)
                 .select_only()
                 .column(event::Column::Id)
-                .filter(event::Column::OrganizationId.eq(org.0))
                 .filter(event::Column::DedupeKey.eq(key))
                 .into_tuple::<uuid::Uuid>()
                 .one(self.conn())
@@ -183,10 +183,9 @@ impl WriteTx {
         let used: std::collections::HashSet<String> = if keys.is_empty() {
             Default::default()
         } else {
-            event::Entity::find()
+            find_in::<event::Entity>(org)
                 .select_only()
                 .column(event::Column::DedupeKey)
-                .filter(event::Column::OrganizationId.eq(org.0))
                 .filter(event::Column::DedupeKey.is_in(keys))
                 .into_tuple::<Option<String>>()
                 .all(self.conn())
@@ -289,11 +288,10 @@ impl WriteTx {
 
     /// The organization's enabled endpoints and their subscription lists.
     async fn live_endpoints(&self, org: OrganizationId) -> AppResult<Vec<(uuid::Uuid, String)>> {
-        Ok(webhook_endpoint::Entity::find()
+        Ok(find_in::<webhook_endpoint::Entity>(org)
             .select_only()
             .column(webhook_endpoint::Column::Id)
             .column(webhook_endpoint::Column::EventTypes)
-            .filter(webhook_endpoint::Column::OrganizationId.eq(org.0))
             .filter(
                 webhook_endpoint::Column::Status
                     .eq(crate::domain::status::EndpointStatus::Enabled.as_str()),
@@ -363,8 +361,7 @@ impl Store {
         after: i64,
         limit: u64,
     ) -> AppResult<Vec<StoredEvent>> {
-        event::Entity::find()
-            .filter(event::Column::OrganizationId.eq(org.0))
+        find_in::<event::Entity>(org)
             .filter(event::Column::Seq.gt(after))
             .order_by_asc(event::Column::Seq)
             .limit(limit)

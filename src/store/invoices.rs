@@ -3,6 +3,7 @@
 
 use super::page::{self, Page, PageArgs};
 use super::{Store, WriteTx};
+use super::{find_in, owned_by};
 use crate::domain::event::{Event, InvoiceEvent, InvoicePaymentData};
 use crate::domain::ids::{InvoiceId, OrganizationId};
 use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
@@ -134,7 +135,7 @@ pub fn payment_event(status: InvoiceStatus) -> Option<InvoiceEvent> {
 
 fn filter_condition(org: OrganizationId, f: &InvoiceFilter) -> Condition {
     use invoice::Column as C;
-    let mut c = Condition::all().add(C::OrganizationId.eq(org.0));
+    let mut c = Condition::all().add(owned_by::<invoice::Entity>(org));
     if !f.kinds.is_empty() {
         c = c.add(C::Kind.is_in(f.kinds.iter().map(|k| k.as_str())));
     }
@@ -189,21 +190,12 @@ impl Store {
             args,
         )
         .await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(Invoice::try_from)
-            .collect::<AppResult<Vec<_>>>()?;
-        Ok(Page {
-            items,
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        })
+        page.try_map(Invoice::try_from)
     }
 
     pub async fn invoice(&self, org: OrganizationId, id: InvoiceId) -> AppResult<Option<Invoice>> {
-        invoice::Entity::find_by_id(id.0)
-            .filter(invoice::Column::OrganizationId.eq(org.0))
+        find_in::<invoice::Entity>(org)
+            .filter(invoice::Column::Id.eq(id.0))
             .one(self.conn())
             .await?
             .map(Invoice::try_from)
@@ -215,8 +207,7 @@ impl Store {
         org: OrganizationId,
         external_id: &str,
     ) -> AppResult<Option<Invoice>> {
-        invoice::Entity::find()
-            .filter(invoice::Column::OrganizationId.eq(org.0))
+        find_in::<invoice::Entity>(org)
             .filter(invoice::Column::ExternalId.eq(external_id))
             .one(self.conn())
             .await?
@@ -230,8 +221,7 @@ impl Store {
         org: OrganizationId,
         ids: &[InvoiceId],
     ) -> AppResult<HashMap<InvoiceId, Invoice>> {
-        invoice::Entity::find()
-            .filter(invoice::Column::OrganizationId.eq(org.0))
+        find_in::<invoice::Entity>(org)
             .filter(invoice::Column::Id.is_in(ids.iter().map(|i| i.0)))
             .all(self.conn())
             .await?
@@ -247,8 +237,8 @@ impl WriteTx {
         org: OrganizationId,
         id: InvoiceId,
     ) -> AppResult<Option<invoice::Model>> {
-        Ok(invoice::Entity::find_by_id(id.0)
-            .filter(invoice::Column::OrganizationId.eq(org.0))
+        Ok(find_in::<invoice::Entity>(org)
+            .filter(invoice::Column::Id.eq(id.0))
             .one(self.conn())
             .await?)
     }
@@ -262,8 +252,7 @@ impl WriteTx {
         u: InvoiceUpsert,
     ) -> AppResult<(Invoice, UpsertOutcome)> {
         let now = self.now();
-        let existing = invoice::Entity::find()
-            .filter(invoice::Column::OrganizationId.eq(org.0))
+        let existing = find_in::<invoice::Entity>(org)
             .filter(invoice::Column::ExternalId.eq(u.external_id.as_str()))
             .one(self.conn())
             .await?;

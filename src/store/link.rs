@@ -4,6 +4,7 @@
 
 use super::WriteTx;
 use super::accounts::{Account, AccountUpsert, parse_problems};
+use super::{find_in, update_in};
 use crate::domain::event::{ConnectionData, ConnectionEvent, Event};
 use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
 use crate::domain::problem::Problem;
@@ -103,8 +104,7 @@ impl WriteTx {
         &self,
         org: OrganizationId,
     ) -> AppResult<ponto_connection::Model> {
-        let mut q = ponto_connection::Entity::find()
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0));
+        let mut q = find_in::<ponto_connection::Entity>(org);
         if self.conn().get_database_backend() == sea_orm::DbBackend::Postgres {
             q = q.lock_exclusive();
         }
@@ -196,8 +196,7 @@ impl WriteTx {
             kept.push(account.id);
             accounts.push(account);
         }
-        let others: Vec<uuid::Uuid> = bank_account::Entity::find()
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
+        let others: Vec<uuid::Uuid> = find_in::<bank_account::Entity>(org)
             .filter(bank_account::Column::Status.ne(AccountStatus::Revoked.as_str()))
             .all(self.conn())
             .await?
@@ -301,16 +300,14 @@ impl WriteTx {
         a: &AccountUpsert,
         kept: &[AccountId],
     ) -> AppResult<()> {
-        let known = bank_account::Entity::find()
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
+        let known = find_in::<bank_account::Entity>(org)
             .filter(bank_account::Column::PontoId.eq(a.ponto_id.as_str()))
             .one(self.conn())
             .await?;
         let Some(reference) = a.reference.as_deref().filter(|_| known.is_none()) else {
             return Ok(());
         };
-        let candidate = bank_account::Entity::find()
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
+        let candidate = find_in::<bank_account::Entity>(org)
             .filter(bank_account::Column::Reference.eq(reference))
             .filter(bank_account::Column::Currency.eq(a.currency.code()))
             .all(self.conn())
@@ -363,11 +360,10 @@ impl WriteTx {
     ) -> AppResult<()> {
         let now = self.now();
         let status = status.as_str();
-        bank_account::Entity::update_many()
+        update_in::<bank_account::Entity>(org)
             .col_expr(bank_account::Column::Status, status.into())
             .col_expr(bank_account::Column::RevokedAt, revoked_at.into())
             .col_expr(bank_account::Column::UpdatedAt, now.into())
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
             .filter(bank_account::Column::Id.eq(account.0))
             .filter(bank_account::Column::Status.ne(status))
             .exec(self.conn())
@@ -397,14 +393,13 @@ impl WriteTx {
         am.next_read_at = Set(None);
         am.updated_at = Set(now);
         am.update(self.conn()).await?;
-        bank_account::Entity::update_many()
+        update_in::<bank_account::Entity>(org)
             .col_expr(
                 bank_account::Column::Status,
                 AccountStatus::Revoked.as_str().into(),
             )
             .col_expr(bank_account::Column::RevokedAt, Some(now).into())
             .col_expr(bank_account::Column::UpdatedAt, now.into())
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
             .filter(bank_account::Column::Status.ne(AccountStatus::Revoked.as_str()))
             .exec(self.conn())
             .await?;

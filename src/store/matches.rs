@@ -2,6 +2,7 @@
 //! invoice's new paid amount, status and event in the same transaction, and reading matches
 //! per invoice or per transaction for data loaders.
 
+use super::find_in;
 use super::invoices::{Invoice, payment_event};
 use super::{Store, WriteTx};
 use crate::domain::event::Event;
@@ -12,8 +13,7 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{bank_transaction, payment_match};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 use std::collections::HashMap;
 
@@ -89,8 +89,8 @@ impl WriteTx {
             .await?
             .ok_or_else(|| AppError::not_found("invoice"))?;
         let before = Invoice::try_from(model.clone())?;
-        let tx = bank_transaction::Entity::find_by_id(m.transaction_id.0)
-            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+        let tx = find_in::<bank_transaction::Entity>(org)
+            .filter(bank_transaction::Column::Id.eq(m.transaction_id.0))
             .one(self.conn())
             .await?
             .ok_or_else(|| AppError::not_found("transaction"))?;
@@ -152,8 +152,7 @@ impl Store {
         org: OrganizationId,
         ids: &[TransactionId],
     ) -> AppResult<HashMap<TransactionId, Vec<PaymentMatch>>> {
-        let rows = payment_match::Entity::find()
-            .filter(payment_match::Column::OrganizationId.eq(org.0))
+        let rows = find_in::<payment_match::Entity>(org)
             .filter(payment_match::Column::TransactionId.is_in(ids.iter().map(|i| i.0)))
             .order_by_asc(payment_match::Column::Id)
             .all(self.conn())
@@ -172,8 +171,7 @@ impl Store {
         org: OrganizationId,
         ids: &[InvoiceId],
     ) -> AppResult<HashMap<InvoiceId, Vec<PaymentMatch>>> {
-        let rows = payment_match::Entity::find()
-            .filter(payment_match::Column::OrganizationId.eq(org.0))
+        let rows = find_in::<payment_match::Entity>(org)
             .filter(payment_match::Column::InvoiceId.is_in(ids.iter().map(|i| i.0)))
             .order_by_asc(payment_match::Column::Id)
             .all(self.conn())
@@ -191,8 +189,8 @@ impl Store {
         org: OrganizationId,
         id: MatchId,
     ) -> AppResult<Option<PaymentMatch>> {
-        payment_match::Entity::find_by_id(id.0)
-            .filter(payment_match::Column::OrganizationId.eq(org.0))
+        find_in::<payment_match::Entity>(org)
+            .filter(payment_match::Column::Id.eq(id.0))
             .one(self.conn())
             .await?
             .map(PaymentMatch::try_from)

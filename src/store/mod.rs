@@ -17,6 +17,7 @@ pub mod matches;
 pub mod organizations;
 pub mod page;
 pub mod reads;
+mod scoped;
 pub mod tokens;
 pub mod transactions;
 pub mod webhooks;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use db::{connect, migrate};
+use scoped::{find_in, owned_by, update_in};
 
 /// Handle to the database, the bus and the clock. Cheap to clone.
 #[derive(Clone)]

@@ -117,6 +117,15 @@ impl<T> Page<T> {
             has_previous_page: self.has_previous_page,
         }
     }
+
+    /// [`Page::map`] with a conversion that can fail (a row read back into its record).
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+        })
+    }
 }
 
 /// Rows strictly before (`older = true`) or after a cursor in newest-first order, written as a

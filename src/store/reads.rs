@@ -3,6 +3,7 @@
 //! retiring pending transactions, and the per-account problems and sync results.
 
 use super::{Store, WriteTx, stmt};
+use super::{find_in, owned_by, update_in};
 use crate::domain::ids::{AccountId, OrganizationId, TransactionId};
 use crate::error::AppResult;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -116,14 +117,13 @@ impl Store {
     /// Makes a connection's read due now (after linking, after a synchronization).
     pub async fn read_soon(&self, org: OrganizationId) -> AppResult<()> {
         let now = self.clock().now();
-        ponto_connection::Entity::update_many()
+        update_in::<ponto_connection::Entity>(org)
             .col_expr(ponto_connection::Column::NextReadAt, Some(now).into())
             // Tells a read in flight that it must not push this one back (see `finish_read`).
             .col_expr(
                 ponto_connection::Column::ReadLeaseOwner,
                 Option::<String>::None.into(),
             )
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
             .exec(self.conn())
             .await?;
         Ok(())
@@ -136,24 +136,26 @@ impl Store {
         account: AccountId,
         until: DateTime<Utc>,
     ) -> AppResult<Result<(), DateTime<Utc>>> {
+        use bank_account::Column as C;
         let now = self.clock().now();
-        let n = self
-            .conn()
-            .execute_raw(stmt(
-                self.backend(),
-                "UPDATE bank_account SET next_sync_allowed_at = $1 WHERE id = $2 AND organization_id = $3 \
-                 AND (next_sync_allowed_at IS NULL OR next_sync_allowed_at <= $4)",
-                [until.into(), account.0.into(), org.0.into(), now.into()],
-            ))
+        let n = update_in::<bank_account::Entity>(org)
+            .col_expr(C::NextSyncAllowedAt, Some(until).into())
+            .filter(C::Id.eq(account.0))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(C::NextSyncAllowedAt.is_null())
+                    .add(C::NextSyncAllowedAt.lte(now)),
+            )
+            .exec(self.conn())
             .await?
-            .rows_affected();
+            .rows_affected;
         if n == 1 {
             return Ok(Ok(()));
         }
-        let next: Option<Option<DateTime<Utc>>> = bank_account::Entity::find_by_id(account.0)
+        let next: Option<Option<DateTime<Utc>>> = find_in::<bank_account::Entity>(org)
+            .filter(bank_account::Column::Id.eq(account.0))
             .select_only()
             .column(bank_account::Column::NextSyncAllowedAt)
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
             .into_tuple()
             .one(self.conn())
             .await?;
@@ -164,12 +166,11 @@ impl Store {
 impl Store {
     /// Gives a `syncNow` slot back (nothing was asked of Ponto).
     pub async fn reset_sync_slot(&self, org: OrganizationId, account: AccountId) -> AppResult<()> {
-        bank_account::Entity::update_many()
+        update_in::<bank_account::Entity>(org)
             .col_expr(
                 bank_account::Column::NextSyncAllowedAt,
                 Option::<DateTime<Utc>>::None.into(),
             )
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
             .filter(bank_account::Column::Id.eq(account.0))
             .exec(self.conn())
             .await?;
@@ -185,9 +186,8 @@ impl Store {
         account: AccountId,
         outcome: Result<DateTime<Utc>, &str>,
     ) -> AppResult<()> {
-        let q = bank_account::Entity::update_many()
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
-            .filter(bank_account::Column::Id.eq(account.0));
+        let q =
+            update_in::<bank_account::Entity>(org).filter(bank_account::Column::Id.eq(account.0));
         let q = match outcome {
             Ok(at) => q
                 .col_expr(bank_account::Column::LastSyncedAt, Some(at).into())
@@ -259,11 +259,10 @@ impl WriteTx {
         let now = self.now();
         let errors =
             (!errors.is_empty()).then(|| serde_json::to_string(errors).expect("errors serialize"));
-        entity::ponto_synchronization::Entity::update_many()
+        update_in::<entity::ponto_synchronization::Entity>(org)
             .col_expr(entity::ponto_synchronization::Column::Status, status.into())
             .col_expr(entity::ponto_synchronization::Column::Errors, errors.into())
             .col_expr(entity::ponto_synchronization::Column::UpdatedAt, now.into())
-            .filter(entity::ponto_synchronization::Column::OrganizationId.eq(org.0))
             .filter(entity::ponto_synchronization::Column::AccountId.eq(account.0))
             .filter(entity::ponto_synchronization::Column::PontoId.eq(ponto_id))
             .exec(self.conn())
@@ -280,11 +279,10 @@ impl WriteTx {
         since: NaiveDate,
         reported: &HashSet<String>,
     ) -> AppResult<Vec<TransactionId>> {
-        let candidates: Vec<(uuid::Uuid, String)> = bank_transaction::Entity::find()
+        let candidates: Vec<(uuid::Uuid, String)> = find_in::<bank_transaction::Entity>(org)
             .select_only()
             .column(bank_transaction::Column::Id)
             .column(bank_transaction::Column::PontoId)
-            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
             .filter(bank_transaction::Column::AccountId.eq(account.0))
             .filter(bank_transaction::Column::Status.eq("BOOKED"))
             .filter(bank_transaction::Column::RemovedAt.is_null())
@@ -304,10 +302,9 @@ impl WriteTx {
     async fn set_removed(&mut self, org: OrganizationId, ids: &[uuid::Uuid]) -> AppResult<()> {
         let now = self.now();
         for chunk in ids.chunks(500) {
-            bank_transaction::Entity::update_many()
+            update_in::<bank_transaction::Entity>(org)
                 .col_expr(bank_transaction::Column::RemovedAt, Some(now).into())
                 .col_expr(bank_transaction::Column::UpdatedAt, now.into())
-                .filter(bank_transaction::Column::OrganizationId.eq(org.0))
                 .filter(bank_transaction::Column::Id.is_in(chunk.iter().copied()))
                 .exec(self.conn())
                 .await?;
@@ -324,8 +321,7 @@ impl WriteTx {
         account: AccountId,
         listed: &HashSet<String>,
     ) -> AppResult<Vec<(TransactionId, Retired)>> {
-        let stale: Vec<bank_transaction::Model> = bank_transaction::Entity::find()
-            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+        let stale: Vec<bank_transaction::Model> = find_in::<bank_transaction::Entity>(org)
             .filter(bank_transaction::Column::AccountId.eq(account.0))
             .filter(
                 bank_transaction::Column::Status
@@ -338,10 +334,9 @@ impl WriteTx {
             .into_iter()
             .filter(|p| !listed.contains(&p.ponto_id))
             .collect();
-        let mut claimed: HashSet<uuid::Uuid> = bank_transaction::Entity::find()
+        let mut claimed: HashSet<uuid::Uuid> = find_in::<bank_transaction::Entity>(org)
             .select_only()
             .column(bank_transaction::Column::SupersededById)
-            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
             .filter(bank_transaction::Column::AccountId.eq(account.0))
             .filter(bank_transaction::Column::SupersededById.is_not_null())
             .into_tuple::<Option<uuid::Uuid>>()
@@ -353,7 +348,7 @@ impl WriteTx {
         let mut out = Vec::new();
         for p in stale {
             let booked = |q: sea_orm::Select<bank_transaction::Entity>| {
-                q.filter(bank_transaction::Column::OrganizationId.eq(org.0))
+                q.filter(owned_by::<bank_transaction::Entity>(org))
                     .filter(bank_transaction::Column::AccountId.eq(account.0))
                     .filter(bank_transaction::Column::Status.eq("BOOKED"))
                     .filter(bank_transaction::Column::RemovedAt.is_null())
@@ -396,10 +391,9 @@ impl WriteTx {
             let outcome = match by {
                 Some(b) => {
                     claimed.insert(b);
-                    bank_transaction::Entity::update_many()
+                    update_in::<bank_transaction::Entity>(org)
                         .col_expr(bank_transaction::Column::SupersededById, Some(b).into())
                         .col_expr(bank_transaction::Column::UpdatedAt, now.into())
-                        .filter(bank_transaction::Column::OrganizationId.eq(org.0))
                         .filter(bank_transaction::Column::Id.eq(p.id))
                         .exec(self.conn())
                         .await?;
@@ -422,12 +416,11 @@ impl WriteTx {
         account: AccountId,
         problems: &[String],
     ) -> AppResult<()> {
-        bank_account::Entity::update_many()
+        update_in::<bank_account::Entity>(org)
             .col_expr(
                 bank_account::Column::Problems,
                 serde_json::to_string(problems).expect("strings").into(),
             )
-            .filter(bank_account::Column::OrganizationId.eq(org.0))
             .filter(bank_account::Column::Id.eq(account.0))
             .exec(self.conn())
             .await?;

@@ -3,15 +3,13 @@
 //! under a new key.
 
 use super::{Store, WriteTx, stmt};
+use super::{find_in, update_in};
 use crate::domain::ids::{ConnectionId, OrganizationId};
 use crate::domain::status::ConnectionStatus;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::ponto_connection;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
 
 /// The sealed tokens of a connection.
 #[derive(Clone)]
@@ -36,8 +34,7 @@ impl SealedTokens {
 
 impl Store {
     pub async fn sealed_tokens(&self, org: OrganizationId) -> AppResult<Option<SealedTokens>> {
-        ponto_connection::Entity::find()
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
+        find_in::<ponto_connection::Entity>(org)
             .one(self.conn())
             .await?
             .map(|m| {
@@ -80,12 +77,11 @@ impl Store {
     /// Treats the stored access token as expired (Ponto refused it), so the next use refreshes.
     pub async fn expire_access_token(&self, org: OrganizationId) -> AppResult<()> {
         let now = self.clock().now();
-        ponto_connection::Entity::update_many()
+        update_in::<ponto_connection::Entity>(org)
             .col_expr(
                 ponto_connection::Column::AccessTokenExpiresAt,
                 Some(now).into(),
             )
-            .filter(ponto_connection::Column::OrganizationId.eq(org.0))
             .exec(self.conn())
             .await?;
         Ok(())

@@ -3,6 +3,7 @@
 
 use super::page::{self, Page, PageArgs};
 use super::{Store, WriteTx};
+use super::{find_in, owned_by};
 use crate::domain::ids::{AccountId, OrganizationId, TransactionId};
 use crate::domain::money::Money;
 use crate::domain::transaction::{Direction, TransactionStatus};
@@ -199,7 +200,7 @@ fn live_match_exists() -> sea_orm::sea_query::SelectStatement {
 
 fn filter_condition(org: OrganizationId, f: &TransactionFilter) -> Condition {
     use bank_transaction::Column as C;
-    let mut c = Condition::all().add(C::OrganizationId.eq(org.0));
+    let mut c = Condition::all().add(owned_by::<bank_transaction::Entity>(org));
     if let Some(a) = f.account_id {
         c = c.add(C::AccountId.eq(a.0));
     }
@@ -263,18 +264,10 @@ impl Store {
         args: &PageArgs,
     ) -> AppResult<Page<Transaction>> {
         use bank_transaction::Column as C;
+        // `filter_condition` starts from the organization (`owned_by`).
         let select = bank_transaction::Entity::find().filter(filter_condition(org, filter));
         let page = page::fetch(self.conn(), select, Some(C::SortDate), C::Id, args).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(Transaction::try_from)
-            .collect::<AppResult<Vec<_>>>()?;
-        Ok(Page {
-            items,
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        })
+        page.try_map(Transaction::try_from)
     }
 
     pub async fn transaction(
@@ -282,8 +275,8 @@ impl Store {
         org: OrganizationId,
         id: TransactionId,
     ) -> AppResult<Option<Transaction>> {
-        bank_transaction::Entity::find_by_id(id.0)
-            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+        find_in::<bank_transaction::Entity>(org)
+            .filter(bank_transaction::Column::Id.eq(id.0))
             .one(self.conn())
             .await?
             .map(Transaction::try_from)
@@ -296,8 +289,7 @@ impl Store {
         org: OrganizationId,
         ids: &[TransactionId],
     ) -> AppResult<HashMap<TransactionId, Transaction>> {
-        bank_transaction::Entity::find()
-            .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+        find_in::<bank_transaction::Entity>(org)
             .filter(bank_transaction::Column::Id.is_in(ids.iter().map(|i| i.0)))
             .all(self.conn())
             .await?
@@ -395,8 +387,7 @@ impl WriteTx {
         let ids: Vec<String> = rows.iter().map(|r| r.ponto_id.clone()).collect();
         let mut existing: HashMap<String, bank_transaction::Model> = HashMap::new();
         for chunk in ids.chunks(500) {
-            for m in bank_transaction::Entity::find()
-                .filter(bank_transaction::Column::OrganizationId.eq(org.0))
+            for m in find_in::<bank_transaction::Entity>(org)
                 .filter(bank_transaction::Column::AccountId.eq(account.0))
                 .filter(bank_transaction::Column::PontoId.is_in(chunk.iter().cloned()))
                 .all(self.conn())

@@ -1,6 +1,7 @@
 //! Owns webhook endpoints and their deliveries as rows (the outbound room adds signing and
 //! sending on top).
 
+use super::find_in;
 use super::{Store, WriteTx};
 use crate::domain::event::EventType;
 use crate::domain::ids::{EndpointId, EventId, OrganizationId};
@@ -67,8 +68,7 @@ impl Store {
         org: OrganizationId,
         event: EventId,
     ) -> AppResult<Vec<Delivery>> {
-        Ok(webhook_delivery::Entity::find()
-            .filter(webhook_delivery::Column::OrganizationId.eq(org.0))
+        Ok(find_in::<webhook_delivery::Entity>(org)
             .filter(webhook_delivery::Column::EventId.eq(event.0))
             .order_by_asc(webhook_delivery::Column::EndpointId)
             .all(self.conn())
