@@ -249,7 +249,7 @@ pub struct Rotated {
 pub async fn rotate_read(
     store: &crate::store::Store,
     ring: &KeyRing,
-) -> AppResult<Vec<crate::store::tokens::SealedValue>> {
+) -> AppResult<Vec<crate::store::secrets::SealedValue>> {
     Ok(store
         .sealed_values()
         .await?
@@ -263,7 +263,7 @@ pub async fn rotate_read(
 pub async fn rotate_apply(
     store: &crate::store::Store,
     ring: &KeyRing,
-    stale: &[crate::store::tokens::SealedValue],
+    stale: &[crate::store::secrets::SealedValue],
 ) -> AppResult<Rotated> {
     let mut done = Rotated::default();
     let mut tx = store.begin_write().await?;

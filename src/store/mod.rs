@@ -6,19 +6,19 @@
 //! publishes event signals on the bus only after it commits.
 
 pub mod accounts;
+pub mod connection;
 mod db;
 pub mod events;
 pub mod flows;
 pub mod inbound;
 pub mod introspect;
 pub mod invoices;
-pub mod link;
 pub mod matches;
 pub mod organizations;
 pub mod page;
-pub mod reads;
 mod scoped;
-pub mod tokens;
+pub mod secrets;
+pub mod synchronizations;
 pub mod transactions;
 pub mod webhooks;
 

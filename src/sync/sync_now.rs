@@ -6,7 +6,7 @@ use super::Syncer;
 use crate::domain::ids::{AccountId, OrganizationId};
 use crate::error::{AppError, AppResult};
 use crate::ponto::sync::{SyncSubtype, Synchronization};
-use crate::store::reads::NewSynchronization;
+use crate::store::synchronizations::{NewSynchronization, RecordedError};
 use chrono::{DateTime, Utc};
 
 /// A synchronization we asked Ponto for.
@@ -156,7 +156,16 @@ impl Syncer {
                         account,
                         &current.id,
                         &current.attributes.status,
-                        &current.attributes.errors,
+                        &current
+                            .attributes
+                            .errors
+                            .iter()
+                            .map(|e| RecordedError {
+                                code: e.code.clone(),
+                                detail: e.detail.clone(),
+                                meta: e.meta.clone(),
+                            })
+                            .collect::<Vec<_>>(),
                     )
                     .await;
                 let _ = tx.commit().await;

@@ -1,15 +1,13 @@
-//! Owns the connection's sealed tokens as rows: reading them, storing rotated ones, the refresh
-//! lease that lets exactly one instance refresh at a time, and re-encrypting every sealed value
-//! under a new key.
+//! Owns the connection's sealed tokens as rows: reading them, storing rotated ones, and the
+//! refresh lease that lets exactly one instance refresh at a time.
 
-use super::{Store, WriteTx, stmt};
-use super::{find_in, update_in};
 use crate::domain::ids::{ConnectionId, OrganizationId};
 use crate::domain::status::ConnectionStatus;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::store::{Store, WriteTx, find_in, stmt, update_in};
 use chrono::{DateTime, Utc};
 use entity::ponto_connection;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, IntoActiveModel};
 
 /// The sealed tokens of a connection.
 #[derive(Clone)]
@@ -41,7 +39,7 @@ impl Store {
                 Ok(SealedTokens {
                     connection_id: m.id.into(),
                     organization_id: m.organization_id.into(),
-                    status: super::link::status_of(&m)?,
+                    status: super::status_of(&m)?,
                     access_enc: m.access_token_enc,
                     refresh_enc: m.refresh_token_enc,
                     access_expires_at: m.access_token_expires_at,
@@ -97,110 +95,9 @@ impl Store {
             .await?;
         Ok(())
     }
-
-    /// Every sealed value of the database with what binds it, for key rotation.
-    pub async fn sealed_values(&self) -> AppResult<Vec<SealedValue>> {
-        let mut out = Vec::new();
-        for c in ponto_connection::Entity::find().all(self.conn()).await? {
-            for (column, value) in [
-                ("access_token_enc", c.access_token_enc),
-                ("refresh_token_enc", c.refresh_token_enc),
-            ] {
-                if let Some(v) = value {
-                    out.push(SealedValue {
-                        table: "ponto_connection",
-                        column,
-                        row: c.id,
-                        organization: c.organization_id,
-                        value: v,
-                    });
-                }
-            }
-        }
-        for f in entity::oauth_flow::Entity::find().all(self.conn()).await? {
-            if let Some(v) = f.pkce_verifier_enc {
-                out.push(SealedValue {
-                    table: "oauth_flow",
-                    column: "pkce_verifier_enc",
-                    row: f.id,
-                    organization: f.organization_id,
-                    value: v,
-                });
-            }
-        }
-        for e in entity::webhook_endpoint::Entity::find()
-            .all(self.conn())
-            .await?
-        {
-            out.push(SealedValue {
-                table: "webhook_endpoint",
-                column: "secret_enc",
-                row: e.id,
-                organization: e.organization_id,
-                value: e.secret_enc,
-            });
-            if let Some(v) = e.previous_secret_enc {
-                out.push(SealedValue {
-                    table: "webhook_endpoint",
-                    column: "previous_secret_enc",
-                    row: e.id,
-                    organization: e.organization_id,
-                    value: v,
-                });
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// One sealed value and its binding.
-#[derive(Clone)]
-pub struct SealedValue {
-    pub table: &'static str,
-    pub column: &'static str,
-    pub row: uuid::Uuid,
-    pub organization: uuid::Uuid,
-    pub value: Vec<u8>,
 }
 
 impl WriteTx {
-    /// Replaces one sealed value (key rotation). Only the tables and columns above.
-    /// Replaces a sealed value only if it is still the one read (`v.value`): a value rewritten
-    /// meanwhile (a token refresh) is newer and was sealed under the current key, so it stays.
-    /// Returns whether it was replaced.
-    pub async fn replace_sealed(&mut self, v: &SealedValue, value: Vec<u8>) -> AppResult<bool> {
-        let allowed = matches!(
-            (v.table, v.column),
-            ("ponto_connection", "access_token_enc" | "refresh_token_enc")
-                | ("oauth_flow", "pkce_verifier_enc")
-                | ("webhook_endpoint", "secret_enc" | "previous_secret_enc")
-        );
-        if !allowed {
-            return Err(AppError::internal("not a sealed column"));
-        }
-        let sql = format!(
-            "UPDATE {t} SET {c} = $1 WHERE id = $2 AND organization_id = $3 AND {c} = $4",
-            t = v.table,
-            c = v.column
-        );
-        let backend = self.conn().get_database_backend();
-        let n = self
-            .conn()
-            .execute_raw(stmt(
-                backend,
-                &sql,
-                [
-                    value.into(),
-                    v.row.into(),
-                    v.organization.into(),
-                    v.value.clone().into(),
-                ],
-            ))
-            .await?
-            .rows_affected();
-        Ok(n == 1)
-    }
-
     /// Stores rotated tokens and releases the refresh lease.
     pub async fn store_tokens(
         &mut self,

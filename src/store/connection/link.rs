@@ -1,20 +1,19 @@
-//! Owns the tenant's link to Ponto as rows: the state changes of linking, breaking and
+//! Owns the link's state changes as rows: the state changes of linking, breaking and
 //! disconnecting — each written with its `connection.*` event in one transaction. (The sealed
 //! tokens and the refresh lease are `tokens`'.)
 
-use super::WriteTx;
-use super::accounts::{Account, AccountUpsert, parse_problems};
-use super::{find_in, update_in};
+use super::status_of;
 use crate::domain::event::{ConnectionData, ConnectionEvent, Event};
 use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
 use crate::domain::problem::Problem;
 use crate::domain::status::{AccountStatus, ConnectionStatus};
 use crate::error::{AppError, AppResult};
+use crate::store::accounts::{Account, AccountUpsert, parse_problems};
+use crate::store::{WriteTx, find_in, update_in};
 use chrono::{DateTime, Utc};
 use entity::{bank_account, ponto_connection};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
 };
 
 /// What a successful authorization brings: the Ponto organization, sealed tokens and accounts.
@@ -37,16 +36,6 @@ pub enum LinkOutcome {
     },
     /// The Ponto organization is linked to another tenant: nothing was stored.
     Conflict,
-}
-
-/// A connection row's status; an unknown word is an error, never a default.
-pub(super) fn status_of(m: &ponto_connection::Model) -> AppResult<ConnectionStatus> {
-    ConnectionStatus::parse(&m.status).ok_or_else(|| {
-        AppError::internal(format!(
-            "unknown connection status {:?} in the database",
-            m.status
-        ))
-    })
 }
 
 impl WriteTx {
@@ -96,28 +85,6 @@ impl WriteTx {
         };
         self.announce_connection(org, kind, id, ConnectionStatus::Connected, problems, None)
             .await
-    }
-
-    /// The connection row for a read-modify-write: locked until commit on PostgreSQL (SQLite
-    /// write transactions are exclusive already), so concurrent writers never lose an update.
-    pub(super) async fn connection_model(
-        &self,
-        org: OrganizationId,
-    ) -> AppResult<ponto_connection::Model> {
-        let mut q = find_in::<ponto_connection::Entity>(org);
-        if self.conn().get_database_backend() == sea_orm::DbBackend::Postgres {
-            q = q.lock_exclusive();
-        }
-        q.one(self.conn())
-            .await?
-            .ok_or_else(|| AppError::not_found("Ponto connection"))
-    }
-
-    /// The connection, under the row lock, unless the tenant unlinked Ponto (`disconnectPonto`):
-    /// a read that raced a disconnect must not bring its accounts back.
-    pub async fn linked_connection(&self, org: OrganizationId) -> AppResult<Option<ConnectionId>> {
-        let m = self.connection_model(org).await?;
-        Ok((status_of(&m)? != ConnectionStatus::Disconnected).then(|| m.id.into()))
     }
 
     /// Marks the link BROKEN (refresh refused, integration revoked, organization blocked), once.
@@ -349,26 +316,6 @@ impl WriteTx {
         am.update(self.conn()).await?;
         self.announce_health(org, id, &problems, (previous_status, &before), false)
             .await
-    }
-
-    pub async fn set_account_status(
-        &mut self,
-        org: OrganizationId,
-        account: AccountId,
-        status: AccountStatus,
-        revoked_at: Option<DateTime<Utc>>,
-    ) -> AppResult<()> {
-        let now = self.now();
-        let status = status.as_str();
-        update_in::<bank_account::Entity>(org)
-            .col_expr(bank_account::Column::Status, status.into())
-            .col_expr(bank_account::Column::RevokedAt, revoked_at.into())
-            .col_expr(bank_account::Column::UpdatedAt, now.into())
-            .filter(bank_account::Column::Id.eq(account.0))
-            .filter(bank_account::Column::Status.ne(status))
-            .exec(self.conn())
-            .await?;
-        Ok(())
     }
 
     /// Unlinks on request: tokens dropped, accounts revoked, data kept.

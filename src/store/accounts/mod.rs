@@ -1,19 +1,19 @@
-//! Owns bank accounts and the tenant's Ponto connection as rows: reading them for the API and
-//! upserting what Ponto reports (by Ponto id, so a re-import changes nothing).
+//! Owns bank accounts as rows, one aggregate: reading them for the API, upserting what Ponto
+//! reports (by Ponto id, so a re-import changes nothing), their status (here), and their read
+//! and sync bookkeeping, problems and re-authorization window (`slots`).
 
-use super::find_in;
-use super::page::{self, Page, PageArgs};
-use super::{Store, WriteTx};
+mod slots;
+
 use crate::domain::ids::{AccountId, ConnectionId, OrganizationId};
 use crate::domain::money::{Currency, Money};
-use crate::domain::status::{AccountStatus, ConnectionStatus};
+use crate::domain::status::AccountStatus;
 use crate::error::{AppError, AppResult};
+use crate::store::page::{self, Page, PageArgs};
+use crate::store::{Store, WriteTx};
+use crate::store::{find_in, update_in};
 use chrono::{DateTime, Utc};
-use entity::{bank_account, ponto_connection};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect,
-};
+use entity::bank_account;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
 use std::collections::HashMap;
 
 /// A bank account as the API shows it.
@@ -114,48 +114,7 @@ pub struct AccountUpsert {
     pub availability: Option<String>,
 }
 
-/// The tenant's Ponto connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
-    pub id: ConnectionId,
-    pub status: ConnectionStatus,
-    pub problems: Vec<String>,
-    pub ponto_organization_id: Option<String>,
-    pub broken_reason: Option<String>,
-    pub connected_at: Option<DateTime<Utc>>,
-    pub broken_at: Option<DateTime<Utc>>,
-    pub disconnected_at: Option<DateTime<Utc>>,
-    pub last_read_at: Option<DateTime<Utc>>,
-    pub next_read_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<ponto_connection::Model> for Connection {
-    type Error = AppError;
-    fn try_from(m: ponto_connection::Model) -> AppResult<Self> {
-        Ok(Self {
-            id: m.id.into(),
-            status: super::link::status_of(&m)?,
-            problems: parse_problems(&m.problems),
-            ponto_organization_id: m.ponto_organization_id,
-            broken_reason: m.broken_reason,
-            connected_at: m.connected_at,
-            broken_at: m.broken_at,
-            disconnected_at: m.disconnected_at,
-            last_read_at: m.last_read_at,
-            next_read_at: m.next_read_at,
-        })
-    }
-}
-
 impl Store {
-    pub async fn connection(&self, org: OrganizationId) -> AppResult<Option<Connection>> {
-        find_in::<ponto_connection::Entity>(org)
-            .one(self.conn())
-            .await?
-            .map(Connection::try_from)
-            .transpose()
-    }
-
     pub async fn accounts(&self, org: OrganizationId, args: &PageArgs) -> AppResult<Page<Account>> {
         let select = find_in::<bank_account::Entity>(org);
         let page = page::fetch(self.conn(), select, None, bank_account::Column::Id, args).await?;
@@ -200,68 +159,6 @@ impl Store {
 }
 
 impl WriteTx {
-    /// Creates the tenant's connection row if missing, else sets its status and problems.
-    pub async fn set_connection_state(
-        &mut self,
-        org: OrganizationId,
-        status: ConnectionStatus,
-        problems: &[String],
-        ponto_organization_id: Option<&str>,
-    ) -> AppResult<ConnectionId> {
-        let connected = status == ConnectionStatus::Connected;
-        let status = status.as_str();
-        let now = self.now();
-        let problems_json = serde_json::to_string(problems).expect("strings serialize");
-        let existing = find_in::<ponto_connection::Entity>(org)
-            .one(self.conn())
-            .await?;
-        match existing {
-            Some(m) => {
-                let id = m.id;
-                let mut am = m.into_active_model();
-                am.status = Set(status.to_owned());
-                am.problems = Set(problems_json);
-                if let Some(p) = ponto_organization_id {
-                    am.ponto_organization_id = Set(Some(p.to_owned()));
-                }
-                am.updated_at = Set(now);
-                am.update(self.conn()).await?;
-                Ok(id.into())
-            }
-            None => {
-                let id = ConnectionId::new();
-                ponto_connection::Entity::insert(ponto_connection::ActiveModel {
-                    id: Set(id.0),
-                    organization_id: Set(org.0),
-                    status: Set(status.to_owned()),
-                    ponto_organization_id: Set(ponto_organization_id.map(str::to_owned)),
-                    access_token_enc: Set(None),
-                    refresh_token_enc: Set(None),
-                    access_token_expires_at: Set(None),
-                    token_scope: Set(None),
-                    problems: Set(problems_json),
-                    broken_reason: Set(None),
-                    connected_at: Set(connected.then_some(now)),
-                    broken_at: Set(None),
-                    disconnected_at: Set(None),
-                    token_refreshed_at: Set(None),
-                    refresh_lease_until: Set(None),
-                    refresh_lease_owner: Set(None),
-                    next_read_at: Set(None),
-                    read_lease_until: Set(None),
-                    read_lease_owner: Set(None),
-                    last_read_at: Set(None),
-                    last_read_error: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                })
-                .exec_without_returning(self.conn())
-                .await?;
-                Ok(id)
-            }
-        }
-    }
-
     /// Inserts or updates an account by its Ponto id. Returns the account as it was before
     /// (`None` when new) and as it is now, so callers can announce what changed.
     pub async fn upsert_account(
@@ -344,42 +241,24 @@ impl WriteTx {
     }
 }
 
-impl Store {
-    /// Claims one Ponto re-authorization request for an account: at most `limit` per `window`,
-    /// counted on the account row by one conditional update, so instances and concurrent opens
-    /// agree. `Err(when)` tells when the window ends.
-    pub async fn claim_reauthorization(
-        &self,
+impl WriteTx {
+    pub async fn set_account_status(
+        &mut self,
         org: OrganizationId,
         account: AccountId,
-        window: chrono::Duration,
-        limit: i32,
-    ) -> AppResult<Result<(), DateTime<Utc>>> {
-        let now = self.clock().now();
-        let cutoff = now - window;
-        let n = self
-            .conn()
-            .execute_raw(super::stmt(
-                self.backend(),
-                "UPDATE bank_account SET \
-                   reauth_window_count = CASE WHEN reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 THEN 1 ELSE reauth_window_count + 1 END, \
-                   reauth_window_started_at = CASE WHEN reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 THEN $2 ELSE reauth_window_started_at END \
-                 WHERE id = $3 AND organization_id = $4 \
-                   AND (reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 OR reauth_window_count < $5)",
-                [cutoff.into(), now.into(), account.0.into(), org.0.into(), limit.into()],
-            ))
-            .await?
-            .rows_affected();
-        if n == 1 {
-            return Ok(Ok(()));
-        }
-        let started: Option<Option<DateTime<Utc>>> = find_in::<bank_account::Entity>(org)
+        status: AccountStatus,
+        revoked_at: Option<DateTime<Utc>>,
+    ) -> AppResult<()> {
+        let now = self.now();
+        let status = status.as_str();
+        update_in::<bank_account::Entity>(org)
+            .col_expr(bank_account::Column::Status, status.into())
+            .col_expr(bank_account::Column::RevokedAt, revoked_at.into())
+            .col_expr(bank_account::Column::UpdatedAt, now.into())
             .filter(bank_account::Column::Id.eq(account.0))
-            .select_only()
-            .column(bank_account::Column::ReauthWindowStartedAt)
-            .into_tuple()
-            .one(self.conn())
+            .filter(bank_account::Column::Status.ne(status))
+            .exec(self.conn())
             .await?;
-        Ok(Err(started.flatten().map_or(now, |s| s + window)))
+        Ok(())
     }
 }

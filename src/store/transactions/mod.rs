@@ -1,13 +1,18 @@
-//! Owns bank transactions as rows: filtered keyset listing for the API, lookups by id for data
-//! loaders, and the idempotent upsert by Ponto id used by the sync.
+//! Owns bank transactions as rows, one aggregate: filtered keyset listing for the API, lookups
+//! by id for data loaders, the idempotent upsert by Ponto id used by the sync, and what happens
+//! to rows Ponto stops reporting (`removal`).
 
-use super::page::{self, Page, PageArgs};
-use super::{Store, WriteTx};
-use super::{find_in, owned_by};
+mod removal;
+
+pub use removal::Retired;
+
 use crate::domain::ids::{AccountId, OrganizationId, TransactionId};
 use crate::domain::money::Money;
 use crate::domain::transaction::{Direction, TransactionStatus};
 use crate::error::{AppError, AppResult};
+use crate::store::page::{self, Page, PageArgs};
+use crate::store::{Store, WriteTx};
+use crate::store::{find_in, owned_by};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{bank_transaction, payment_match};
 use rust_decimal::Decimal;

@@ -1,0 +1,142 @@
+//! Owns an account's bookkeeping as rows: the `syncNow` slot, the result of reading its
+//! transactions, its problems, and the window counting Ponto re-authorization requests.
+
+use crate::domain::ids::{AccountId, OrganizationId};
+use crate::error::AppResult;
+use crate::store::{Store, WriteTx, find_in, stmt, update_in};
+use chrono::{DateTime, Utc};
+use entity::bank_account;
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect};
+
+impl Store {
+    /// Claims the per-account `syncNow` slot until `until`; `Err(next)` when it is taken.
+    pub async fn claim_sync_slot(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        until: DateTime<Utc>,
+    ) -> AppResult<Result<(), DateTime<Utc>>> {
+        use bank_account::Column as C;
+        let now = self.clock().now();
+        let n = update_in::<bank_account::Entity>(org)
+            .col_expr(C::NextSyncAllowedAt, Some(until).into())
+            .filter(C::Id.eq(account.0))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(C::NextSyncAllowedAt.is_null())
+                    .add(C::NextSyncAllowedAt.lte(now)),
+            )
+            .exec(self.conn())
+            .await?
+            .rows_affected;
+        if n == 1 {
+            return Ok(Ok(()));
+        }
+        let next: Option<Option<DateTime<Utc>>> = find_in::<bank_account::Entity>(org)
+            .filter(bank_account::Column::Id.eq(account.0))
+            .select_only()
+            .column(bank_account::Column::NextSyncAllowedAt)
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(Err(next.flatten().unwrap_or(now)))
+    }
+
+    /// Gives a `syncNow` slot back (nothing was asked of Ponto).
+    pub async fn reset_sync_slot(&self, org: OrganizationId, account: AccountId) -> AppResult<()> {
+        update_in::<bank_account::Entity>(org)
+            .col_expr(
+                bank_account::Column::NextSyncAllowedAt,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+            .filter(bank_account::Column::Id.eq(account.0))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Records how reading an account's transactions ended: `Ok(at)` sets `last_synced_at`
+    /// (which also marks its first import complete) and clears the error; `Err` keeps the time
+    /// and records why.
+    pub async fn finish_account_read(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        outcome: Result<DateTime<Utc>, &str>,
+    ) -> AppResult<()> {
+        let q =
+            update_in::<bank_account::Entity>(org).filter(bank_account::Column::Id.eq(account.0));
+        let q = match outcome {
+            Ok(at) => q
+                .col_expr(bank_account::Column::LastSyncedAt, Some(at).into())
+                .col_expr(
+                    bank_account::Column::LastSyncError,
+                    Option::<String>::None.into(),
+                ),
+            Err(e) => q.col_expr(
+                bank_account::Column::LastSyncError,
+                Some(e.to_owned()).into(),
+            ),
+        };
+        q.exec(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Claims one Ponto re-authorization request for an account: at most `limit` per `window`,
+    /// counted on the account row by one conditional update, so instances and concurrent opens
+    /// agree. `Err(when)` tells when the window ends.
+    pub async fn claim_reauthorization(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        window: chrono::Duration,
+        limit: i32,
+    ) -> AppResult<Result<(), DateTime<Utc>>> {
+        let now = self.clock().now();
+        let cutoff = now - window;
+        let n = self
+            .conn()
+            .execute_raw(stmt(
+                self.backend(),
+                "UPDATE bank_account SET \
+                   reauth_window_count = CASE WHEN reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 THEN 1 ELSE reauth_window_count + 1 END, \
+                   reauth_window_started_at = CASE WHEN reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 THEN $2 ELSE reauth_window_started_at END \
+                 WHERE id = $3 AND organization_id = $4 \
+                   AND (reauth_window_started_at IS NULL OR reauth_window_started_at <= $1 OR reauth_window_count < $5)",
+                [cutoff.into(), now.into(), account.0.into(), org.0.into(), limit.into()],
+            ))
+            .await?
+            .rows_affected();
+        if n == 1 {
+            return Ok(Ok(()));
+        }
+        let started: Option<Option<DateTime<Utc>>> = find_in::<bank_account::Entity>(org)
+            .filter(bank_account::Column::Id.eq(account.0))
+            .select_only()
+            .column(bank_account::Column::ReauthWindowStartedAt)
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(Err(started.flatten().map_or(now, |s| s + window)))
+    }
+}
+
+impl WriteTx {
+    /// Sets an account's problem codes.
+    pub async fn set_account_problems(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        problems: &[String],
+    ) -> AppResult<()> {
+        update_in::<bank_account::Entity>(org)
+            .col_expr(
+                bank_account::Column::Problems,
+                serde_json::to_string(problems).expect("strings").into(),
+            )
+            .filter(bank_account::Column::Id.eq(account.0))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Owns what happens to transactions Ponto stops reporting: booked ones marked removed (never
+//! deleted), pending ones retired — superseded by their booked successor, else removed.
+
+use crate::domain::ids::{AccountId, OrganizationId, TransactionId};
+use crate::error::AppResult;
+use crate::store::{WriteTx, find_in, owned_by, update_in};
+use chrono::{Duration, NaiveDate};
+use entity::bank_transaction;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use std::collections::HashSet;
+
+/// What happened to a pending transaction Ponto stopped listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retired {
+    SupersededBy(TransactionId),
+    Removed,
+}
+
+impl WriteTx {
+    /// Marks removed the booked transactions of `account` dated from `since` that Ponto did not
+    /// report in a complete read of that window. Returns them.
+    pub async fn mark_missing_removed(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        since: NaiveDate,
+        reported: &HashSet<String>,
+    ) -> AppResult<Vec<TransactionId>> {
+        let candidates: Vec<(uuid::Uuid, String)> = find_in::<bank_transaction::Entity>(org)
+            .select_only()
+            .column(bank_transaction::Column::Id)
+            .column(bank_transaction::Column::PontoId)
+            .filter(bank_transaction::Column::AccountId.eq(account.0))
+            .filter(bank_transaction::Column::Status.eq("BOOKED"))
+            .filter(bank_transaction::Column::RemovedAt.is_null())
+            .filter(bank_transaction::Column::SortDate.gte(since))
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        let gone: Vec<uuid::Uuid> = candidates
+            .into_iter()
+            .filter(|(_, p)| !reported.contains(p))
+            .map(|(id, _)| id)
+            .collect();
+        self.set_removed(org, &gone).await?;
+        Ok(gone.into_iter().map(Into::into).collect())
+    }
+
+    /// Retires the live pending transactions of `account` that Ponto no longer lists: superseded
+    /// by the booked one with the same end-to-end id, else by the unique booked one with the same
+    /// amount, currency, counterparty account and an execution date within 3 days, else removed.
+    pub async fn retire_pending(
+        &mut self,
+        org: OrganizationId,
+        account: AccountId,
+        listed: &HashSet<String>,
+    ) -> AppResult<Vec<(TransactionId, Retired)>> {
+        let stale: Vec<bank_transaction::Model> = find_in::<bank_transaction::Entity>(org)
+            .filter(bank_transaction::Column::AccountId.eq(account.0))
+            .filter(
+                bank_transaction::Column::Status
+                    .eq(crate::domain::transaction::TransactionStatus::Pending.as_str()),
+            )
+            .filter(bank_transaction::Column::RemovedAt.is_null())
+            .filter(bank_transaction::Column::SupersededById.is_null())
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .filter(|p| !listed.contains(&p.ponto_id))
+            .collect();
+        let mut claimed: HashSet<uuid::Uuid> = find_in::<bank_transaction::Entity>(org)
+            .select_only()
+            .column(bank_transaction::Column::SupersededById)
+            .filter(bank_transaction::Column::AccountId.eq(account.0))
+            .filter(bank_transaction::Column::SupersededById.is_not_null())
+            .into_tuple::<Option<uuid::Uuid>>()
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut out = Vec::new();
+        for p in stale {
+            let booked = |q: sea_orm::Select<bank_transaction::Entity>| {
+                q.filter(owned_by::<bank_transaction::Entity>(org))
+                    .filter(bank_transaction::Column::AccountId.eq(account.0))
+                    .filter(bank_transaction::Column::Status.eq("BOOKED"))
+                    .filter(bank_transaction::Column::RemovedAt.is_null())
+            };
+            let mut by = None;
+            if let Some(e2e) = p.end_to_end_id.as_deref().filter(|e| !e.is_empty()) {
+                by = booked(bank_transaction::Entity::find())
+                    .filter(bank_transaction::Column::EndToEndId.eq(e2e))
+                    .one(self.conn())
+                    .await?
+                    .map(|b| b.id);
+            }
+            if by.is_none()
+                && let Some(day) = p.execution_date.or(p.value_date)
+            {
+                let mut q = booked(bank_transaction::Entity::find())
+                    .filter(bank_transaction::Column::AmountMinor.eq(p.amount_minor))
+                    .filter(bank_transaction::Column::Currency.eq(p.currency.as_str()))
+                    .filter(
+                        bank_transaction::Column::ExecutionDate
+                            .between(day - Duration::days(3), day + Duration::days(3)),
+                    );
+                q = match p.counterpart_reference.as_deref() {
+                    Some(r) => q.filter(bank_transaction::Column::CounterpartReference.eq(r)),
+                    None => q.filter(bank_transaction::Column::CounterpartReference.is_null()),
+                };
+                // A booked transaction settles one pending one: those already claimed are out.
+                let found: Vec<uuid::Uuid> = q
+                    .all(self.conn())
+                    .await?
+                    .into_iter()
+                    .map(|b| b.id)
+                    .filter(|b| !claimed.contains(b))
+                    .collect();
+                if let [only] = found[..] {
+                    by = Some(only);
+                }
+            }
+            let now = self.now();
+            let outcome = match by {
+                Some(b) => {
+                    claimed.insert(b);
+                    update_in::<bank_transaction::Entity>(org)
+                        .col_expr(bank_transaction::Column::SupersededById, Some(b).into())
+                        .col_expr(bank_transaction::Column::UpdatedAt, now.into())
+                        .filter(bank_transaction::Column::Id.eq(p.id))
+                        .exec(self.conn())
+                        .await?;
+                    Retired::SupersededBy(b.into())
+                }
+                None => {
+                    self.set_removed(org, &[p.id]).await?;
+                    Retired::Removed
+                }
+            };
+            out.push((p.id.into(), outcome));
+        }
+        Ok(out)
+    }
+
+    async fn set_removed(&mut self, org: OrganizationId, ids: &[uuid::Uuid]) -> AppResult<()> {
+        let now = self.now();
+        for chunk in ids.chunks(500) {
+            update_in::<bank_transaction::Entity>(org)
+                .col_expr(bank_transaction::Column::RemovedAt, Some(now).into())
+                .col_expr(bank_transaction::Column::UpdatedAt, now.into())
+                .filter(bank_transaction::Column::Id.is_in(chunk.iter().copied()))
+                .exec(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+}
