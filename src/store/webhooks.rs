@@ -5,7 +5,8 @@ use super::find_in;
 use super::{Store, WriteTx};
 use crate::domain::event::EventType;
 use crate::domain::ids::{EndpointId, EventId, OrganizationId};
-use crate::error::AppResult;
+use crate::domain::status::DeliveryStatus;
+use crate::error::{AppError, AppResult};
 use entity::{webhook_delivery, webhook_endpoint};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -23,7 +24,7 @@ pub struct NewEndpoint {
 pub struct Delivery {
     pub endpoint_id: EndpointId,
     pub event_id: EventId,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempt_count: i32,
 }
 
@@ -68,18 +69,25 @@ impl Store {
         org: OrganizationId,
         event: EventId,
     ) -> AppResult<Vec<Delivery>> {
-        Ok(find_in::<webhook_delivery::Entity>(org)
+        find_in::<webhook_delivery::Entity>(org)
             .filter(webhook_delivery::Column::EventId.eq(event.0))
             .order_by_asc(webhook_delivery::Column::EndpointId)
             .all(self.conn())
             .await?
             .into_iter()
-            .map(|d| Delivery {
-                endpoint_id: d.endpoint_id.into(),
-                event_id: d.event_id.into(),
-                status: d.status,
-                attempt_count: d.attempt_count,
+            .map(|d| {
+                Ok(Delivery {
+                    endpoint_id: d.endpoint_id.into(),
+                    event_id: d.event_id.into(),
+                    status: DeliveryStatus::parse(&d.status).ok_or_else(|| {
+                        AppError::internal(format!(
+                            "unknown delivery status {:?} in the database",
+                            d.status
+                        ))
+                    })?,
+                    attempt_count: d.attempt_count,
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -203,7 +203,7 @@ async fn deliveries_are_created_with_the_event_for_subscribed_endpoints_only() {
         .await
         .unwrap()
         .into_iter()
-        .map(|d| (d.endpoint_id, d.status, d.attempt_count))
+        .map(|d| (d.endpoint_id, d.status.as_str().to_owned(), d.attempt_count))
         .collect();
     got.sort();
     let mut want = vec![
