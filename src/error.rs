@@ -122,7 +122,7 @@ impl AppError {
     /// Logs an internal cause once, at the boundary that hides it from the client.
     pub fn log_if_internal(&self) {
         if let Self::Internal(cause) = self {
-            tracing::error!(error = %Esc(cause), source = ?cause.source(), "internal error");
+            tracing::error!(error = %Esc(Chain(cause.as_ref())), "internal error");
         }
     }
 }
@@ -139,6 +139,21 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
             sea_orm::TransactionError::Connection(db) => db.into(),
             sea_orm::TransactionError::Transaction(app) => app,
         }
+    }
+}
+
+/// An error with every cause behind it, `outer: inner: innermost`, for a log line.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -167,7 +182,28 @@ impl<T: fmt::Display> fmt::Display for Esc<T> {
 
 #[cfg(test)]
 mod esc_tests {
-    use super::Esc;
+    use super::{Chain, Esc};
+
+    #[test]
+    fn the_whole_chain_is_shown() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("reading the key set failed")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other("connection reset"));
+        assert_eq!(
+            Chain(&e).to_string(),
+            "reading the key set failed: connection reset"
+        );
+    }
 
     #[test]
     fn control_characters_cannot_forge_log_lines() {

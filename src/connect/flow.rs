@@ -118,6 +118,7 @@ pub(crate) fn back(return_url: &str, status: &str) -> String {
 
 impl Connect {
     /// `connectPonto`: a one-time URL of ours (10 minutes) that starts the flow in a browser.
+    #[tracing::instrument(skip_all, fields(organization = %org))]
     pub async fn create_ticket(
         &self,
         org: OrganizationId,
@@ -162,6 +163,7 @@ impl Connect {
 
     /// `GET /oauth/ponto/start?ticket=…`: what the confirmation page shows. Uses nothing, so a
     /// link scanner fetching it cannot burn the ticket.
+    #[tracing::instrument(skip_all)]
     pub async fn confirmation(
         &self,
         ticket: &str,
@@ -199,6 +201,7 @@ impl Connect {
     /// `POST /oauth/ponto/start`: the user confirmed (or declined) on the page served to this
     /// browser. Consumes the ticket; on `proceed`, binds the flow to the browser's cookie and a
     /// fresh OAuth `state` and PKCE verifier, and sends it to Ponto.
+    #[tracing::instrument(skip_all)]
     pub async fn start(
         &self,
         ticket: &str,
@@ -264,6 +267,7 @@ impl Connect {
     }
 
     /// `/oauth/ponto/callback`: only the browser that started the flow, only once.
+    #[tracing::instrument(skip_all)]
     pub async fn callback(&self, params: CallbackParams, cookie: Option<&str>) -> AppResult<Next> {
         let Some(flow) = (match params.state.as_deref() {
             Some(s) => self.store.flow_by_state(&hash(s), Purpose::Connect).await?,
@@ -407,6 +411,7 @@ impl Connect {
     }
 
     /// `disconnectPonto`: revoke at Ponto (best effort), then unlink here keeping the data.
+    #[tracing::instrument(skip_all, fields(organization = %org))]
     pub async fn disconnect(&self, org: OrganizationId) -> AppResult<bool> {
         if let (Ok(ponto), Some(t)) = (self.ponto(), self.store.sealed_tokens(org).await?)
             && let Some(sealed) = &t.refresh_enc

@@ -77,6 +77,7 @@ impl Connect {
     /// `GET /reauthorize/{account}?t=…`: checks the token, counts the request against the
     /// account's limit, then sends the browser (now bound by the flow cookie) to a fresh Ponto
     /// re-authorization request for that account.
+    #[tracing::instrument(skip_all)]
     pub async fn open_reauthorization_link(
         &self,
         account: &str,
@@ -114,6 +115,7 @@ impl Connect {
     /// `requestReauthorization`: a one-time URL of ours (10 minutes); opening it binds the
     /// browser and goes on to Ponto's page for the account, which sends it back through us to the
     /// checked `returnUrl`. Counts against the account's limit.
+    #[tracing::instrument(skip_all, fields(organization = %org))]
     pub async fn request_reauthorization(
         &self,
         org: OrganizationId,
@@ -144,6 +146,7 @@ impl Connect {
     }
 
     /// `GET /oauth/ponto/reauthorize?ticket=…`: the URL `requestReauthorization` handed out.
+    #[tracing::instrument(skip_all)]
     pub async fn start_reauthorization(
         &self,
         ticket: &str,
@@ -260,6 +263,7 @@ impl Connect {
 
     /// Back from Ponto's re-authorization page, in the browser that went there: read the
     /// account again soon, and go on.
+    #[tracing::instrument(skip_all)]
     pub async fn reauthorized(
         &self,
         state: Option<&str>,

@@ -13,8 +13,8 @@
 //!
 //! Everything else (connections, balances, amounts, problems, any new field) answers FORBIDDEN.
 
+use super::ContextExt;
 use super::errors::GqlError;
-use super::principal;
 use crate::domain::scope::Scope;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
@@ -34,7 +34,7 @@ pub struct RequireScope(pub Scope);
 
 impl Guard for RequireScope {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let p = principal(ctx)?;
+        let p = ctx.principal()?;
         if p.scopes.contains(&self.0) {
             Ok(())
         } else {

@@ -5,7 +5,7 @@ use super::errors::{GqlError, GqlResult};
 
 use super::scalars::{Money, connection};
 use super::transactions::{BankTransaction, TransactionFilterInput};
-use super::{RequireScope, ids, principal, store};
+use super::{ContextExt, RequireScope, ids};
 use crate::domain::ids::AccountId;
 use crate::domain::problem::Problem;
 use crate::domain::scope::Scope;
@@ -134,8 +134,8 @@ async fn list_accounts(
     before: Option<String>,
 ) -> GqlResult<Connection<String, BankAccount>> {
     let args = PageArgs::parse(first, after.as_deref(), last, before.as_deref())?;
-    let p = principal(ctx)?;
-    let page = store(ctx).accounts(p.organization_id, &args).await?;
+    let p = ctx.principal()?;
+    let page = ctx.store()?.accounts(p.organization_id, &args).await?;
     Ok(connection(
         page,
         |a| Cursor {
@@ -243,7 +243,7 @@ pub fn decode_account_id(id: &ID) -> GqlResult<AccountId> {
 
 /// Loads an account of the caller's organization through the request's loader.
 pub async fn load_account(ctx: &Context<'_>, id: AccountId) -> GqlResult<Option<Account>> {
-    super::loaders(ctx)?.loader.load_one(id).await
+    ctx.loaders()?.loader.load_one(id).await
 }
 
 #[derive(Default)]
@@ -254,8 +254,8 @@ impl BankQuery {
     /// The organization's link to Ponto: status, problems and accounts.
     #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn ponto_connection(&self, ctx: &Context<'_>) -> GqlResult<PontoConnection> {
-        let p = principal(ctx)?;
-        Ok(store(ctx).connection(p.organization_id).await?.into())
+        let p = ctx.principal()?;
+        Ok(ctx.store()?.connection(p.organization_id).await?.into())
     }
 
     /// Every bank account of the organization.

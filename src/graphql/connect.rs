@@ -3,8 +3,7 @@
 
 use super::bank::PontoConnection;
 use super::errors::GqlResult;
-use super::{RequireScope, principal, store};
-use crate::connect::Connect;
+use super::{ContextExt, RequireScope};
 use crate::domain::scope::Scope;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -38,10 +37,6 @@ pub struct DisconnectPontoPayload {
     pub ponto_connection: PontoConnection,
 }
 
-fn connect<'a>(ctx: &Context<'a>) -> &'a Connect {
-    ctx.data_unchecked::<Connect>()
-}
-
 #[derive(Default)]
 pub struct ConnectMutation;
 
@@ -55,8 +50,9 @@ impl ConnectMutation {
         ctx: &Context<'_>,
         input: ConnectPontoInput,
     ) -> GqlResult<ConnectPontoPayload> {
-        let p = principal(ctx)?;
-        let (url, expires_at) = connect(ctx)
+        let p = ctx.principal()?;
+        let (url, expires_at) = ctx
+            .connect()?
             .create_ticket(
                 p.organization_id,
                 p.organization_name.as_deref(),
@@ -76,13 +72,13 @@ impl ConnectMutation {
         ctx: &Context<'_>,
         input: Option<DisconnectPontoInput>,
     ) -> GqlResult<DisconnectPontoPayload> {
-        let p = principal(ctx)?;
+        let p = ctx.principal()?;
         let reason = input.and_then(|i| i.reason).unwrap_or_default();
         // Debug-formatted: user text cannot forge log lines.
         tracing::info!(organization = %p.organization_id, actor = ?p.actor(), reason = ?reason.chars().take(200).collect::<String>(), "disconnectPonto");
-        connect(ctx).disconnect(p.organization_id).await?;
+        ctx.connect()?.disconnect(p.organization_id).await?;
         Ok(DisconnectPontoPayload {
-            ponto_connection: store(ctx).connection(p.organization_id).await?.into(),
+            ponto_connection: ctx.store()?.connection(p.organization_id).await?.into(),
         })
     }
 }

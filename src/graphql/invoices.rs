@@ -8,7 +8,7 @@ use super::invoice_input::{
 use super::loaders::MatchesOf;
 use super::matches::PaymentMatchGql;
 use super::scalars::{Date, Money, UserError, UserErrorCode, connection};
-use super::{RequireScope, ids, principal, store};
+use super::{ContextExt, RequireScope, ids};
 use crate::domain::ids::InvoiceId;
 use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
 use crate::domain::reference::StructuredReference;
@@ -123,7 +123,8 @@ impl InvoiceGql {
     }
     /// Allocations of bank transactions to this invoice, reversed ones included.
     async fn matches(&self, ctx: &Context<'_>) -> GqlResult<Vec<PaymentMatchGql>> {
-        let found = super::loaders(ctx)?
+        let found = ctx
+            .loaders()?
             .loader
             .load_one(MatchesOf::Invoice(self.0.id))
             .await?;
@@ -186,11 +187,12 @@ impl InvoicesQuery {
             due_before: f.due_before.map(|d| d.0),
             counterparty: f.counterparty,
         };
-        let p = principal(ctx)?;
-        let page = store(ctx)
+        let p = ctx.principal()?;
+        let page = ctx
+            .store()?
             .invoices(p.organization_id, &filter, &args)
             .await?;
-        super::loaders(ctx)?
+        ctx.loaders()?
             .prefetch_invoices(&ctx.look_ahead(), &page.items)
             .await?;
         Ok(connection(
@@ -211,14 +213,14 @@ impl InvoicesQuery {
         id: Option<ID>,
         external_id: Option<String>,
     ) -> GqlResult<InvoiceGql> {
-        let p = principal(ctx)?;
+        let p = ctx.principal()?;
         let found = match (id, external_id) {
             (Some(id), None) => match decode_invoice_id(&id) {
-                Some(id) => store(ctx).invoice(p.organization_id, id).await?,
+                Some(id) => ctx.store()?.invoice(p.organization_id, id).await?,
                 None => None,
             },
             (None, Some(ext)) => {
-                store(ctx)
+                ctx.store()?
                     .invoice_by_external_id(p.organization_id, &ext)
                     .await?
             }
@@ -253,7 +255,7 @@ impl InvoicesMutation {
                 field: Some(vec!["invoices".into()]),
             }));
         }
-        let p = principal(ctx)?;
+        let p = ctx.principal()?;
         let mut user_errors = Vec::new();
         let mut valid = Vec::new();
         let mut seen = HashSet::new();
@@ -271,7 +273,7 @@ impl InvoicesMutation {
         }
         let mut written = Vec::new();
         if !valid.is_empty() {
-            let mut tx = store(ctx).begin_write().await?;
+            let mut tx = ctx.store()?.begin_write().await?;
             for (index, u) in valid {
                 match tx.upsert_invoice(p.organization_id, u).await {
                     Ok((invoice, _)) => written.push(InvoiceGql(invoice)),
@@ -296,8 +298,8 @@ impl InvoicesMutation {
         ctx: &Context<'_>,
         input: VoidInvoiceInput,
     ) -> GqlResult<VoidInvoicePayload> {
-        let p = principal(ctx)?;
-        let s = store(ctx);
+        let p = ctx.principal()?;
+        let s = ctx.store()?;
         let not_found = |field: &str| VoidInvoicePayload {
             invoice: None,
             user_errors: vec![UserError {

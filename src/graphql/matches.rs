@@ -1,5 +1,6 @@
 //! Owns the `PaymentMatch` type: an allocation of a bank transaction to an invoice.
 
+use super::ContextExt;
 use super::errors::GqlResult;
 use super::invoices::InvoiceGql;
 
@@ -29,14 +30,12 @@ impl PaymentMatchGql {
         ID(ids::encode(MATCH_TYPE, self.0.id.0))
     }
     async fn invoice(&self, ctx: &Context<'_>) -> GqlResult<Option<InvoiceGql>> {
-        let found = super::loaders(ctx)?
-            .loader
-            .load_one(self.0.invoice_id)
-            .await?;
+        let found = ctx.loaders()?.loader.load_one(self.0.invoice_id).await?;
         Ok(found.map(InvoiceGql))
     }
     async fn transaction(&self, ctx: &Context<'_>) -> GqlResult<Option<BankTransaction>> {
-        let found = super::loaders(ctx)?
+        let found = ctx
+            .loaders()?
             .loader
             .load_one(self.0.transaction_id)
             .await?;

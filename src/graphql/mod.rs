@@ -19,6 +19,7 @@ mod viewer;
 
 use crate::domain::ids::OrganizationId;
 use crate::domain::scope::Scope;
+use crate::error::AppError;
 use crate::store::Store;
 use crate::store::page::{DEFAULT_PAGE, MAX_PAGE};
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
@@ -95,20 +96,50 @@ impl Principal {
     }
 }
 
-/// The caller, or UNAUTHENTICATED.
-pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, GqlError> {
-    ctx.data_opt::<Principal>()
-        .ok_or_else(GqlError::unauthenticated)
+/// The one way resolvers reach what they need from the context.
+pub trait ContextExt<'a> {
+    /// The caller, or UNAUTHENTICATED.
+    fn principal(&self) -> GqlResult<&'a Principal>;
+    /// The request's tenant-scoped data loaders (present whenever a caller is authenticated).
+    fn loaders(&self) -> GqlResult<&'a Loaders>;
+    fn store(&self) -> GqlResult<&'a Store>;
+    fn connect(&self) -> GqlResult<&'a crate::connect::Connect>;
+    fn syncer(&self) -> GqlResult<&'a crate::sync::Syncer>;
 }
 
-pub fn store<'a>(ctx: &Context<'a>) -> &'a Store {
-    ctx.data_unchecked::<Store>()
+/// A service the schema was built without (only `print-schema` does): an internal error.
+fn service<'a, T: Send + Sync + 'static>(ctx: &Context<'a>) -> GqlResult<&'a T> {
+    ctx.data_opt::<T>().ok_or_else(|| {
+        AppError::internal(format!(
+            "{} missing from the schema",
+            std::any::type_name::<T>()
+        ))
+        .into()
+    })
 }
 
-/// The request's tenant-scoped data loaders (present whenever a caller is authenticated).
-pub fn loaders<'a>(ctx: &Context<'a>) -> GqlResult<&'a Loaders> {
-    ctx.data_opt::<Loaders>()
-        .ok_or_else(GqlError::unauthenticated)
+impl<'a> ContextExt<'a> for Context<'a> {
+    fn principal(&self) -> GqlResult<&'a Principal> {
+        self.data_opt::<Principal>()
+            .ok_or_else(GqlError::unauthenticated)
+    }
+
+    fn loaders(&self) -> GqlResult<&'a Loaders> {
+        self.data_opt::<Loaders>()
+            .ok_or_else(GqlError::unauthenticated)
+    }
+
+    fn store(&self) -> GqlResult<&'a Store> {
+        service(self)
+    }
+
+    fn connect(&self) -> GqlResult<&'a crate::connect::Connect> {
+        service(self)
+    }
+
+    fn syncer(&self) -> GqlResult<&'a crate::sync::Syncer> {
+        service(self)
+    }
 }
 
 /// Complexity of a paginated field: its page size times the cost of one node.

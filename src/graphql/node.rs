@@ -6,7 +6,7 @@ use super::errors::GqlResult;
 use super::invoices::{INVOICE_TYPE, InvoiceGql};
 use super::matches::{MATCH_TYPE, PaymentMatchGql};
 use super::transactions::{BankTransaction, TRANSACTION_TYPE};
-use super::{RequireScope, ids, principal, store};
+use super::{ContextExt, RequireScope, ids};
 use crate::domain::scope::Scope;
 use async_graphql::{Context, ID, Interface, Object};
 
@@ -31,8 +31,8 @@ impl NodeQuery {
         let Some((ty, uuid)) = ids::decode(&id) else {
             return Ok(None);
         };
-        let org = principal(ctx)?.organization_id;
-        let s = store(ctx);
+        let org = ctx.principal()?.organization_id;
+        let s = ctx.store()?;
         Ok(match ty.as_str() {
             ACCOUNT_TYPE => s
                 .account(org, uuid.into())

@@ -3,11 +3,9 @@
 
 use super::bank::{BankAccount, decode_account_id};
 use super::errors::GqlResult;
-use super::{RequireScope, principal, store};
-use crate::connect::Connect;
+use super::{ContextExt, RequireScope};
 use crate::domain::scope::Scope;
 use crate::error::AppError;
-use crate::sync::Syncer;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -62,7 +60,7 @@ impl SyncMutation {
     /// transactions). At most once per account per 30 minutes: RATE_LIMITED with `retryAfter`.
     #[graphql(guard = "RequireScope(Scope::Write)")]
     async fn sync_now(&self, ctx: &Context<'_>, input: SyncNowInput) -> GqlResult<SyncNowPayload> {
-        let p = principal(ctx)?;
+        let p = ctx.principal()?;
         let account = decode_account_id(&input.account_id)?;
         let ip: std::net::IpAddr =
             input
@@ -74,10 +72,11 @@ impl SyncMutation {
                     field: Some(vec!["customerIpAddress".into()]),
                 })?;
         let result = ctx
-            .data_unchecked::<Syncer>()
+            .syncer()?
             .sync_now(p.organization_id, account, ip, &p.actor())
             .await?;
-        let a = store(ctx)
+        let a = ctx
+            .store()?
             .account(p.organization_id, account)
             .await?
             .ok_or_else(|| AppError::not_found("bank account"))?;
@@ -104,10 +103,10 @@ impl SyncMutation {
         ctx: &Context<'_>,
         input: RequestReauthorizationInput,
     ) -> GqlResult<RequestReauthorizationPayload> {
-        let p = principal(ctx)?;
+        let p = ctx.principal()?;
         let account = decode_account_id(&input.account_id)?;
         let (url, expires_at) = ctx
-            .data_unchecked::<Connect>()
+            .connect()?
             .request_reauthorization(p.organization_id, account, &input.return_url, &p.actor())
             .await?;
         Ok(RequestReauthorizationPayload { url, expires_at })

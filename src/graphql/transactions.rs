@@ -6,7 +6,7 @@ use super::errors::GqlResult;
 use super::loaders::MatchesOf;
 use super::matches::PaymentMatchGql;
 use super::scalars::{Date, Decimal, Money, connection};
-use super::{RequireScope, ids, principal, store};
+use super::{ContextExt, RequireScope, ids};
 use crate::domain::money::MAX_AMOUNT;
 use crate::domain::scope::Scope;
 use crate::domain::transaction::{Direction, TransactionStatus};
@@ -113,11 +113,12 @@ pub async fn list(
     before: Option<String>,
 ) -> GqlResult<Connection<String, BankTransaction>> {
     let args = PageArgs::parse(first, after.as_deref(), last, before.as_deref())?;
-    let p = principal(ctx)?;
-    let page = store(ctx)
+    let p = ctx.principal()?;
+    let page = ctx
+        .store()?
         .transactions(p.organization_id, &filter, &args)
         .await?;
-    super::loaders(ctx)?
+    ctx.loaders()?
         .prefetch_transactions(&ctx.look_ahead(), &page.items)
         .await?;
     Ok(connection(
@@ -199,7 +200,8 @@ impl BankTransaction {
     }
     /// Allocations of this transaction to invoices, reversed ones included.
     async fn matches(&self, ctx: &Context<'_>) -> GqlResult<Vec<PaymentMatchGql>> {
-        let found = super::loaders(ctx)?
+        let found = ctx
+            .loaders()?
             .loader
             .load_one(MatchesOf::Transaction(self.0.id))
             .await?;

@@ -1,7 +1,7 @@
 //! Owns the `viewer` query: who the caller is, for which organization, with which scopes.
 
 use super::errors::GqlResult;
-use super::{RequireScope, ids, principal, store};
+use super::{ContextExt, RequireScope, ids};
 use crate::domain::scope::Scope;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
@@ -41,8 +41,8 @@ impl ViewerQuery {
     /// The caller: organization, subject and scopes.
     #[graphql(guard = "RequireScope(Scope::Read)")]
     async fn viewer(&self, ctx: &Context<'_>) -> GqlResult<Viewer> {
-        let p = principal(ctx)?;
-        let org = store(ctx).organization(p.organization_id).await?;
+        let p = ctx.principal()?;
+        let org = ctx.store()?.organization(p.organization_id).await?;
         Ok(Viewer {
             organization: OrganizationGql {
                 id: ID(ids::encode("Organization", org.id.0)),

@@ -74,11 +74,13 @@ impl Syncer {
 
     /// Reads everything Ponto holds for the organization and records what changed. Errors are
     /// recorded on the connection; the next read is scheduled either way.
+    #[tracing::instrument(skip_all, fields(organization = %org))]
     pub async fn read(&self, org: OrganizationId) -> AppResult<()> {
         self.read_claimed(org, None).await
     }
 
     /// A read under the scheduler's lease held by `owner`.
+    #[tracing::instrument(skip_all, fields(organization = %org))]
     pub(crate) async fn read_claimed(
         &self,
         org: OrganizationId,

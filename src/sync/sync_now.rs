@@ -27,6 +27,7 @@ pub struct SyncNowResult {
 const WAIT_FOR_PONTO: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Syncer {
+    #[tracing::instrument(skip_all, fields(organization = %org))]
     pub async fn sync_now(
         &self,
         org: OrganizationId,
