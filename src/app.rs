@@ -94,6 +94,7 @@ impl App {
             store: store.clone(),
             connect: connect.clone(),
             syncer: syncer.clone(),
+            invoices: crate::invoices::Invoices::new(store.clone()),
         };
         let schema = build_schema(Some(services), &limits);
         let inbound = match &serve.ponto.ponto_application_id {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod inbound;
+pub mod invoices;
 pub mod keyfile;
 pub mod metrics;
 pub mod ponto;

@@ -1,28 +1,28 @@
 //! Owns invoices in the API: the `Invoice` type, its listing and lookup, and the
-//! `upsertInvoices` / `voidInvoice` mutations (their inputs and validation: `invoice_input`).
+//! `upsertInvoices` / `voidInvoice` mutations, which translate to and from the invoices service
+//! (their inputs and payloads: `invoice_input`).
 
-use super::errors::{GqlError, GqlResult};
+use super::errors::GqlResult;
 use super::invoice_input::{
-    UpsertInvoicesInput, UpsertInvoicesPayload, VoidInvoiceInput, VoidInvoicePayload, err, validate,
+    UpsertInvoicesInput, UpsertInvoicesPayload, VoidInvoiceInput, VoidInvoicePayload,
 };
 use super::loaders::MatchesOf;
 use super::matches::PaymentMatchGql;
-use super::scalars::{Date, Money, UserError, UserErrorCode, connection};
+use super::scalars::{Date, Money, UserError, connection};
 use super::{ContextExt, RequireScope, ids};
 use crate::domain::ids::InvoiceId;
 use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
 use crate::domain::reference::StructuredReference;
 use crate::domain::scope::Scope;
 use crate::error::AppError;
+use crate::invoices::{InvoiceDraft, InvoiceRef};
 use crate::store::invoices::{Invoice, InvoiceFilter};
 use crate::store::page::{Cursor, PageArgs};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 
 pub const INVOICE_TYPE: &str = "Invoice";
-pub const MAX_BATCH: usize = 500;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "InvoiceKind", remote = "crate::domain::invoice::InvoiceKind")]
@@ -146,6 +146,27 @@ pub struct InvoiceFilterInput {
     pub counterparty: Option<String>,
 }
 
+impl InvoiceFilterInput {
+    pub fn into_store(self) -> InvoiceFilter {
+        InvoiceFilter {
+            kinds: self
+                .kinds
+                .unwrap_or_default()
+                .into_iter()
+                .map(InvoiceKind::from)
+                .collect(),
+            statuses: self
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(InvoiceStatus::from)
+                .collect(),
+            due_before: self.due_before.map(|d| d.0),
+            counterparty: self.counterparty,
+        }
+    }
+}
+
 fn decode_invoice_id(id: &ID) -> Option<InvoiceId> {
     ids::decode_as(INVOICE_TYPE, id).map(InvoiceId)
 }
@@ -170,23 +191,7 @@ impl InvoicesQuery {
         before: Option<String>,
     ) -> GqlResult<Connection<String, InvoiceGql>> {
         let args = PageArgs::parse(first, after.as_deref(), last, before.as_deref())?;
-        let f = filter.unwrap_or_default();
-        let filter = InvoiceFilter {
-            kinds: f
-                .kinds
-                .unwrap_or_default()
-                .into_iter()
-                .map(InvoiceKind::from)
-                .collect(),
-            statuses: f
-                .statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(InvoiceStatus::from)
-                .collect(),
-            due_before: f.due_before.map(|d| d.0),
-            counterparty: f.counterparty,
-        };
+        let filter = filter.unwrap_or_default().into_store();
         let p = ctx.principal()?;
         let page = ctx
             .store()?
@@ -249,45 +254,12 @@ impl InvoicesMutation {
         ctx: &Context<'_>,
         input: UpsertInvoicesInput,
     ) -> GqlResult<UpsertInvoicesPayload> {
-        if input.invoices.len() > MAX_BATCH {
-            return Err(GqlError::from(AppError::BadUserInput {
-                message: format!("at most {MAX_BATCH} invoices per call"),
-                field: Some(vec!["invoices".into()]),
-            }));
-        }
-        let p = ctx.principal()?;
-        let mut user_errors = Vec::new();
-        let mut valid = Vec::new();
-        let mut seen = HashSet::new();
-        for (index, item) in input.invoices.iter().enumerate() {
-            match validate(index, item) {
-                Ok(u) if !seen.insert(u.external_id.clone()) => user_errors.push(err(
-                    index,
-                    "externalId",
-                    UserErrorCode::DuplicateInBatch,
-                    "this externalId appears earlier in the batch",
-                )),
-                Ok(u) => valid.push((index, u)),
-                Err(e) => user_errors.extend(e),
-            }
-        }
-        let mut written = Vec::new();
-        if !valid.is_empty() {
-            let mut tx = ctx.store()?.begin_write().await?;
-            for (index, u) in valid {
-                match tx.upsert_invoice(p.organization_id, u).await {
-                    Ok((invoice, _)) => written.push(InvoiceGql(invoice)),
-                    Err(AppError::Conflict(message)) => {
-                        user_errors.push(err(index, "currency", UserErrorCode::Conflict, message))
-                    }
-                    Err(other) => return Err(other.into()),
-                }
-            }
-            tx.commit().await?;
-        }
+        let drafts: Vec<InvoiceDraft> = input.invoices.iter().map(InvoiceDraft::from).collect();
+        let org = ctx.principal()?.organization_id;
+        let done = ctx.invoices()?.upsert(org, &drafts).await?;
         Ok(UpsertInvoicesPayload {
-            invoices: written,
-            user_errors,
+            invoices: done.invoices.into_iter().map(InvoiceGql).collect(),
+            user_errors: done.problems.into_iter().map(UserError::from).collect(),
         })
     }
 
@@ -298,42 +270,25 @@ impl InvoicesMutation {
         ctx: &Context<'_>,
         input: VoidInvoiceInput,
     ) -> GqlResult<VoidInvoicePayload> {
-        let p = ctx.principal()?;
-        let s = ctx.store()?;
-        let not_found = |field: &str| VoidInvoicePayload {
-            invoice: None,
-            user_errors: vec![UserError {
-                field: Some(vec![field.into()]),
-                message: "invoice not found".into(),
-                code: UserErrorCode::NotFound,
-            }],
-        };
-        let id = match (&input.id, &input.external_id) {
-            (Some(id), None) => match decode_invoice_id(id) {
-                Some(id) => id,
-                None => return Ok(not_found("id")),
+        let (which, field) = match (input.id, input.external_id) {
+            (Some(id), None) => match decode_invoice_id(&id) {
+                Some(id) => (InvoiceRef::Id(id), "id"),
+                None => return Ok(VoidInvoicePayload::not_found("id")),
             },
-            (None, Some(ext)) => match s.invoice_by_external_id(p.organization_id, ext).await? {
-                Some(inv) => inv.id,
-                None => return Ok(not_found("externalId")),
-            },
+            (None, Some(ext)) => (InvoiceRef::ExternalId(ext), "externalId"),
             _ => {
                 return Err(
                     AppError::bad_input("pass exactly one of `id` and `externalId`").into(),
                 );
             }
         };
-        let mut tx = s.begin_write().await?;
-        match tx.void_invoice(p.organization_id, id).await {
-            Ok(invoice) => {
-                tx.commit().await?;
-                Ok(VoidInvoicePayload {
-                    invoice: Some(InvoiceGql(invoice)),
-                    user_errors: vec![],
-                })
-            }
-            Err(AppError::NotFound(_)) => Ok(not_found("id")),
-            Err(e) => Err(e.into()),
-        }
+        let org = ctx.principal()?.organization_id;
+        Ok(match ctx.invoices()?.void(org, &which).await? {
+            Some(invoice) => VoidInvoicePayload {
+                invoice: Some(InvoiceGql(invoice)),
+                user_errors: vec![],
+            },
+            None => VoidInvoicePayload::not_found(field),
+        })
     }
 }

@@ -55,6 +55,7 @@ pub struct Services {
     pub store: Store,
     pub connect: crate::connect::Connect,
     pub syncer: crate::sync::Syncer,
+    pub invoices: crate::invoices::Invoices,
 }
 
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
@@ -66,7 +67,11 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
         builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(s) = services {
-        builder = builder.data(s.store).data(s.connect).data(s.syncer);
+        builder = builder
+            .data(s.store)
+            .data(s.connect)
+            .data(s.syncer)
+            .data(s.invoices);
     }
     builder.finish()
 }
@@ -105,6 +110,7 @@ pub trait ContextExt<'a> {
     fn store(&self) -> GqlResult<&'a Store>;
     fn connect(&self) -> GqlResult<&'a crate::connect::Connect>;
     fn syncer(&self) -> GqlResult<&'a crate::sync::Syncer>;
+    fn invoices(&self) -> GqlResult<&'a crate::invoices::Invoices>;
 }
 
 /// A service the schema was built without (only `print-schema` does): an internal error.
@@ -138,6 +144,10 @@ impl<'a> ContextExt<'a> for Context<'a> {
     }
 
     fn syncer(&self) -> GqlResult<&'a crate::sync::Syncer> {
+        service(self)
+    }
+
+    fn invoices(&self) -> GqlResult<&'a crate::invoices::Invoices> {
         service(self)
     }
 }

@@ -95,6 +95,7 @@ impl From<DomainMoney> for Money {
 
 /// Machine-readable reason of a `UserError`.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "crate::invoices::Problem")]
 pub enum UserErrorCode {
     /// A required value is missing or blank.
     Required,
