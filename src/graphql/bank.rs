@@ -142,82 +142,76 @@ async fn list_accounts(
             date: None,
             id: a.id.0,
         },
-        BankAccount,
+        BankAccount::from,
     ))
 }
 
-/// A bank account shared through Ponto.
-pub struct BankAccount(pub Account);
-
-#[Object]
-impl BankAccount {
-    pub async fn id(&self) -> ID {
-        ID(ids::encode(ACCOUNT_TYPE, self.0.id.0))
-    }
+// A bank account shared through Ponto.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct BankAccount {
+    pub id: ID,
     /// The account number, usually an IBAN.
-    async fn reference(&self) -> Option<&str> {
-        self.0.reference.as_deref()
-    }
+    reference: Option<String>,
     /// `IBAN`, or another scheme Ponto reports.
-    async fn reference_type(&self) -> Option<&str> {
-        self.0.reference_type.as_deref()
-    }
-    async fn currency(&self) -> &str {
-        self.0.currency.code()
-    }
-    async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-    async fn holder_name(&self) -> Option<&str> {
-        self.0.holder_name.as_deref()
-    }
-    async fn product(&self) -> Option<&str> {
-        self.0.product.as_deref()
-    }
+    reference_type: Option<String>,
+    currency: String,
+    description: Option<String>,
+    holder_name: Option<String>,
+    product: Option<String>,
     /// `checking`, `savings`, `card`…
-    async fn subtype(&self) -> Option<&str> {
-        self.0.subtype.as_deref()
-    }
-    async fn current_balance(&self) -> Option<Money> {
-        self.0.current_balance.map(Money::from)
-    }
-    async fn current_balance_reference_date(&self) -> Option<DateTime<Utc>> {
-        self.0.current_balance_reference_date
-    }
-    async fn available_balance(&self) -> Option<Money> {
-        self.0.available_balance.map(Money::from)
-    }
-    async fn available_balance_reference_date(&self) -> Option<DateTime<Utc>> {
-        self.0.available_balance_reference_date
-    }
+    subtype: Option<String>,
+    current_balance: Option<Money>,
+    current_balance_reference_date: Option<DateTime<Utc>>,
+    available_balance: Option<Money>,
+    available_balance_reference_date: Option<DateTime<Utc>>,
     /// When the customer last authorized access at the bank.
-    async fn authorized_at(&self) -> Option<DateTime<Utc>> {
-        self.0.authorized_at
-    }
+    authorized_at: Option<DateTime<Utc>>,
     /// When that authorization is expected to expire (PSD2 consent, 90–180 days).
-    async fn authorization_expires_at(&self) -> Option<DateTime<Utc>> {
-        self.0.authorization_expires_at
-    }
+    authorization_expires_at: Option<DateTime<Utc>>,
     /// Ponto's availability of the account's data (`available`, `unavailable`…).
-    async fn availability(&self) -> Option<&str> {
-        self.0.availability.as_deref()
-    }
+    availability: Option<String>,
     /// `ACTIVE` or `REVOKED`.
-    async fn status(&self) -> &str {
-        self.0.status.as_str()
-    }
-    async fn problems(&self) -> Vec<BankProblem> {
-        problems(&self.0.problems)
-    }
+    status: String,
+    problems: Vec<BankProblem>,
     /// When this account's transactions were last read from Ponto completely (null until its
     /// first import completed).
-    async fn last_synced_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_synced_at
-    }
+    last_synced_at: Option<DateTime<Utc>>,
     /// From when `syncNow` may ask Ponto to refresh this account again.
-    async fn next_sync_allowed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.next_sync_allowed_at
+    next_sync_allowed_at: Option<DateTime<Utc>>,
+    #[graphql(skip)]
+    account_id: AccountId,
+}
+
+impl From<Account> for BankAccount {
+    fn from(a: Account) -> Self {
+        Self {
+            id: ID(ids::encode(ACCOUNT_TYPE, a.id.0)),
+            currency: a.currency.code().to_owned(),
+            current_balance: a.current_balance.map(Money::from),
+            available_balance: a.available_balance.map(Money::from),
+            status: a.status.as_str().to_owned(),
+            problems: problems(&a.problems),
+            account_id: a.id,
+            reference: a.reference,
+            reference_type: a.reference_type,
+            description: a.description,
+            holder_name: a.holder_name,
+            product: a.product,
+            subtype: a.subtype,
+            current_balance_reference_date: a.current_balance_reference_date,
+            available_balance_reference_date: a.available_balance_reference_date,
+            authorized_at: a.authorized_at,
+            authorization_expires_at: a.authorization_expires_at,
+            availability: a.availability,
+            last_synced_at: a.last_synced_at,
+            next_sync_allowed_at: a.next_sync_allowed_at,
+        }
     }
+}
+
+#[ComplexObject]
+impl BankAccount {
     /// This account's transactions, newest first.
     #[graphql(complexity = "super::page_complexity(first, last, child_complexity)")]
     async fn transactions(
@@ -230,7 +224,7 @@ impl BankAccount {
         before: Option<String>,
     ) -> GqlResult<Connection<String, BankTransaction>> {
         let mut filter = filter.unwrap_or_default().into_store()?;
-        filter.account_id = Some(self.0.id);
+        filter.account_id = Some(self.account_id);
         super::transactions::list(ctx, filter, first, after, last, before).await
     }
 }
@@ -280,7 +274,7 @@ impl BankQuery {
         let id = decode_account_id(&id)?;
         load_account(ctx, id)
             .await?
-            .map(BankAccount)
+            .map(BankAccount::from)
             .ok_or_else(|| AppError::not_found("bank account").into())
     }
 }

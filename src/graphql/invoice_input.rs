@@ -1,7 +1,7 @@
 //! Owns the inputs and payloads of `upsertInvoices` and `voidInvoice`, and their translation to
 //! and from the invoices service (validation lives there: `crate::invoices`).
 
-use super::invoices::{InvoiceGql, InvoiceKindGql};
+use super::invoices::{Invoice, InvoiceKind};
 use super::scalars::{Date, Decimal, UserError};
 use crate::invoices::{InvoiceDraft, ItemProblem};
 use async_graphql::{ID, InputObject, SimpleObject};
@@ -10,7 +10,7 @@ use async_graphql::{ID, InputObject, SimpleObject};
 #[derive(InputObject)]
 pub struct InvoiceInput {
     pub external_id: String,
-    pub kind: InvoiceKindGql,
+    pub kind: InvoiceKind,
     pub number: String,
     pub counterparty_name: Option<String>,
     pub counterparty_iban: Option<String>,
@@ -33,7 +33,7 @@ pub struct UpsertInvoicesInput {
 #[derive(SimpleObject)]
 pub struct UpsertInvoicesPayload {
     /// The invoices written (or found unchanged), in input order; invalid items are absent.
-    pub invoices: Vec<InvoiceGql>,
+    pub invoices: Vec<Invoice>,
     pub user_errors: Vec<UserError>,
 }
 
@@ -45,7 +45,7 @@ pub struct VoidInvoiceInput {
 
 #[derive(SimpleObject)]
 pub struct VoidInvoicePayload {
-    pub invoice: Option<InvoiceGql>,
+    pub invoice: Option<Invoice>,
     pub user_errors: Vec<UserError>,
 }
 

@@ -7,26 +7,26 @@ use super::invoice_input::{
     UpsertInvoicesInput, UpsertInvoicesPayload, VoidInvoiceInput, VoidInvoicePayload,
 };
 use super::loaders::MatchesOf;
-use super::matches::PaymentMatchGql;
+use super::matches::PaymentMatch;
+use super::related::Related;
 use super::scalars::{Date, Money, UserError, connection};
 use super::{ContextExt, RequireScope, ids};
 use crate::domain::ids::InvoiceId;
-use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
 use crate::domain::reference::StructuredReference;
 use crate::domain::scope::Scope;
 use crate::error::AppError;
 use crate::invoices::{InvoiceDraft, InvoiceRef};
-use crate::store::invoices::{Invoice, InvoiceFilter};
+use crate::store::invoices::{Invoice as Record, InvoiceFilter};
 use crate::store::page::{Cursor, PageArgs};
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 pub const INVOICE_TYPE: &str = "Invoice";
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "InvoiceKind", remote = "crate::domain::invoice::InvoiceKind")]
-pub enum InvoiceKindGql {
+#[graphql(remote = "crate::domain::invoice::InvoiceKind")]
+pub enum InvoiceKind {
     /// Paid by incoming money.
     SalesInvoice,
     /// Refunded by outgoing money.
@@ -38,11 +38,8 @@ pub enum InvoiceKindGql {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(
-    name = "InvoiceStatus",
-    remote = "crate::domain::invoice::InvoiceStatus"
-)]
-pub enum InvoiceStatusGql {
+#[graphql(remote = "crate::domain::invoice::InvoiceStatus")]
+pub enum InvoiceStatus {
     Open,
     PartiallyPaid,
     Paid,
@@ -50,96 +47,72 @@ pub enum InvoiceStatusGql {
     Void,
 }
 
-pub struct InvoiceGql(pub Invoice);
-
-#[Object(name = "Invoice")]
-impl InvoiceGql {
-    pub async fn id(&self) -> ID {
-        ID(ids::encode(INVOICE_TYPE, self.0.id.0))
-    }
+#[derive(SimpleObject)]
+pub struct Invoice {
+    pub id: ID,
     /// The accounting product's id for this invoice.
-    async fn external_id(&self) -> &str {
-        &self.0.external_id
-    }
-    async fn kind(&self) -> InvoiceKindGql {
-        self.0.kind.into()
-    }
-    async fn number(&self) -> &str {
-        &self.0.number
-    }
-    async fn counterparty_name(&self) -> Option<&str> {
-        self.0.counterparty_name.as_deref()
-    }
+    external_id: String,
+    kind: InvoiceKind,
+    number: String,
+    counterparty_name: Option<String>,
     /// Normalized: uppercase, no spaces.
-    async fn counterparty_iban(&self) -> Option<&str> {
-        self.0.counterparty_iban.as_deref()
-    }
-    async fn currency(&self) -> &str {
-        self.0.total.currency.code()
-    }
-    async fn total(&self) -> Money {
-        self.0.total.into()
-    }
-    async fn paid_amount(&self) -> Money {
-        self.0.paid.into()
-    }
+    counterparty_iban: Option<String>,
+    currency: String,
+    total: Money,
+    paid_amount: Money,
     /// A shortfall accepted within the organization's tolerance.
-    async fn written_off_amount(&self) -> Money {
-        self.0.written_off.into()
-    }
-    async fn open_amount(&self) -> Money {
-        self.0.open_amount().into()
-    }
-    async fn status(&self) -> InvoiceStatusGql {
-        self.0.status.into()
-    }
-    async fn issue_date(&self) -> Date {
-        Date(self.0.issue_date)
-    }
-    async fn due_date(&self) -> Option<Date> {
-        self.0.due_date.map(Date)
-    }
+    written_off_amount: Money,
+    open_amount: Money,
+    status: InvoiceStatus,
+    issue_date: Date,
+    due_date: Option<Date>,
     /// As people write it: `+++090/9337/55493+++` or `RF18 5390 0754 7034`.
-    async fn structured_reference(&self) -> Option<String> {
-        self.0
-            .structured_reference
-            .as_deref()
-            .and_then(StructuredReference::from_normalized)
-            .map(|r| r.to_string())
-    }
+    structured_reference: Option<String>,
     /// Value date of the booked transaction that completed the payment.
-    async fn paid_at(&self) -> Option<Date> {
-        self.0.paid_at.map(Date)
-    }
+    paid_at: Option<Date>,
     /// A pending (not yet booked) transaction looks like its payment.
-    async fn payment_pending(&self) -> bool {
-        self.0.payment_pending
-    }
-    async fn voided_at(&self) -> Option<DateTime<Utc>> {
-        self.0.voided_at
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
+    payment_pending: bool,
+    voided_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
     /// Allocations of bank transactions to this invoice, reversed ones included.
-    async fn matches(&self, ctx: &Context<'_>) -> GqlResult<Vec<PaymentMatchGql>> {
-        let found = ctx
-            .loaders()?
-            .loader
-            .load_one(MatchesOf::Invoice(self.0.id))
-            .await?;
-        Ok(found
-            .unwrap_or_default()
-            .into_iter()
-            .map(PaymentMatchGql)
-            .collect())
+    matches: Related<MatchesOf, Vec<PaymentMatch>>,
+}
+
+impl From<Record> for Invoice {
+    fn from(r: Record) -> Self {
+        Self {
+            id: ID(ids::encode(INVOICE_TYPE, r.id.0)),
+            currency: r.total.currency.code().to_owned(),
+            total: r.total.into(),
+            paid_amount: r.paid.into(),
+            written_off_amount: r.written_off.into(),
+            open_amount: r.open_amount().into(),
+            kind: r.kind.into(),
+            status: r.status.into(),
+            issue_date: Date(r.issue_date),
+            due_date: r.due_date.map(Date),
+            structured_reference: r
+                .structured_reference
+                .as_deref()
+                .and_then(StructuredReference::from_normalized)
+                .map(|s| s.to_string()),
+            paid_at: r.paid_at.map(Date),
+            payment_pending: r.payment_pending,
+            voided_at: r.voided_at,
+            updated_at: r.updated_at,
+            matches: Related::new(MatchesOf::Invoice(r.id)),
+            external_id: r.external_id,
+            number: r.number,
+            counterparty_name: r.counterparty_name,
+            counterparty_iban: r.counterparty_iban,
+        }
     }
 }
 
 #[derive(InputObject, Default)]
 pub struct InvoiceFilterInput {
-    pub kinds: Option<Vec<InvoiceKindGql>>,
-    pub statuses: Option<Vec<InvoiceStatusGql>>,
+    pub kinds: Option<Vec<InvoiceKind>>,
+    pub statuses: Option<Vec<InvoiceStatus>>,
     /// Due strictly before this date.
     pub due_before: Option<Date>,
     /// Text in the counterparty name (any case), or the counterparty's exact IBAN.
@@ -153,13 +126,13 @@ impl InvoiceFilterInput {
                 .kinds
                 .unwrap_or_default()
                 .into_iter()
-                .map(InvoiceKind::from)
+                .map(crate::domain::invoice::InvoiceKind::from)
                 .collect(),
             statuses: self
                 .statuses
                 .unwrap_or_default()
                 .into_iter()
-                .map(InvoiceStatus::from)
+                .map(crate::domain::invoice::InvoiceStatus::from)
                 .collect(),
             due_before: self.due_before.map(|d| d.0),
             counterparty: self.counterparty,
@@ -189,7 +162,7 @@ impl InvoicesQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> GqlResult<Connection<String, InvoiceGql>> {
+    ) -> GqlResult<Connection<String, Invoice>> {
         let args = PageArgs::parse(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default().into_store();
         let p = ctx.principal()?;
@@ -206,7 +179,7 @@ impl InvoicesQuery {
                 date: Some(i.issue_date),
                 id: i.id.0,
             },
-            InvoiceGql,
+            Invoice::from,
         ))
     }
 
@@ -217,7 +190,7 @@ impl InvoicesQuery {
         ctx: &Context<'_>,
         id: Option<ID>,
         external_id: Option<String>,
-    ) -> GqlResult<InvoiceGql> {
+    ) -> GqlResult<Invoice> {
         let p = ctx.principal()?;
         let found = match (id, external_id) {
             (Some(id), None) => match decode_invoice_id(&id) {
@@ -236,7 +209,7 @@ impl InvoicesQuery {
             }
         };
         found
-            .map(InvoiceGql)
+            .map(Invoice::from)
             .ok_or_else(|| AppError::not_found("invoice").into())
     }
 }
@@ -258,7 +231,7 @@ impl InvoicesMutation {
         let org = ctx.principal()?.organization_id;
         let done = ctx.invoices()?.upsert(org, &drafts).await?;
         Ok(UpsertInvoicesPayload {
-            invoices: done.invoices.into_iter().map(InvoiceGql).collect(),
+            invoices: done.invoices.into_iter().map(Invoice::from).collect(),
             user_errors: done.problems.into_iter().map(UserError::from).collect(),
         })
     }
@@ -285,7 +258,7 @@ impl InvoicesMutation {
         let org = ctx.principal()?.organization_id;
         Ok(match ctx.invoices()?.void(org, &which).await? {
             Some(invoice) => VoidInvoicePayload {
-                invoice: Some(InvoiceGql(invoice)),
+                invoice: Some(Invoice::from(invoice)),
                 user_errors: vec![],
             },
             None => VoidInvoicePayload::not_found(field),

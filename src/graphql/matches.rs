@@ -1,14 +1,13 @@
 //! Owns the `PaymentMatch` type: an allocation of a bank transaction to an invoice.
 
-use super::ContextExt;
-use super::errors::GqlResult;
-use super::invoices::InvoiceGql;
-
 use super::ids;
+use super::invoices::Invoice;
+use super::related::Related;
 use super::scalars::Money;
 use super::transactions::BankTransaction;
-use crate::store::matches::PaymentMatch;
-use async_graphql::{Context, Enum, ID, Object};
+use crate::domain::ids::{InvoiceId, TransactionId};
+use crate::store::matches::PaymentMatch as Record;
+use async_graphql::{Enum, ID, SimpleObject};
 use chrono::{DateTime, Utc};
 
 pub const MATCH_TYPE: &str = "PaymentMatch";
@@ -22,51 +21,39 @@ pub enum MatchMethod {
     Manual,
 }
 
-pub struct PaymentMatchGql(pub PaymentMatch);
-
-#[Object(name = "PaymentMatch")]
-impl PaymentMatchGql {
-    pub async fn id(&self) -> ID {
-        ID(ids::encode(MATCH_TYPE, self.0.id.0))
-    }
-    async fn invoice(&self, ctx: &Context<'_>) -> GqlResult<Option<InvoiceGql>> {
-        let found = ctx.loaders()?.loader.load_one(self.0.invoice_id).await?;
-        Ok(found.map(InvoiceGql))
-    }
-    async fn transaction(&self, ctx: &Context<'_>) -> GqlResult<Option<BankTransaction>> {
-        let found = ctx
-            .loaders()?
-            .loader
-            .load_one(self.0.transaction_id)
-            .await?;
-        Ok(found.map(BankTransaction))
-    }
+#[derive(SimpleObject)]
+pub struct PaymentMatch {
+    pub id: ID,
+    invoice: Related<InvoiceId, Option<Invoice>>,
+    transaction: Related<TransactionId, Option<BankTransaction>>,
     /// The amount allocated, in the invoice's currency.
-    async fn amount(&self) -> Money {
-        self.0.amount.into()
-    }
-    async fn method(&self) -> MatchMethod {
-        self.0.method.into()
-    }
+    amount: Money,
+    method: MatchMethod,
     /// What the match rests on, e.g. `STRUCTURED_REFERENCE`, `INVOICE_NUMBER`, `AMOUNT_AND_IBAN`.
-    async fn evidence(&self) -> &str {
-        &self.0.evidence
-    }
+    evidence: String,
     /// 0–100.
-    async fn confidence(&self) -> i32 {
-        self.0.confidence
-    }
+    confidence: i32,
     /// Who made it: `system` or the token's subject.
-    async fn created_by(&self) -> &str {
-        &self.0.created_by
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    async fn reversed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.reversed_at
-    }
-    async fn reversed_by(&self) -> Option<&str> {
-        self.0.reversed_by.as_deref()
+    created_by: String,
+    created_at: DateTime<Utc>,
+    reversed_at: Option<DateTime<Utc>>,
+    reversed_by: Option<String>,
+}
+
+impl From<Record> for PaymentMatch {
+    fn from(m: Record) -> Self {
+        Self {
+            id: ID(ids::encode(MATCH_TYPE, m.id.0)),
+            invoice: Related::new(m.invoice_id),
+            transaction: Related::new(m.transaction_id),
+            amount: m.amount.into(),
+            method: m.method.into(),
+            evidence: m.evidence,
+            confidence: m.confidence,
+            created_by: m.created_by,
+            created_at: m.created_at,
+            reversed_at: m.reversed_at,
+            reversed_by: m.reversed_by,
+        }
     }
 }

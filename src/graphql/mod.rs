@@ -1,5 +1,12 @@
 //! Owns the GraphQL API: schema roots, output types built from domain types, guards, limits and
 //! the error policy. Knows nothing of HTTP; `http` hands it a request and a `Principal`.
+//!
+//! Conventions: an output type is a `SimpleObject` built `From` its store record; a relation is
+//! a `Related` field (loaded only when selected); `#[ComplexObject]` is only for fields with
+//! arguments (connections). Rust types carry their GraphQL names; the records they are built
+//! from are referred to by path or as `Record`. Resolvers reach everything through
+//! `ContextExt` and only translate: the work is in the services (`Connect`, `Syncer`,
+//! `Invoices`).
 
 pub mod authz;
 mod bank;
@@ -12,6 +19,7 @@ pub mod limits;
 mod loaders;
 mod matches;
 mod node;
+mod related;
 mod scalars;
 mod sync;
 mod transactions;

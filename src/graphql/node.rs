@@ -3,8 +3,8 @@
 
 use super::bank::{ACCOUNT_TYPE, BankAccount};
 use super::errors::GqlResult;
-use super::invoices::{INVOICE_TYPE, InvoiceGql};
-use super::matches::{MATCH_TYPE, PaymentMatchGql};
+use super::invoices::{INVOICE_TYPE, Invoice};
+use super::matches::{MATCH_TYPE, PaymentMatch};
 use super::transactions::{BankTransaction, TRANSACTION_TYPE};
 use super::{ContextExt, RequireScope, ids};
 use crate::domain::scope::Scope;
@@ -12,12 +12,12 @@ use async_graphql::{Context, ID, Interface, Object};
 
 /// An object with a global id.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID"))]
+#[graphql(field(name = "id", ty = "&ID"))]
 pub enum Node {
     BankAccount(BankAccount),
     BankTransaction(BankTransaction),
-    Invoice(InvoiceGql),
-    PaymentMatch(PaymentMatchGql),
+    Invoice(Invoice),
+    PaymentMatch(PaymentMatch),
 }
 
 #[derive(Default)]
@@ -37,19 +37,19 @@ impl NodeQuery {
             ACCOUNT_TYPE => s
                 .account(org, uuid.into())
                 .await?
-                .map(|a| Node::BankAccount(BankAccount(a))),
+                .map(|a| Node::BankAccount(BankAccount::from(a))),
             TRANSACTION_TYPE => s
                 .transaction(org, uuid.into())
                 .await?
-                .map(|t| Node::BankTransaction(BankTransaction(t))),
+                .map(|t| Node::BankTransaction(BankTransaction::from(t))),
             INVOICE_TYPE => s
                 .invoice(org, uuid.into())
                 .await?
-                .map(|i| Node::Invoice(InvoiceGql(i))),
+                .map(|i| Node::Invoice(Invoice::from(i))),
             MATCH_TYPE => s
                 .payment_match(org, uuid.into())
                 .await?
-                .map(|m| Node::PaymentMatch(PaymentMatchGql(m))),
+                .map(|m| Node::PaymentMatch(PaymentMatch::from(m))),
             _ => None,
         })
     }

@@ -81,7 +81,7 @@ impl SyncMutation {
             .await?
             .ok_or_else(|| AppError::not_found("bank account"))?;
         Ok(SyncNowPayload {
-            bank_account: BankAccount(a),
+            bank_account: BankAccount::from(a),
             synchronizations: result
                 .synchronizations
                 .into_iter()

@@ -1,20 +1,22 @@
 //! Owns bank transactions in the API: the `BankTransaction` type, its filters and the
 //! `transactions` listing.
 
-use super::bank::{BankAccount, decode_account_id, load_account};
+use super::bank::{BankAccount, decode_account_id};
 use super::errors::GqlResult;
 use super::loaders::MatchesOf;
-use super::matches::PaymentMatchGql;
+use super::matches::PaymentMatch;
+use super::related::Related;
 use super::scalars::{Date, Decimal, Money, connection};
 use super::{ContextExt, RequireScope, ids};
+use crate::domain::ids::AccountId;
 use crate::domain::money::MAX_AMOUNT;
 use crate::domain::scope::Scope;
-use crate::domain::transaction::{Direction, TransactionStatus};
+use crate::domain::transaction::TransactionStatus;
 use crate::error::AppError;
 use crate::store::page::{Cursor, PageArgs};
 use crate::store::transactions::{Transaction, TransactionFilter};
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 pub const TRANSACTION_TYPE: &str = "BankTransaction";
@@ -29,8 +31,8 @@ pub enum BankTransactionStatus {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "Direction", remote = "crate::domain::transaction::Direction")]
-pub enum DirectionGql {
+#[graphql(remote = "crate::domain::transaction::Direction")]
+pub enum Direction {
     /// Money in (positive amount).
     Incoming,
     /// Money out (negative amount).
@@ -50,7 +52,7 @@ pub struct TransactionFilterInput {
     pub amount_min: Option<Decimal>,
     /// Absolute amount at most this much.
     pub amount_max: Option<Decimal>,
-    pub direction: Option<DirectionGql>,
+    pub direction: Option<Direction>,
     pub status: Option<BankTransactionStatus>,
     /// Text contained in the counterparty name or the remittance information (any case).
     pub text: Option<String>,
@@ -79,7 +81,9 @@ impl TransactionFilterInput {
             date_to: self.date_to.map(|d| d.0),
             amount_min: amount_bound(self.amount_min, "amountMin")?,
             amount_max: amount_bound(self.amount_max, "amountMax")?,
-            direction: self.direction.map(Direction::from),
+            direction: self
+                .direction
+                .map(crate::domain::transaction::Direction::from),
             status: self.status.map(TransactionStatus::from),
             text: self.text,
             matched: self.matched,
@@ -127,89 +131,66 @@ pub async fn list(
             date: Some(t.sort_date),
             id: t.id.0,
         },
-        BankTransaction,
+        BankTransaction::from,
     ))
 }
 
-/// A booked or pending bank transaction as reported by Ponto.
-pub struct BankTransaction(pub Transaction);
-
-#[Object]
-impl BankTransaction {
-    pub async fn id(&self) -> ID {
-        ID(ids::encode(TRANSACTION_TYPE, self.0.id.0))
-    }
-    async fn account(&self, ctx: &Context<'_>) -> GqlResult<Option<BankAccount>> {
-        Ok(load_account(ctx, self.0.account_id).await?.map(BankAccount))
-    }
-    async fn status(&self) -> BankTransactionStatus {
-        self.0.status.into()
-    }
+// A booked or pending bank transaction as reported by Ponto.
+#[derive(SimpleObject)]
+pub struct BankTransaction {
+    pub id: ID,
+    account: Related<AccountId, Option<BankAccount>>,
+    status: BankTransactionStatus,
     /// Signed: positive is money in, negative money out.
-    async fn amount(&self) -> Money {
-        self.0.amount.into()
-    }
-    async fn counterpart_name(&self) -> Option<&str> {
-        self.0.counterpart_name.as_deref()
-    }
+    amount: Money,
+    counterpart_name: Option<String>,
     /// The counterparty's account number, usually an IBAN.
-    async fn counterpart_reference(&self) -> Option<&str> {
-        self.0.counterpart_reference.as_deref()
-    }
-    async fn remittance_information(&self) -> Option<&str> {
-        self.0.remittance_information.as_deref()
-    }
+    counterpart_reference: Option<String>,
+    remittance_information: Option<String>,
     /// `structured` or `unstructured`.
-    async fn remittance_information_type(&self) -> Option<&str> {
-        self.0.remittance_information_type.as_deref()
-    }
+    remittance_information_type: Option<String>,
     /// The structured reference found in the remittance, normalized.
-    async fn structured_reference(&self) -> Option<&str> {
-        self.0.structured_reference.as_deref()
-    }
-    async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-    async fn execution_date(&self) -> Option<Date> {
-        self.0.execution_date.map(Date)
-    }
-    async fn value_date(&self) -> Option<Date> {
-        self.0.value_date.map(Date)
-    }
-    async fn bank_transaction_code(&self) -> Option<&str> {
-        self.0.bank_transaction_code.as_deref()
-    }
-    async fn end_to_end_id(&self) -> Option<&str> {
-        self.0.end_to_end_id.as_deref()
-    }
+    structured_reference: Option<String>,
+    description: Option<String>,
+    execution_date: Option<Date>,
+    value_date: Option<Date>,
+    bank_transaction_code: Option<String>,
+    end_to_end_id: Option<String>,
     /// When the bank stopped reporting it (it is kept, never deleted).
-    async fn removed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.removed_at
-    }
+    removed_at: Option<DateTime<Utc>>,
     /// The booked transaction that replaced this pending one.
-    async fn superseded_by(&self) -> Option<ID> {
-        self.0
-            .superseded_by
-            .map(|t| ID(ids::encode(TRANSACTION_TYPE, t.0)))
-    }
-    async fn ignored_at(&self) -> Option<DateTime<Utc>> {
-        self.0.ignored_at
-    }
-    async fn ignored_reason(&self) -> Option<&str> {
-        self.0.ignored_reason.as_deref()
-    }
+    superseded_by: Option<ID>,
+    ignored_at: Option<DateTime<Utc>>,
+    ignored_reason: Option<String>,
     /// Allocations of this transaction to invoices, reversed ones included.
-    async fn matches(&self, ctx: &Context<'_>) -> GqlResult<Vec<PaymentMatchGql>> {
-        let found = ctx
-            .loaders()?
-            .loader
-            .load_one(MatchesOf::Transaction(self.0.id))
-            .await?;
-        Ok(found
-            .unwrap_or_default()
-            .into_iter()
-            .map(PaymentMatchGql)
-            .collect())
+    matches: Related<MatchesOf, Vec<PaymentMatch>>,
+}
+
+impl From<Transaction> for BankTransaction {
+    fn from(t: Transaction) -> Self {
+        Self {
+            id: ID(ids::encode(TRANSACTION_TYPE, t.id.0)),
+            account: Related::new(t.account_id),
+            status: t.status.into(),
+            amount: t.amount.into(),
+            execution_date: t.execution_date.map(Date),
+            value_date: t.value_date.map(Date),
+            superseded_by: t
+                .superseded_by
+                .map(|s| ID(ids::encode(TRANSACTION_TYPE, s.0))),
+            matches: Related::new(MatchesOf::Transaction(t.id)),
+            counterpart_name: t.counterpart_name,
+            counterpart_reference: t.counterpart_reference,
+            remittance_information: t.remittance_information,
+            remittance_information_type: t.remittance_information_type,
+            structured_reference: t.structured_reference,
+            description: t.description,
+            bank_transaction_code: t.bank_transaction_code,
+            end_to_end_id: t.end_to_end_id,
+            removed_at: t.removed_at,
+            ignored_at: t.ignored_at,
+            ignored_reason: t.ignored_reason,
+        }
     }
 }
 

@@ -2,15 +2,14 @@
 
 use super::errors::GqlResult;
 use super::{ContextExt, RequireScope, ids};
-use crate::domain::scope::Scope;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 
 #[derive(Default)]
 pub struct ViewerQuery;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "Scope", remote = "crate::domain::scope::Scope")]
-pub enum ScopeGql {
+#[graphql(remote = "crate::domain::scope::Scope")]
+pub enum Scope {
     Read,
     Write,
     Admin,
@@ -18,8 +17,7 @@ pub enum ScopeGql {
 
 /// The organization (tenant) a token acts for.
 #[derive(SimpleObject)]
-#[graphql(name = "Organization")]
-pub struct OrganizationGql {
+pub struct Organization {
     /// Opaque global id.
     id: ID,
     /// The organization claim of the token: the accounting product's own id for the tenant.
@@ -30,27 +28,27 @@ pub struct OrganizationGql {
 /// The authenticated caller.
 #[derive(SimpleObject)]
 pub struct Viewer {
-    organization: OrganizationGql,
+    organization: Organization,
     /// The token's `sub` claim, when present.
     subject: Option<String>,
-    scopes: Vec<ScopeGql>,
+    scopes: Vec<Scope>,
 }
 
 #[Object]
 impl ViewerQuery {
     /// The caller: organization, subject and scopes.
-    #[graphql(guard = "RequireScope(Scope::Read)")]
+    #[graphql(guard = "RequireScope(crate::domain::scope::Scope::Read)")]
     async fn viewer(&self, ctx: &Context<'_>) -> GqlResult<Viewer> {
         let p = ctx.principal()?;
         let org = ctx.store()?.organization(p.organization_id).await?;
         Ok(Viewer {
-            organization: OrganizationGql {
+            organization: Organization {
                 id: ID(ids::encode("Organization", org.id.0)),
                 external_id: org.external_id,
                 name: org.name,
             },
             subject: p.subject.clone(),
-            scopes: p.scopes.iter().copied().map(ScopeGql::from).collect(),
+            scopes: p.scopes.iter().copied().map(Scope::from).collect(),
         })
     }
 }
