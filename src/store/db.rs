@@ -21,7 +21,8 @@ pub async fn connect(url: &str, max_connections: u32) -> AppResult<DatabaseConne
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(60))
         .sqlx_logging(false);
-    if url.starts_with("sqlite:") {
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
         if let Some(dir) = sqlite_path(url).as_ref().and_then(|p| p.parent())
             && !dir.as_os_str().is_empty()
         {
@@ -43,6 +44,15 @@ pub async fn connect(url: &str, max_connections: u32) -> AppResult<DatabaseConne
         // custom plan per execution costs a fraction of a millisecond and always uses the index.
         opts.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
+    if !sqlite {
+        return Ok(Database::connect(opts).await?);
+    }
+    // The pool opens its first connection eagerly, and that connection switches a new database
+    // file to WAL. The switch needs an exclusive lock that SQLite's busy timeout does not wait
+    // for, so two instances creating the same file at once could fail with "database is
+    // locked". The migration lock serializes that first connection too; once the file is in
+    // WAL mode, later connections find it already set.
+    let _lock = lock_beside(url).await?;
     Ok(Database::connect(opts).await?)
 }
 
@@ -62,31 +72,37 @@ pub async fn migrate(db: &DatabaseConnection, url: &str) -> AppResult<()> {
             guard.commit().await?;
         }
         _ => {
-            let lock_path = sqlite_path(url)
-                .map(|p| p.with_extension("migrate.lock"))
-                .ok_or_else(|| {
-                    AppError::internal(
-                        "SQLite URL has no file path (in-memory databases are not supported)",
-                    )
-                })?;
-            let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&lock_path)?;
-                f.lock()?;
-                Ok(f)
-            })
-            .await
-            .map_err(AppError::internal)?
-            .map_err(AppError::internal)?;
+            let lock = lock_beside(url).await?;
             let result = Migrator::up(db, None).await;
-            drop(file); // releases the lock
+            drop(lock);
             result?;
         }
     }
     Ok(())
+}
+
+/// Takes an exclusive lock on `<database>.migrate.lock`, waiting for another instance that
+/// holds it; dropping the file releases it.
+async fn lock_beside(url: &str) -> AppResult<std::fs::File> {
+    let lock_path = sqlite_path(url)
+        .map(|p| p.with_extension("migrate.lock"))
+        .ok_or_else(|| {
+            AppError::internal(
+                "SQLite URL has no file path (in-memory databases are not supported)",
+            )
+        })?;
+    tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        f.lock()?;
+        Ok(f)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)
 }
 
 /// The file behind a `sqlite://path?options` URL; `None` for in-memory databases.
