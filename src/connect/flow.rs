@@ -163,7 +163,7 @@ impl Connect {
 
     /// `GET /oauth/ponto/start?ticket=…`: what the confirmation page shows. Uses nothing, so a
     /// link scanner fetching it cannot burn the ticket.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
     pub async fn confirmation(
         &self,
         ticket: &str,
@@ -179,6 +179,7 @@ impl Connect {
             Ticket::Expired(f) => return Ok(Err(Next::Redirect(back(&f.return_url, "EXPIRED")))),
             Ticket::Fresh(f) => f,
         };
+        super::record_organization(flow.organization_id);
         let organization = match flow.organization_name {
             Some(name) => name,
             None => {
@@ -201,7 +202,7 @@ impl Connect {
     /// `POST /oauth/ponto/start`: the user confirmed (or declined) on the page served to this
     /// browser. Consumes the ticket; on `proceed`, binds the flow to the browser's cookie and a
     /// fresh OAuth `state` and PKCE verifier, and sends it to Ponto.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
     pub async fn start(
         &self,
         ticket: &str,
@@ -227,6 +228,7 @@ impl Connect {
             }
             Ticket::Fresh(f) => f,
         };
+        super::record_organization(flow.organization_id);
         if !proceed {
             self.store.complete_flow(flow.id, "ACCESS_DENIED").await?;
             tracing::info!(organization = %flow.organization_id, "connect link declined");
@@ -259,6 +261,7 @@ impl Connect {
             &crate::ponto::pkce_challenge(&verifier),
             SCOPES,
         );
+        tracing::info!("connect link confirmed, browser sent to Ponto");
         Ok(Ok(Started {
             redirect: url.to_string(),
             cookie_value: cookie.to_owned(),
@@ -267,7 +270,7 @@ impl Connect {
     }
 
     /// `/oauth/ponto/callback`: only the browser that started the flow, only once.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
     pub async fn callback(&self, params: CallbackParams, cookie: Option<&str>) -> AppResult<Next> {
         let Some(flow) = (match params.state.as_deref() {
             Some(s) => self.store.flow_by_state(&hash(s), Purpose::Connect).await?,
@@ -275,6 +278,7 @@ impl Connect {
         }) else {
             return Ok(Next::Refused(Refusal::InvalidState));
         };
+        super::record_organization(flow.organization_id);
         if !same_browser(&flow, cookie) {
             return Ok(Next::Refused(Refusal::BrowserMismatch));
         }

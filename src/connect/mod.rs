@@ -159,6 +159,12 @@ impl Connect {
     }
 }
 
+/// Names the organization on the current span once a browser step has looked its flow up (the
+/// entry point's span declares the field empty: the organization is not known before that).
+fn record_organization(org: OrganizationId) {
+    tracing::Span::current().record("organization", tracing::field::display(org));
+}
+
 /// An account as Ponto describes it, in our terms.
 pub fn account_upsert(
     r: &crate::ponto::model::Resource<AccountAttributes>,

@@ -77,7 +77,7 @@ impl Connect {
     /// `GET /reauthorize/{account}?t=…`: checks the token, counts the request against the
     /// account's limit, then sends the browser (now bound by the flow cookie) to a fresh Ponto
     /// re-authorization request for that account.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
     pub async fn open_reauthorization_link(
         &self,
         account: &str,
@@ -99,6 +99,7 @@ impl Connect {
             return Ok(Err(LinkRefusal::Expired));
         }
         let org = OrganizationId(claims.o);
+        super::record_organization(org);
         let Some(account) = self.store.account(org, AccountId(claims.a)).await? else {
             return Ok(Err(LinkRefusal::Invalid));
         };
@@ -146,7 +147,7 @@ impl Connect {
     }
 
     /// `GET /oauth/ponto/reauthorize?ticket=…`: the URL `requestReauthorization` handed out.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
     pub async fn start_reauthorization(
         &self,
         ticket: &str,
@@ -166,6 +167,7 @@ impl Connect {
             Ticket::Fresh(f) => f,
         };
         let org = flow.organization_id;
+        super::record_organization(org);
         let account = match flow.account_id {
             Some(a) => self.store.account(org, AccountId(a)).await?,
             None => None,
@@ -263,7 +265,7 @@ impl Connect {
 
     /// Back from Ponto's re-authorization page, in the browser that went there: read the
     /// account again soon, and go on.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
     pub async fn reauthorized(
         &self,
         state: Option<&str>,
@@ -280,6 +282,7 @@ impl Connect {
         }) else {
             return Ok(Next::Refused(Refusal::InvalidState));
         };
+        super::record_organization(flow.organization_id);
         if !same_browser(&flow, cookie) {
             return Ok(Next::Refused(Refusal::BrowserMismatch));
         }

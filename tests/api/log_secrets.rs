@@ -228,6 +228,31 @@ async fn trace_logs_hold_no_ticket_code_state_cookie_or_link_token() {
             log.len()
         );
     }
+    // Each browser step that logs does so inside a span naming the organization once its flow
+    // is found, the same one for every step (it is not known when the request arrives).
+    let named = |span: &str| -> Vec<String> {
+        let marker = format!("{span}{{organization=");
+        log.match_indices(&marker)
+            .map(|(i, _)| {
+                let rest = &log[i + marker.len()..];
+                rest[..rest.find(['}', ' ']).unwrap()].to_owned()
+            })
+            .collect()
+    };
+    let orgs: std::collections::BTreeSet<String> = [
+        "start",
+        "callback",
+        "start_reauthorization",
+        "open_reauthorization_link",
+    ]
+    .into_iter()
+    .flat_map(|span| {
+        let seen = named(span);
+        assert!(!seen.is_empty(), "no {span} span names its organization");
+        seen
+    })
+    .collect();
+    assert_eq!(orgs.len(), 1, "{orgs:?}");
     for (what, secret) in [
         ("ticket", &ticket),
         ("code", &code),
