@@ -32,22 +32,12 @@ pub enum PontoConnectionStatus {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::problem::Problem")]
 pub enum ProblemCode {
     ConnectionBroken,
     NoAccountsActivated,
     ReauthorizationRequired,
     ReauthorizationExpiring,
-}
-
-impl From<Problem> for ProblemCode {
-    fn from(p: Problem) -> Self {
-        match p {
-            Problem::ConnectionBroken => Self::ConnectionBroken,
-            Problem::NoAccountsActivated => Self::NoAccountsActivated,
-            Problem::ReauthorizationRequired => Self::ReauthorizationRequired,
-            Problem::ReauthorizationExpiring => Self::ReauthorizationExpiring,
-        }
-    }
 }
 
 /// Something the user must fix, with the message to show and the way out.
