@@ -15,8 +15,8 @@ use ponto_bridge::app::App;
 use ponto_bridge::clock::SystemClock;
 use ponto_bridge::domain::ids::OrganizationId;
 use ponto_bridge::domain::scope::Scope;
-use ponto_bridge::sandbox;
 use ponto_bridge::store::Store;
+use ponto_sandbox as sandbox;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -130,9 +130,15 @@ async fn main() {
     let (rss_before, _) = memory();
     reset_peak();
     let started = Instant::now();
-    ponto_bridge::demo::link_through_browser(&graphql, &token, &sb.base_url, &ponto_org, &accounts)
-        .await
-        .unwrap();
+    ponto_bridge_cli::demo::link_through_browser(
+        &graphql,
+        &token,
+        &sb.base_url,
+        &ponto_org,
+        &accounts,
+    )
+    .await
+    .unwrap();
     while store
         .connection(org)
         .await

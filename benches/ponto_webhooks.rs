@@ -13,7 +13,7 @@ use futures::StreamExt;
 use ponto_bridge::app::App;
 use ponto_bridge::clock::{Clock, SystemClock};
 use ponto_bridge::ponto::webhook::{Expected, KeySet, verify_with_set};
-use ponto_bridge::sandbox::webhooks;
+use ponto_sandbox::webhooks;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -6,7 +6,7 @@
 use clap::Parser;
 use ponto_bridge::clock::SystemClock;
 use ponto_bridge::config::ServeSettings;
-use ponto_bridge::sandbox::{self, SandboxHandle, SandboxOptions};
+use ponto_sandbox::{self as sandbox, SandboxHandle, SandboxOptions};
 use std::sync::Arc;
 
 #[derive(Parser)]

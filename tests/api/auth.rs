@@ -9,15 +9,11 @@ use serde_json::{Value, json};
 const VIEWER: &str = "{ viewer { organization { externalId } scopes subject } }";
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/jwt/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read(fixture_path(name)).unwrap()
 }
 
 fn fixture_path(name: &str) -> String {
-    format!("{}/tests/fixtures/jwt/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/{name}", repo_path!("tests/fixtures/jwt"))
 }
 
 fn claims(app: &TestApp) -> Value {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_browser_links_two_accounts() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+    let dir = repo_path!("tests/node");
     assert!(
         std::path::Path::new(dir)
             .join("node_modules/puppeteer-core")
@@ -68,7 +68,7 @@ async fn a_real_browser_links_two_accounts() {
 /// run from the page shows its result.
 #[tokio::test(flavor = "multi_thread")]
 async fn graphiql_runs_a_query_with_nothing_from_outside() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+    let dir = repo_path!("tests/node");
     let (app, _db) = crate::helpers::spawn_app().await;
     let out = crate::child::output_within_async(
         tokio::process::Command::new("node")

@@ -147,7 +147,7 @@ impl Browser {
     ) -> (u16, Option<String>, reqwest::header::HeaderMap) {
         let (status, page) = self.page(start).await;
         assert_eq!(status, 200, "the confirmation page: {page}");
-        let form = ponto_bridge::demo::confirmation_form(&page, decision)
+        let form = ponto_bridge_cli::demo::confirmation_form(&page, decision)
             .unwrap_or_else(|| panic!("no form on {page}"));
         self.post(start.split('?').next().unwrap(), &form).await
     }

@@ -56,7 +56,7 @@ async fn a_connect_link_shows_where_it_leads_and_only_its_page_can_continue() {
 
     // Without its page's cookie and token, the form does nothing (and uses nothing).
     let (_, page) = other.page(&start).await;
-    let form = ponto_bridge::demo::confirmation_form(&page, "continue").unwrap();
+    let form = ponto_bridge_cli::demo::confirmation_form(&page, "continue").unwrap();
     let post_url = start.split('?').next().unwrap();
     let (status, _, h) = Browser::new().post(post_url, &form).await;
     assert_eq!(

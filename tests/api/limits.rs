@@ -232,7 +232,7 @@ async fn introspection_and_suggestions_can_be_switched_off() {
 async fn standard_introspection_is_answered_in_full_under_the_default_limits() {
     let (app, _db) = spawn_app().await;
     let token = app.full_token("acme");
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+    let dir = repo_path!("tests/node");
     assert!(
         std::path::Path::new(dir)
             .join("node_modules/graphql")
@@ -244,7 +244,7 @@ async fn standard_introspection_is_answered_in_full_under_the_default_limits() {
             "introspect.mjs",
             &format!("{}/graphql", app.base),
             &token,
-            concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"),
+            repo_path!("schema.graphql"),
         ]),
     )
     .await;

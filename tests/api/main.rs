@@ -1,6 +1,14 @@
 //! The integration suite: one binary that starts the real server per test and talks to it over
 //! HTTP. Runs on SQLite by default and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
+/// A file from the repository's top. The suite belongs to the `cli` package (it runs the real
+/// binary), whose manifest sits one level down.
+macro_rules! repo_path {
+    ($path:literal) => {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../", $path)
+    };
+}
+
 mod auth;
 mod browser;
 mod child;

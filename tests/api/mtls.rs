@@ -5,7 +5,7 @@
 use crate::sandbox_support::Sandbox;
 use ponto_bridge::clock::SystemClock;
 use ponto_bridge::ponto::PontoClient;
-use ponto_bridge::sandbox::{self, SandboxOptions, tls::TlsFiles};
+use ponto_sandbox::{self as sandbox, SandboxOptions, tls::TlsFiles};
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 use std::sync::Arc;
 

@@ -24,11 +24,8 @@ pub struct Spec {
 
 impl Spec {
     pub fn load() -> Self {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/ponto/openapi.json"
-        ))
-        .unwrap();
+        let text =
+            std::fs::read_to_string(repo_path!("tests/fixtures/ponto/openapi.json")).unwrap();
         Self {
             doc: serde_json::from_str(&text).unwrap(),
         }

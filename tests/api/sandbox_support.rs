@@ -4,8 +4,8 @@
 use ponto_bridge::clock::SharedClock;
 use ponto_bridge::ponto::transport::RetryPolicy;
 use ponto_bridge::ponto::{PontoClient, PontoConfig};
-use ponto_bridge::sandbox::{self, SandboxHandle, SandboxOptions};
 use ponto_bridge::secret::Secret;
+use ponto_sandbox::{self as sandbox, SandboxHandle, SandboxOptions};
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -55,7 +55,7 @@ async fn no_floating_or_decimal_column_exists() {
 
 #[test]
 fn schema_graphql_matches_what_is_served() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+    let path = repo_path!("schema.graphql");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     let served = ponto_bridge::graphql::sdl();
     assert!(

@@ -1,4 +1,7 @@
-//! The `ponto-bridge` command line: a thin layer over the library's rooms.
+//! The `ponto-bridge` command line: a thin layer over the service library's rooms, plus the
+//! commands that bring the Ponto sandbox (`sandbox`, `demo`), so the library never depends on it.
+
+use ponto_bridge_cli::demo;
 
 use clap::{Parser, Subcommand};
 use ponto_bridge::app::{App, shutdown_signal};
@@ -60,7 +63,7 @@ enum Command {
     Serve(Box<ServeSettings>),
     /// Serve with the built-in Ponto sandbox and a demo organization already connected
     /// (its own fresh SQLite file `<data dir>/demo.db` unless DATABASE_URL is set).
-    Demo(Box<ponto_bridge::demo::DemoSettings>),
+    Demo(Box<demo::DemoSettings>),
     /// Apply database migrations and exit.
     Migrate(Settings),
     /// Print a development token signed with the configured (or generated) HS256 secret.
@@ -104,10 +107,10 @@ enum Command {
         #[arg(long, env = "PB_SANDBOX_PORT", default_value_t = 9090)]
         port: u16,
         /// OAuth client id the sandbox accepts.
-        #[arg(long, default_value = ponto_bridge::sandbox::DEFAULT_CLIENT_ID)]
+        #[arg(long, default_value = ponto_sandbox::DEFAULT_CLIENT_ID)]
         client_id: String,
         /// OAuth client secret the sandbox accepts.
-        #[arg(long, default_value = ponto_bridge::sandbox::DEFAULT_CLIENT_SECRET)]
+        #[arg(long, default_value = ponto_sandbox::DEFAULT_CLIENT_SECRET)]
         client_secret: String,
         /// Serve HTTPS with this PEM certificate (chain)…
         #[arg(long, requires = "tls_key")]
@@ -119,7 +122,7 @@ enum Command {
         #[arg(long, requires = "tls_cert")]
         client_ca: Option<std::path::PathBuf>,
         /// The `kid` of the first webhook signing key.
-        #[arg(long, default_value = ponto_bridge::sandbox::webhooks::DEFAULT_KID)]
+        #[arg(long, default_value = ponto_sandbox::webhooks::DEFAULT_KID)]
         webhook_kid: String,
     },
 }
@@ -229,16 +232,11 @@ async fn run(command: Command) -> Result<(), AppError> {
         }
         Command::Demo(settings) => {
             init_tracing(settings.serve.log_format);
-            let demo =
-                ponto_bridge::demo::start(*settings, Arc::new(SystemClock), shutdown_signal())
-                    .await?;
+            let demo = demo::start(*settings, Arc::new(SystemClock), shutdown_signal()).await?;
             println!("ponto-bridge demo is ready.");
             println!("  GraphiQL:      {}", demo.graphql_url);
             println!("  Ponto sandbox: {}", demo.sandbox.base_url);
-            println!(
-                "  Token (organization \"{}\", 7 days):",
-                ponto_bridge::demo::DEMO_ORG
-            );
+            println!("  Token (organization \"{}\", 7 days):", demo::DEMO_ORG);
             println!("{}", demo.token);
             println!(
                 "Open GraphiQL, add the header {{\"Authorization\": \"Bearer <token>\"}} and try:"
@@ -289,22 +287,22 @@ async fn run(command: Command) -> Result<(), AppError> {
                     .map_err(|e| AppError::bad_input(format!("cannot read {}: {e}", p.display())))
             };
             let tls = match (tls_cert, tls_key) {
-                (Some(cert), Some(key)) => Some(ponto_bridge::sandbox::tls::TlsFiles {
+                (Some(cert), Some(key)) => Some(ponto_sandbox::tls::TlsFiles {
                     cert_pem: read(&cert)?,
                     key_pem: read(&key)?,
                     client_ca_pem: client_ca.as_ref().map(read).transpose()?,
                 }),
                 _ => None,
             };
-            let mut opts = ponto_bridge::sandbox::SandboxOptions::new(
+            let mut opts = ponto_sandbox::SandboxOptions::new(
                 std::net::SocketAddr::new(bind, port),
                 Arc::new(SystemClock),
             );
             opts.client_id = client_id;
-            opts.client_secret = ponto_bridge::secret::Secret::new(client_secret);
+            opts.client_secret = ponto_sandbox::ClientSecret::new(client_secret);
             opts.tls = tls;
             opts.webhook_kid = webhook_kid;
-            let sandbox = ponto_bridge::sandbox::start(opts)
+            let sandbox = ponto_sandbox::start(opts)
                 .await
                 .map_err(|e| AppError::internal(format!("cannot start the sandbox: {e}")))?;
             println!("sandbox listening on {}", sandbox.base_url);

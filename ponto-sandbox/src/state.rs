@@ -1,9 +1,9 @@
 //! Owns the simulator's world, in memory: Ponto organizations and their integration, accounts at
 //! the sandbox bank, transactions, OAuth codes and tokens, injected faults and counters.
 
-use crate::clock::SharedClock;
-use crate::secret::Secret;
+use crate::ClientSecret;
 use chrono::{DateTime, NaiveDate, Utc};
+use pb_clock::SharedClock;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -216,7 +216,7 @@ pub struct Stats {
 
 pub struct World {
     pub clock: SharedClock,
-    pub clients: HashMap<String, Secret>,
+    pub clients: HashMap<String, ClientSecret>,
     pub orgs: HashMap<Uuid, Org>,
     pub accounts: HashMap<Uuid, Account>,
     pub txs: HashMap<Uuid, Vec<Tx>>,
@@ -233,7 +233,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(clock: SharedClock, client_id: &str, client_secret: &Secret) -> Self {
+    pub fn new(clock: SharedClock, client_id: &str, client_secret: &ClientSecret) -> Self {
         Self {
             clock,
             clients: HashMap::from([(client_id.to_owned(), client_secret.clone())]),

@@ -14,15 +14,15 @@ mod sync;
 mod syncs;
 pub mod tls;
 pub mod webhooks;
+mod wire;
 
-use crate::clock::SharedClock;
-use crate::secret::Secret;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put};
+use pb_clock::SharedClock;
 use state::World;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,26 @@ use std::time::Duration;
 /// Default OAuth client of the sandbox (what `demo` and tests configure ponto-bridge with).
 pub const DEFAULT_CLIENT_ID: &str = "sandbox-client";
 pub const DEFAULT_CLIENT_SECRET: &str = "sandbox-secret";
+
+/// An OAuth client secret the sandbox accepts; `Debug` does not show it.
+#[derive(Clone)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecret(***)")
+    }
+}
 
 #[derive(Clone)]
 pub struct SandboxState {
@@ -48,7 +68,7 @@ pub struct SandboxState {
 pub struct SandboxOptions {
     pub bind: SocketAddr,
     pub client_id: String,
-    pub client_secret: Secret,
+    pub client_secret: ClientSecret,
     pub clock: SharedClock,
     pub sync_delay: Duration,
     pub sync_window: Duration,
@@ -64,7 +84,7 @@ impl SandboxOptions {
         Self {
             bind,
             client_id: DEFAULT_CLIENT_ID.into(),
-            client_secret: Secret::new(DEFAULT_CLIENT_SECRET),
+            client_secret: ClientSecret::new(DEFAULT_CLIENT_SECRET),
             clock,
             sync_delay: syncs::DEFAULT_SYNC_DELAY,
             sync_window: syncs::DEFAULT_SYNC_WINDOW,

@@ -366,7 +366,7 @@ pub async fn token(
                     "The authorization code does not match this request.",
                 );
             }
-            if crate::ponto::pkce_challenge(get("code_verifier")) != code.request.code_challenge {
+            if crate::wire::pkce_challenge(get("code_verifier")) != code.request.code_challenge {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",

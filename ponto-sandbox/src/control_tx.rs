@@ -5,7 +5,7 @@
 use super::SandboxState;
 use super::api::json_response;
 use super::state::TxData;
-use crate::ponto::model::{date_opt, exact_decimal, exact_decimal_opt};
+use crate::wire::{date_opt, exact_decimal, exact_decimal_opt};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -3,15 +3,15 @@
 //! redirect, the sandbox's authorization form, our callback), its first import done, and a few
 //! invoices pushed — so a newcomer sees the whole product in one command.
 
-use crate::app::App;
-use crate::clock::SharedClock;
-use crate::config::ServeSettings;
-use crate::domain::reference::ogm_from_base;
-use crate::error::{AppError, AppResult};
-use crate::sandbox::{self, SandboxHandle, SandboxOptions};
-use crate::secret::Secret;
 use chrono::{Datelike, Duration, NaiveDate};
 use clap::Args;
+use ponto_bridge::app::App;
+use ponto_bridge::clock::SharedClock;
+use ponto_bridge::config::ServeSettings;
+use ponto_bridge::domain::reference::ogm_from_base;
+use ponto_bridge::error::{AppError, AppResult};
+use ponto_bridge::secret::Secret;
+use ponto_sandbox::{self as sandbox, SandboxHandle, SandboxOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -61,12 +61,12 @@ pub async fn start(
     serve.ponto.ponto_client_id = Some(sandbox::DEFAULT_CLIENT_ID.into());
     serve.ponto.ponto_client_secret = Some(Secret::new(sandbox::DEFAULT_CLIENT_SECRET));
 
-    let app = App::build(serve, clock).await?;
+    let app = App::build(serve, clock.clone()).await?;
     let public = app.public_url().as_str().trim_end_matches('/').to_owned();
     let token = app.authenticator().mint_hs256_named(
         DEMO_ORG,
         Some("Demo Company BV"),
-        &crate::domain::scope::Scope::ALL,
+        &ponto_bridge::domain::scope::Scope::ALL,
         "demo",
         7 * 86_400,
     )?;
@@ -78,8 +78,7 @@ pub async fn start(
         server,
     };
     let client = Client::new(&demo.graphql_url, &demo.token, &demo.sandbox.base_url)?;
-    let today = demo.sandbox.state.world.lock().expect("sandbox").now();
-    let seeded = client.seed_bank(today.date_naive()).await?;
+    let seeded = client.seed_bank(clock.now().date_naive()).await?;
     client.link(&seeded.org, &seeded.accounts).await?;
     client.wait_for_import().await?;
     client.push_invoices(&seeded.invoices).await?;
@@ -89,7 +88,7 @@ pub async fn start(
 /// The demo's own SQLite file in the data directory, emptied so every run starts alike.
 fn fresh_demo_database(serve: &ServeSettings) -> AppResult<String> {
     let dir = &serve.settings.data_dir;
-    crate::keyfile::ensure_private_dir(dir)?;
+    ponto_bridge::keyfile::ensure_private_dir(dir)?;
     let file = dir.join("demo.db");
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", file.display());

@@ -24,7 +24,9 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> io::Error {
 }
 
 pub fn server_config(files: &TlsFiles) -> io::Result<RustlsConfig> {
-    crate::install_crypto_provider();
+    // rustls panics at first use when two crypto providers are compiled in and none is
+    // installed; a second install (by the service in the same process) is harmless.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&files.cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| invalid("TLS certificate", e))?;
