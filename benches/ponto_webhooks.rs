@@ -44,7 +44,7 @@ async fn main() {
 
     // Sign everything first (RSA signing is the sender's cost, not ours).
     let now = SystemClock.now().timestamp();
-    let signer = sb.state.signer.read().unwrap().clone();
+    let signer = sb.webhook_signer();
     let claims = webhooks::Claims {
         iss: sb.base_url.clone(),
         aud: webhooks::DEFAULT_APPLICATION_ID.into(),

@@ -15,8 +15,8 @@ use crate::metrics::Metrics;
 use crate::ponto::PontoClient;
 use crate::ponto::webhook::Expected;
 use crate::ponto::webhook_keys::WebhookKeys;
+use crate::pull::{PullConfig, Puller};
 use crate::store::{self, Store};
-use crate::sync::{SyncConfig, Syncer};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub struct App {
     store: Store,
     auth: Arc<Authenticator>,
     connect: Connect,
-    syncer: Syncer,
+    puller: Puller,
     public_url: url::Url,
     grace: std::time::Duration,
     flow_retention: chrono::Duration,
@@ -77,23 +77,23 @@ impl App {
                 window: chrono::Duration::seconds(serve.reauth_window_secs),
             },
         )?;
-        let sync_cfg = SyncConfig {
+        let pull_cfg = PullConfig {
             read_interval: chrono::Duration::seconds(serve.read_interval_secs as i64),
             window_days: serve.read_window_days,
             sync_cooldown: chrono::Duration::seconds(serve.sync_cooldown_secs),
             scheduler_poll: std::time::Duration::from_millis(serve.scheduler_poll_ms.max(10)),
         };
         let metrics = Arc::new(Metrics::new());
-        let syncer = Syncer::new(
+        let puller = Puller::new(
             store.clone(),
             connect.clone(),
-            sync_cfg,
+            pull_cfg,
             metrics.sync.clone(),
         );
         let services = Services {
             store: store.clone(),
             connect: connect.clone(),
-            syncer: syncer.clone(),
+            puller: puller.clone(),
             invoices: crate::invoices::Invoices::new(store.clone()),
         };
         let schema = build_schema(Some(services), &limits);
@@ -147,7 +147,7 @@ impl App {
             store,
             auth,
             connect,
-            syncer,
+            puller,
             public_url,
             grace: serve.shutdown_grace(),
             flow_retention: chrono::Duration::hours(serve.flow_retention_hours),
@@ -174,8 +174,8 @@ impl App {
         &self.connect
     }
 
-    pub fn syncer(&self) -> &Syncer {
-        &self.syncer
+    pub fn puller(&self) -> &Puller {
+        &self.puller
     }
 
     pub fn authenticator(&self) -> Arc<Authenticator> {
@@ -194,8 +194,8 @@ impl App {
         };
         let (scheduler, cleanup) = if self.background_tasks {
             (
-                Some(tokio::spawn(crate::sync::run_scheduler(
-                    self.syncer.clone(),
+                Some(tokio::spawn(crate::pull::run_scheduler(
+                    self.puller.clone(),
                     until_stopped(),
                 ))),
                 Some(tokio::spawn(crate::connect::run_flow_cleanup(
@@ -233,6 +233,7 @@ impl App {
         if let Some(cleanup) = cleanup {
             cleanup.abort();
         }
+        self.puller.shut_down(grace).await;
         self.store.close().await;
         Ok(())
     }

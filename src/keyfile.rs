@@ -66,9 +66,10 @@ pub fn load_or_create<T>(
         .map_err(|e| refused(&path, e))?;
     match tmp.persist_noclobber(&path) {
         Ok(_) => {
-            // The link itself must survive a crash too.
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
+            // The link itself must survive a crash too. Some filesystems cannot sync a
+            // directory; the file is written either way, so this only warrants a warning.
+            if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+                tracing::warn!(path = %path.display(), error = %e, "could not sync the directory of a new key file");
             }
             Ok((read(&path)?, true))
         }

@@ -19,12 +19,12 @@ pub mod invoices;
 pub mod keyfile;
 pub mod metrics;
 pub mod ponto;
+pub mod pull;
 pub mod secret;
 pub mod store;
-pub mod sync;
 
 /// rustls 0.23 panics at first use when two crypto providers are compiled in and none is
-/// installed (DESIGN.md §9.11). Call once at start-up; later calls are harmless.
+/// installed (ARCHITECTURE.md, trap 11). Call once at start-up; later calls are harmless.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }

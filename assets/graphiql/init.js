@@ -1,17 +1,12 @@
 // Starts GraphiQL on GET /graphql. Kept out of index.html so that the page runs under a CSP of
 // script-src 'self'. The globals come from the scripts index.html loads before this one:
-// React, ReactDOM (React 18 production UMD), graphqlWs (graphql-ws UMD), GraphiQL (graphiql UMD).
+// React, ReactDOM (React 18 production UMD), GraphiQL (graphiql UMD).
 (function () {
   'use strict';
 
   // Queries and mutations go to POST /graphql with the headers typed in GraphiQL's headers
-  // pane; subscriptions over the graphql-transport-ws protocol on /graphql/ws (same host, wss:
-  // behind https). The WebSocket opens only when a subscription is run, and carries no headers.
-  var wsUrl = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/graphql/ws';
-  var fetcher = GraphiQL.createFetcher({
-    url: '/graphql',
-    wsClient: graphqlWs.createClient({ url: wsUrl, lazy: true }),
-  });
+  // pane. No WebSocket client until the server has a subscription endpoint to offer.
+  var fetcher = GraphiQL.createFetcher({ url: '/graphql' });
 
   // Header values (bearer tokens) must never reach localStorage. shouldPersistHeaders=false keeps
   // them out of "graphiql:headers" and the tabs, but the history plugin still writes each run's

@@ -8,6 +8,7 @@ use clap::Args;
 use ponto_bridge::app::App;
 use ponto_bridge::clock::SharedClock;
 use ponto_bridge::config::ServeSettings;
+use ponto_bridge::domain::invoice::InvoiceKind;
 use ponto_bridge::domain::reference::ogm_from_base;
 use ponto_bridge::error::{AppError, AppResult};
 use ponto_bridge::secret::Secret;
@@ -389,7 +390,7 @@ impl DemoData {
                 }));
             }
             invoices.push(json!({
-                "externalId": format!("demo-sales-{n}"), "kind": "SALES_INVOICE",
+                "externalId": format!("demo-sales-{n}"), "kind": InvoiceKind::SalesInvoice.as_str(),
                 "number": format!("2026/{n:04}"), "counterpartyName": name, "counterpartyIban": iban,
                 "currency": "EUR", "total": money(cents), "issueDate": issued,
                 "dueDate": issued + Duration::days(30), "structuredReference": reference.normalized(),
@@ -409,7 +410,7 @@ impl DemoData {
                 }));
             }
             invoices.push(json!({
-                "externalId": format!("demo-purchase-{n}"), "kind": "PURCHASE_INVOICE",
+                "externalId": format!("demo-purchase-{n}"), "kind": InvoiceKind::PurchaseInvoice.as_str(),
                 "number": format!("P-{n:05}"), "counterpartyName": name,
                 "currency": "EUR", "total": money(cents), "issueDate": issued,
                 "dueDate": issued + Duration::days(21),
@@ -489,6 +490,10 @@ mod tests {
         assert!((200..600).contains(&a.current.len()), "{}", a.current.len());
         assert_eq!(a.current.iter().filter(|t| t["pending"] == true).count(), 6);
         assert_eq!(a.invoices.len(), 55);
-        assert!(a.invoices.iter().any(|i| i["kind"] == "PURCHASE_INVOICE"));
+        assert!(
+            a.invoices
+                .iter()
+                .any(|i| i["kind"] == InvoiceKind::PurchaseInvoice.as_str())
+        );
     }
 }

@@ -104,34 +104,31 @@ pub(super) fn user(world: &World, headers: &HeaderMap) -> Result<(Uuid, Uuid), R
     }
 }
 
-pub async fn userinfo(State(s): State<SandboxState>, headers: HeaderMap) -> Response {
+pub async fn userinfo(
+    State(s): State<SandboxState>,
+    headers: HeaderMap,
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    let (org, _) = match user(&world, &headers) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let (org, _) = user(&world, &headers)?;
     let name = world.orgs.get(&org).map(|o| o.name.clone());
-    Json(json!({
+    Ok(Json(json!({
         "name": name, "onboardingComplete": true, "paymentsActivated": false, "paymentsActivationRequested": false,
         "representativeOrganizationId": null, "representativeOrganizationName": null, "sub": org.to_string(),
     }))
-    .into_response()
+    .into_response())
 }
 
 pub async fn accounts(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    let (_, integration) = match user(&world, &headers) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let (_, integration) = user(&world, &headers)?;
     let shared = world.shared_accounts(integration);
     let ids: Vec<String> = shared.iter().map(|a| a.id.to_string()).collect();
     let url = format!("{}/ponto-connect/accounts", s.base_url);
-    match render::paginate(&ids, &q, &url) {
+    Ok(match render::paginate(&ids, &q, &url) {
         Ok((range, links, meta)) => {
             let data: Vec<_> = shared[range]
                 .iter()
@@ -140,7 +137,7 @@ pub async fn accounts(
             json_response(StatusCode::OK, &CollectionDoc { data, links, meta })
         }
         Err(body) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
-    }
+    })
 }
 
 /// The shared account `id`, or Ponto's not-found answer.
@@ -162,16 +159,14 @@ pub async fn account(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    let result = user(&world, &headers).and_then(|(_, i)| shared_account(&world, i, &id));
-    match result {
-        Ok(id) => json_response(
-            StatusCode::OK,
-            &json_single(render::account(&s.base_url, &world.accounts[&id])),
-        ),
-        Err(r) => r.into_response(),
-    }
+    let (_, integration) = user(&world, &headers)?;
+    let id = shared_account(&world, integration, &id)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json_single(render::account(&s.base_url, &world.accounts[&id])),
+    ))
 }
 
 #[derive(Serialize)]
@@ -188,16 +183,10 @@ pub async fn revoke_account(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, Reject> {
     let mut world = s.world.lock().expect("sandbox state");
-    let (org, integration) = match user(&world, &headers) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    let id = match shared_account(&world, integration, &id) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
+    let (org, integration) = user(&world, &headers)?;
+    let id = shared_account(&world, integration, &id)?;
     if let Some(i) = world
         .orgs
         .get_mut(&org)
@@ -205,7 +194,7 @@ pub async fn revoke_account(
     {
         i.accounts.remove(&id);
     }
-    Json(json!({"data": {"id": id.to_string(), "type": "account"}})).into_response()
+    Ok(Json(json!({"data": {"id": id.to_string(), "type": "account"}})).into_response())
 }
 
 fn listing(
@@ -214,12 +203,9 @@ fn listing(
     account: &str,
     q: &PageQuery,
     pending: bool,
-) -> Response {
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    let id = match user(&world, headers).and_then(|(_, i)| shared_account(&world, i, account)) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
+    let id = user(&world, headers).and_then(|(_, i)| shared_account(&world, i, account))?;
     let txs = world.listed(id, pending);
     let ids: Vec<String> = txs.iter().map(|(t, _)| t.id.to_string()).collect();
     let kind = if pending {
@@ -228,7 +214,7 @@ fn listing(
         "transactions"
     };
     let url = format!("{}/ponto-connect/accounts/{id}/{kind}", s.base_url);
-    match render::paginate(&ids, q, &url) {
+    Ok(match render::paginate(&ids, q, &url) {
         Ok((range, links, meta)) => {
             let data: Vec<_> = txs[range]
                 .iter()
@@ -238,7 +224,7 @@ fn listing(
             json_response(StatusCode::OK, &CollectionDoc { data, links, meta })
         }
         Err(body) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
-    }
+    })
 }
 
 fn one_transaction(
@@ -247,28 +233,23 @@ fn one_transaction(
     account: &str,
     tx: &str,
     pending: bool,
-) -> Response {
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    let id = match user(&world, headers).and_then(|(_, i)| shared_account(&world, i, account)) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
+    let id = user(&world, headers).and_then(|(_, i)| shared_account(&world, i, account))?;
     let resource = if pending {
         "pendingTransaction"
     } else {
         "transaction"
     };
-    match world
+    let (t, d) = world
         .listed(id, pending)
         .into_iter()
         .find(|(t, _)| t.id.to_string() == tx)
-    {
-        Some((t, d)) => json_response(
-            StatusCode::OK,
-            &json_single(render::transaction(&s.base_url, t, d)),
-        ),
-        None => not_found(resource).into_response(),
-    }
+        .ok_or_else(|| not_found(resource))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json_single(render::transaction(&s.base_url, t, d)),
+    ))
 }
 
 pub async fn transactions(
@@ -276,7 +257,7 @@ pub async fn transactions(
     headers: HeaderMap,
     Path(account): Path<String>,
     Query(q): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, Reject> {
     listing(&s, &headers, &account, &q, false)
 }
 
@@ -285,7 +266,7 @@ pub async fn pending_transactions(
     headers: HeaderMap,
     Path(account): Path<String>,
     Query(q): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, Reject> {
     listing(&s, &headers, &account, &q, true)
 }
 
@@ -293,7 +274,7 @@ pub async fn transaction(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Path((account, tx)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, Reject> {
     one_transaction(&s, &headers, &account, &tx, false)
 }
 
@@ -301,7 +282,7 @@ pub async fn pending_transaction(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Path((account, tx)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, Reject> {
     one_transaction(&s, &headers, &account, &tx, true)
 }
 
@@ -339,20 +320,16 @@ pub async fn delete_integration(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Path(org): Path<String>,
-) -> Response {
+) -> Result<Response, Reject> {
     let mut world = s.world.lock().expect("sandbox state");
-    let token = match bearer(&world, &headers) {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
+    let token = bearer(&world, &headers)?;
     if token.org.is_some() {
-        return error(
+        return Err(error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "This endpoint needs a client access token.",
             None,
-        )
-        .into_response();
+        ));
     }
     let Some(org) = Uuid::parse_str(&org).ok().filter(|o| {
         world
@@ -361,9 +338,9 @@ pub async fn delete_integration(
             .and_then(|o| o.integration.as_ref())
             .is_some_and(|i| !i.revoked && i.client_id == token.client_id)
     }) else {
-        return not_found("integration").into_response();
+        return Err(not_found("integration"));
     };
     let id = world.revoke_integration(org).expect("checked");
-    Json(json!({"data": {"id": id.to_string(), "relationships": {"organization": {"data": {"id": org.to_string(), "type": "organization"}}}, "type": "integration"}}))
-        .into_response()
+    Ok(Json(json!({"data": {"id": id.to_string(), "relationships": {"organization": {"data": {"id": org.to_string(), "type": "organization"}}}, "type": "integration"}}))
+        .into_response())
 }

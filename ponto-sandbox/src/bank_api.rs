@@ -37,14 +37,11 @@ pub async fn accounts(
     headers: HeaderMap,
     Path(bank): Path<String>,
     Query(q): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    let org = match user(&world, &headers) {
-        Ok((org, _)) => org,
-        Err(r) => return r.into_response(),
-    };
+    let (org, _) = user(&world, &headers)?;
     if bank != SANDBOX_BANK_ID {
-        return not_found("financialInstitution").into_response();
+        return Err(not_found("financialInstitution"));
     }
     let accounts = world.org_accounts(org);
     let ids: Vec<String> = accounts.iter().map(|a| a.id.to_string()).collect();
@@ -52,7 +49,7 @@ pub async fn accounts(
         "{}/ponto-connect/sandbox/financial-institutions/{bank}/financial-institution-accounts",
         s.base_url
     );
-    match render::paginate(&ids, &q, &url) {
+    Ok(match render::paginate(&ids, &q, &url) {
         Ok((range, links, meta)) => {
             let data: Vec<_> = accounts[range]
                 .iter()
@@ -61,22 +58,20 @@ pub async fn accounts(
             json_response(StatusCode::OK, &CollectionDoc { data, links, meta })
         }
         Err(body) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
-    }
+    })
 }
 
 pub async fn account(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Path((bank, account)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    match bank_account(&world, &headers, &bank, &account) {
-        Ok(id) => json_response(
-            StatusCode::OK,
-            &json_single(render::fi_account(&world.accounts[&id])),
-        ),
-        Err(r) => r.into_response(),
-    }
+    let id = bank_account(&world, &headers, &bank, &account)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json_single(render::fi_account(&world.accounts[&id])),
+    ))
 }
 
 pub async fn transactions(
@@ -84,19 +79,16 @@ pub async fn transactions(
     headers: HeaderMap,
     Path((bank, account)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    let id = match bank_account(&world, &headers, &bank, &account) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
+    let id = bank_account(&world, &headers, &bank, &account)?;
     let rows = world.at_bank(id);
     let ids: Vec<String> = rows.iter().map(|(t, _)| t.id.to_string()).collect();
     let url = format!(
         "{}/ponto-connect/sandbox/financial-institutions/{bank}/financial-institution-accounts/{id}/financial-institution-transactions",
         s.base_url
     );
-    match render::paginate(&ids, &q, &url) {
+    Ok(match render::paginate(&ids, &q, &url) {
         Ok((range, links, meta)) => {
             let data: Vec<_> = rows[range]
                 .iter()
@@ -105,27 +97,28 @@ pub async fn transactions(
             json_response(StatusCode::OK, &CollectionDoc { data, links, meta })
         }
         Err(body) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
-    }
+    })
 }
 
 pub async fn transaction(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Path((bank, account, tx)): Path<(String, String, String)>,
-) -> Response {
+) -> Result<Response, Reject> {
     let world = s.world.lock().expect("sandbox state");
-    let id = match bank_account(&world, &headers, &bank, &account) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
-    match world
-        .at_bank(id)
-        .into_iter()
-        .find(|(t, _)| t.id.to_string() == tx)
-    {
-        Some((t, d)) => json_response(StatusCode::OK, &json_single(render::fi_transaction(t, d))),
-        None => not_found("financialInstitutionTransaction").into_response(),
-    }
+    let id = bank_account(&world, &headers, &bank, &account)?;
+    Ok(
+        match world
+            .at_bank(id)
+            .into_iter()
+            .find(|(t, _)| t.id.to_string() == tx)
+        {
+            Some((t, d)) => {
+                json_response(StatusCode::OK, &json_single(render::fi_transaction(t, d)))
+            }
+            None => not_found("financialInstitutionTransaction").into_response(),
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -144,20 +137,16 @@ pub async fn create_transaction(
     headers: HeaderMap,
     Path((bank, account)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Result<Response, Reject> {
     let mut world = s.world.lock().expect("sandbox state");
-    let id = match bank_account(&world, &headers, &bank, &account) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
+    let id = bank_account(&world, &headers, &bank, &account)?;
     let Ok(req) = serde_json::from_slice::<Envelope<NewTransaction>>(&body) else {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "validationError",
             "Expected data.attributes with at least amount.",
             None,
-        )
-        .into_response();
+        ));
     };
     let mut attrs = req.data.attributes;
     attrs.pending = false;
@@ -169,10 +158,10 @@ pub async fn create_transaction(
         .into_iter()
         .find(|(t, _)| t.id == tx)
         .expect("just added");
-    json_response(
+    Ok(json_response(
         StatusCode::CREATED,
         &json_single(render::fi_transaction(t, d)),
-    )
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -196,20 +185,16 @@ pub async fn patch_transaction(
     headers: HeaderMap,
     Path((bank, account, tx)): Path<(String, String, String)>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Result<Response, Reject> {
     let mut world = s.world.lock().expect("sandbox state");
-    let id = match bank_account(&world, &headers, &bank, &account) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
+    let id = bank_account(&world, &headers, &bank, &account)?;
     let Ok(req) = serde_json::from_slice::<Envelope<Patch>>(&body) else {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "validationError",
             "Expected data.attributes.",
             None,
-        )
-        .into_response();
+        ));
     };
     let p = req.data.attributes;
     let now = world.now();
@@ -218,10 +203,10 @@ pub async fn patch_transaction(
         .and_then(|tx| world.tx_mut(tx))
         .filter(|t| t.account == id)
     else {
-        return not_found("financialInstitutionTransaction").into_response();
+        return Err(not_found("financialInstitutionTransaction"));
     };
     let Some(d) = t.bank.as_mut() else {
-        return not_found("financialInstitutionTransaction").into_response();
+        return Err(not_found("financialInstitutionTransaction"));
     };
     let set = |field: &mut Option<String>, v: Option<String>| {
         if v.is_some() {
@@ -250,5 +235,8 @@ pub async fn patch_transaction(
         .into_iter()
         .find(|(t, _)| t.id == tx_id)
         .expect("present");
-    json_response(StatusCode::OK, &json_single(render::fi_transaction(t, d)))
+    Ok(json_response(
+        StatusCode::OK,
+        &json_single(render::fi_transaction(t, d)),
+    ))
 }

@@ -7,9 +7,10 @@ mod api;
 mod bank_api;
 mod control;
 mod control_tx;
+mod inspect;
 mod oauth;
 mod render;
-pub mod state;
+mod state;
 mod sync;
 mod syncs;
 pub mod tls;
@@ -53,7 +54,7 @@ impl std::fmt::Debug for ClientSecret {
 }
 
 #[derive(Clone)]
-pub struct SandboxState {
+pub(crate) struct SandboxState {
     pub world: Arc<Mutex<World>>,
     /// Root URL the sandbox is reached at (used in links it hands out).
     pub base_url: String,
@@ -98,7 +99,7 @@ impl SandboxOptions {
 pub struct SandboxHandle {
     pub addr: SocketAddr,
     pub base_url: String,
-    pub state: SandboxState,
+    state: SandboxState,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -158,7 +159,7 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<SandboxHandle> {
     })
 }
 
-pub fn router(state: SandboxState) -> Router {
+fn router(state: SandboxState) -> Router {
     const FI_ACCOUNTS: &str =
         "/sandbox/financial-institutions/{bank}/financial-institution-accounts";
     let ponto = Router::new()

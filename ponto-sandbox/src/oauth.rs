@@ -234,7 +234,6 @@ pub async fn authorize_decision(State(s): State<SandboxState>, RawForm(form): Ra
                 client_id: request.client_id.clone(),
                 accounts: selected.intersection(&own).copied().collect(),
                 revoked: false,
-                created_at: now,
             };
             let id = i.id;
             org.integration = Some(i);

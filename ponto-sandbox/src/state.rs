@@ -31,7 +31,6 @@ pub struct Integration {
     /// Accounts whose slider the user switched on.
     pub accounts: BTreeSet<Uuid>,
     pub revoked: bool,
-    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]

@@ -45,22 +45,21 @@ pub async fn create(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
+) -> Result<Response, Reject> {
     let id = {
         let mut world = s.world.lock().expect("sandbox state");
-        let (_, integration) = match user(&world, &headers) {
-            Ok(u) => u,
-            Err(r) => return r.into_response(),
-        };
+        let (_, integration) = user(&world, &headers)?;
         let Ok(req) = serde_json::from_slice::<Envelope<SyncAttributes>>(&body) else {
-            return invalid("Expected data.attributes with resourceType, resourceId, subtype and customerIpAddress.").into_response();
+            return Err(invalid(
+                "Expected data.attributes with resourceType, resourceId, subtype and customerIpAddress.",
+            ));
         };
         let a = req.data.attributes;
         if req.data.kind != "synchronization"
             || a.resource_type != "account"
             || !super::sync::SUBTYPES.contains(&a.subtype.as_str())
         {
-            return invalid("Unsupported synchronization.").into_response();
+            return Err(invalid("Unsupported synchronization."));
         }
         let key = headers
             .get("ibanity-idempotency-key")
@@ -68,15 +67,12 @@ pub async fn create(
             .map(str::to_owned);
         if let Some(existing) = key.as_ref().and_then(|k| world.idempotency.get(k)) {
             let existing = &world.syncs[existing];
-            return json_response(
+            return Ok(json_response(
                 StatusCode::CREATED,
                 &json!({"data": render::sync_json(&s.base_url, existing, false)}),
-            );
+            ));
         }
-        let account = match shared_account(&world, integration, &a.resource_id) {
-            Ok(id) => id,
-            Err(r) => return r.into_response(),
-        };
+        let account = shared_account(&world, integration, &a.resource_id)?;
         let now = world.now();
         let window = chrono::Duration::from_std(s.sync_window).unwrap_or_default();
         let recent = world.syncs.values().any(|x| {
@@ -86,13 +82,12 @@ pub async fn create(
                 && x.created_at > now - window
         });
         if recent {
-            return error(
+            return Err(error(
                 StatusCode::CONFLICT,
                 "accountRecentlySynchronized",
                 "The account was synchronized recently; try again later.",
                 Some("synchronization"),
-            )
-            .into_response();
+            ));
         }
         let id = world.create_sync(account, &a.subtype, Some(a.customer_ip_address), true);
         if let Some(k) = key {
@@ -113,10 +108,10 @@ pub async fn create(
         state.world.lock().expect("sandbox state").complete_sync(id);
     });
     let world = s.world.lock().expect("sandbox state");
-    json_response(
+    Ok(json_response(
         StatusCode::CREATED,
         &json!({"data": render::sync_json(&s.base_url, &world.syncs[&id], false)}),
-    )
+    ))
 }
 
 /// The synchronization `id` if it concerns an account shared with the caller's integration.
@@ -138,15 +133,13 @@ pub async fn get(
     State(s): State<SandboxState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    match own_sync(&s, &headers, &id) {
-        Ok(id) => {
-            let world = s.world.lock().expect("sandbox state");
-            Json(json!({"data": render::sync_json(&s.base_url, &world.syncs[&id], true)}))
-                .into_response()
-        }
-        Err(r) => r.into_response(),
-    }
+) -> Result<Response, Reject> {
+    let id = own_sync(&s, &headers, &id)?;
+    let world = s.world.lock().expect("sandbox state");
+    Ok(
+        Json(json!({"data": render::sync_json(&s.base_url, &world.syncs[&id], true)}))
+            .into_response(),
+    )
 }
 
 fn updated(
@@ -155,11 +148,8 @@ fn updated(
     id: &str,
     q: &PageQuery,
     pending: bool,
-) -> Response {
-    let id = match own_sync(s, headers, id) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let id = own_sync(s, headers, id)?;
     let world = s.world.lock().expect("sandbox state");
     let sync = &world.syncs[&id];
     let wanted = if pending {
@@ -179,7 +169,7 @@ fn updated(
         "updated-transactions"
     };
     let url = format!("{}/ponto-connect/synchronizations/{id}/{kind}", s.base_url);
-    match render::paginate(&ids, q, &url) {
+    Ok(match render::paginate(&ids, q, &url) {
         Ok((range, links, meta)) => {
             let data: Vec<_> = rows[range]
                 .iter()
@@ -188,7 +178,7 @@ fn updated(
             json_response(StatusCode::OK, &CollectionDoc { data, links, meta })
         }
         Err(body) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
-    }
+    })
 }
 
 pub async fn updated_transactions(
@@ -196,7 +186,7 @@ pub async fn updated_transactions(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, Reject> {
     updated(&s, &headers, &id, &q, false)
 }
 
@@ -205,7 +195,7 @@ pub async fn updated_pending_transactions(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
-) -> Response {
+) -> Result<Response, Reject> {
     updated(&s, &headers, &id, &q, true)
 }
 
@@ -221,23 +211,19 @@ pub async fn request_reauthorization(
     headers: HeaderMap,
     Path(account): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Result<Response, Reject> {
     let mut world = s.world.lock().expect("sandbox state");
-    let (org, integration) = match user(&world, &headers) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    let account = match shared_account(&world, integration, &account) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
+    let (org, integration) = user(&world, &headers)?;
+    let account = shared_account(&world, integration, &account)?;
     let redirect = serde_json::from_slice::<Envelope<ReauthAttributes>>(&body)
         .ok()
         .filter(|e| e.data.kind == "reauthorizationRequest")
         .map(|e| e.data.attributes.redirect_uri)
         .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
     let Some(redirect_uri) = redirect else {
-        return invalid("Expected data.attributes.redirectUri, an absolute URL.").into_response();
+        return Err(invalid(
+            "Expected data.attributes.redirectUri, an absolute URL.",
+        ));
     };
     let id = Uuid::new_v4();
     world.reauthorizations.insert(
@@ -255,8 +241,8 @@ pub async fn request_reauthorization(
         "{}/organizations/{org}/sandbox/integrations/{integration}/accounts/{account}/reauthorization-requests/{id}",
         s.base_url
     );
-    (StatusCode::CREATED, Json(json!({"data": {"attributes": {}, "id": id.to_string(), "links": {"redirect": link}, "type": "reauthorizationRequest"}})))
-        .into_response()
+    Ok((StatusCode::CREATED, Json(json!({"data": {"attributes": {}, "id": id.to_string(), "links": {"redirect": link}, "type": "reauthorizationRequest"}})))
+        .into_response())
 }
 
 /// The re-authorization page: the user confirms at "the bank".
@@ -265,19 +251,10 @@ pub async fn reauthorization_page(
     Path(p): Path<HashMap<String, String>>,
 ) -> Response {
     let world = s.world.lock().expect("sandbox state");
-    let Some(r) = p
-        .get("request")
-        .and_then(|r| Uuid::parse_str(r).ok())
-        .and_then(|r| world.reauthorizations.get(&r))
-        .filter(|r| !r.used)
-    else {
-        return (
-            StatusCode::NOT_FOUND,
-            Html("<p>Unknown or used re-authorization request.</p>"),
-        )
-            .into_response();
+    let Some(r) = pending_request(&world, &p) else {
+        return unknown_request();
     };
-    let a = &world.accounts[&r.account];
+    let a = &world.accounts[&world.reauthorizations[&r].account];
     Html(format!(
         "<!doctype html><html><head><meta charset=utf-8><title>Re-authorize · Ponto sandbox</title></head><body>\
          <h1>Re-authorize your account</h1><p>{} · {} at Super Sandbox Bank</p>\
@@ -298,18 +275,10 @@ pub async fn reauthorization_decision(
     let allow = url::form_urlencoded::parse(&form).any(|(k, v)| k == "decision" && v == "allow");
     let mut world = s.world.lock().expect("sandbox state");
     let now = world.now();
-    let Some(r) = p
-        .get("request")
-        .and_then(|r| Uuid::parse_str(r).ok())
-        .and_then(|r| world.reauthorizations.get_mut(&r))
-        .filter(|r| !r.used)
-    else {
-        return (
-            StatusCode::NOT_FOUND,
-            Html("<p>Unknown or used re-authorization request.</p>"),
-        )
-            .into_response();
+    let Some(r) = pending_request(&world, &p) else {
+        return unknown_request();
     };
+    let r = world.reauthorizations.get_mut(&r).expect("found above");
     r.used = true;
     let (account, mut back) = (
         r.account,
@@ -326,6 +295,25 @@ pub async fn reauthorization_decision(
         back.query_pairs_mut().append_pair("error", "access_denied");
     }
     Redirect::to(back.as_str()).into_response()
+}
+
+/// The unused request the page's path names, only when every id in the path is its own: a link
+/// with another organization's or account's ids in it is as unknown as a made-up one.
+fn pending_request(world: &super::state::World, p: &HashMap<String, String>) -> Option<Uuid> {
+    let id = |k: &str| p.get(k).and_then(|v| Uuid::parse_str(v).ok());
+    let r = world.reauthorizations.get(&id("request")?)?;
+    let own = Some(r.org) == id("org")
+        && Some(r.integration) == id("integration")
+        && Some(r.account) == id("account");
+    (own && !r.used).then_some(r.id)
+}
+
+fn unknown_request() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html("<p>Unknown or used re-authorization request.</p>"),
+    )
+        .into_response()
 }
 
 /// How long each step of a client-created synchronization takes.

@@ -144,7 +144,7 @@ pub struct Claims {
 }
 
 /// `GET /webhooks/keys` (at the root, as at Ibanity).
-pub async fn keys(State(s): State<SandboxState>) -> Response {
+pub(crate) async fn keys(State(s): State<SandboxState>) -> Response {
     s.world
         .lock()
         .expect("sandbox state")
@@ -162,7 +162,10 @@ pub struct Rotation {
 }
 
 /// `POST /_sandbox/webhooks/keys/rotate` `{kid?, dropPrevious?}`.
-pub async fn rotate(State(s): State<SandboxState>, body: Option<Json<Rotation>>) -> Response {
+pub(crate) async fn rotate(
+    State(s): State<SandboxState>,
+    body: Option<Json<Rotation>>,
+) -> Response {
     let r = body.map(|b| b.0).unwrap_or_default();
     let kid = r
         .kid
@@ -177,7 +180,7 @@ pub async fn rotate(State(s): State<SandboxState>, body: Option<Json<Rotation>>)
 }
 
 /// `DELETE /_sandbox/webhooks/keys/{kid}`.
-pub async fn remove(State(s): State<SandboxState>, Path(kid): Path<String>) -> Response {
+pub(crate) async fn remove(State(s): State<SandboxState>, Path(kid): Path<String>) -> Response {
     match s.signer.write().expect("signer").remove(&kid) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) if e.starts_with("no key") => missing("key"),
@@ -196,7 +199,7 @@ pub struct SignParams {
 
 /// `POST /_sandbox/webhooks/sign?aud=&iss=&iat=&exp=` with the body to sign, byte for byte →
 /// `{signature, kid}`. Defaults: our application id, the sandbox's root as `iss`, now, now + 60.
-pub async fn sign(
+pub(crate) async fn sign(
     State(s): State<SandboxState>,
     Query(p): Query<SignParams>,
     body: Bytes,

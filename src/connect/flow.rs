@@ -6,7 +6,7 @@
 
 use super::{Connect, FLOW_TTL_SECS, SCOPES, account_upsert};
 use crate::domain::ids::OrganizationId;
-use crate::domain::status::ConnectionStatus;
+use crate::domain::status::{ConnectionStatus, FlowOutcome};
 use crate::error::{AppError, AppResult};
 use crate::ponto::model::TokenSet;
 use crate::secret::Secret;
@@ -106,10 +106,11 @@ pub(crate) fn same_browser(flow: &OAuthFlow, cookie: Option<&str>) -> bool {
 }
 
 /// `returnUrl` with `ponto_status` appended and nothing else.
-pub(crate) fn back(return_url: &str, status: &str) -> String {
+pub(crate) fn back(return_url: &str, status: FlowOutcome) -> String {
     match url::Url::parse(return_url) {
         Ok(mut u) => {
-            u.query_pairs_mut().append_pair("ponto_status", status);
+            u.query_pairs_mut()
+                .append_pair("ponto_status", status.as_str());
             u.to_string()
         }
         Err(_) => return_url.to_owned(),
@@ -176,7 +177,12 @@ impl Connect {
         {
             Ticket::Unknown => return Ok(Err(Next::Refused(Refusal::InvalidTicket))),
             Ticket::AlreadyUsed => return Ok(Err(Next::Refused(Refusal::TicketAlreadyUsed))),
-            Ticket::Expired(f) => return Ok(Err(Next::Redirect(back(&f.return_url, "EXPIRED")))),
+            Ticket::Expired(f) => {
+                return Ok(Err(Next::Redirect(back(
+                    &f.return_url,
+                    FlowOutcome::Expired,
+                ))));
+            }
             Ticket::Fresh(f) => f,
         };
         super::record_organization(flow.organization_id);
@@ -223,16 +229,24 @@ impl Connect {
             Ticket::Unknown => return Ok(Err(Next::Refused(Refusal::InvalidTicket))),
             Ticket::AlreadyUsed => return Ok(Err(Next::Refused(Refusal::TicketAlreadyUsed))),
             Ticket::Expired(f) => {
-                self.store.complete_flow(f.id, "EXPIRED").await?;
-                return Ok(Err(Next::Redirect(back(&f.return_url, "EXPIRED"))));
+                self.store.complete_flow(f.id, FlowOutcome::Expired).await?;
+                return Ok(Err(Next::Redirect(back(
+                    &f.return_url,
+                    FlowOutcome::Expired,
+                ))));
             }
             Ticket::Fresh(f) => f,
         };
         super::record_organization(flow.organization_id);
         if !proceed {
-            self.store.complete_flow(flow.id, "ACCESS_DENIED").await?;
+            self.store
+                .complete_flow(flow.id, FlowOutcome::AccessDenied)
+                .await?;
             tracing::info!(organization = %flow.organization_id, "connect link declined");
-            return Ok(Err(Next::Redirect(back(&flow.return_url, "ACCESS_DENIED"))));
+            return Ok(Err(Next::Redirect(back(
+                &flow.return_url,
+                FlowOutcome::AccessDenied,
+            ))));
         }
         let ponto = self.ponto()?;
         let (state, verifier) = (random(), crate::ponto::pkce_verifier());
@@ -282,36 +296,41 @@ impl Connect {
         if !same_browser(&flow, cookie) {
             return Ok(Next::Refused(Refusal::BrowserMismatch));
         }
-        if flow.completed_at.is_some() || !self.store.complete_flow(flow.id, "IN_PROGRESS").await? {
+        if flow.completed_at.is_some()
+            || !self
+                .store
+                .complete_flow(flow.id, FlowOutcome::InProgress)
+                .await?
+        {
             return Ok(Next::Refused(Refusal::StateAlreadyUsed));
         }
         let status = self.finish(&flow, params).await;
         self.store.set_flow_outcome(flow.id, status).await?;
-        tracing::info!(organization = %flow.organization_id, status, "Ponto authorization finished");
+        tracing::info!(organization = %flow.organization_id, status = status.as_str(), "Ponto authorization finished");
         Ok(Next::Redirect(back(&flow.return_url, status)))
     }
 
     /// The rest of the callback; its answer is the `ponto_status`.
-    async fn finish(&self, flow: &OAuthFlow, params: CallbackParams) -> &'static str {
+    async fn finish(&self, flow: &OAuthFlow, params: CallbackParams) -> FlowOutcome {
         if flow.expires_at < self.clock().now() {
-            return "EXPIRED";
+            return FlowOutcome::Expired;
         }
         if params.error.is_some() {
-            return "ACCESS_DENIED";
+            return FlowOutcome::AccessDenied;
         }
         let Some(code) = params.code else {
-            return "ACCESS_DENIED";
+            return FlowOutcome::AccessDenied;
         };
         match self.exchange_and_link(flow, &code).await {
             Ok(status) => status,
             Err(e) => {
                 tracing::warn!(organization = %flow.organization_id, error = %crate::error::Esc(&e), "Ponto authorization could not be completed");
-                "UPSTREAM_UNAVAILABLE"
+                FlowOutcome::UpstreamUnavailable
             }
         }
     }
 
-    async fn exchange_and_link(&self, flow: &OAuthFlow, code: &str) -> AppResult<&'static str> {
+    async fn exchange_and_link(&self, flow: &OAuthFlow, code: &str) -> AppResult<FlowOutcome> {
         let ponto = self.ponto()?;
         let org = flow.organization_id;
         let sealed = flow
@@ -341,10 +360,10 @@ impl Connect {
         .await;
         let status = match linked {
             Ok(Some(status)) => return Ok(status),
-            Ok(None) => "CONFLICT",
+            Ok(None) => FlowOutcome::Conflict,
             Err(e) => {
                 tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "linking failed after the token exchange");
-                "UPSTREAM_UNAVAILABLE"
+                FlowOutcome::UpstreamUnavailable
             }
         };
         // Nothing of it was stored: give the integration back.
@@ -363,7 +382,7 @@ impl Connect {
         tokens: &TokenSet,
         refresh: &Secret,
         accounts: Vec<crate::store::accounts::AccountUpsert>,
-    ) -> AppResult<Option<&'static str>> {
+    ) -> AppResult<Option<FlowOutcome>> {
         let existing = self.store.connection(org).await?;
         if !reconnect
             && existing
@@ -406,9 +425,9 @@ impl Connect {
                 // The first import starts now.
                 self.store.bus().wake_reads();
                 Ok(Some(if no_accounts {
-                    "NO_ACCOUNTS_ACTIVATED"
+                    FlowOutcome::NoAccountsActivated
                 } else {
-                    "CONNECTED"
+                    FlowOutcome::Connected
                 }))
             }
         }
@@ -442,11 +461,11 @@ mod tests {
     #[test]
     fn only_ponto_status_is_added() {
         assert_eq!(
-            back("https://app.example/bank?tab=ponto", "CONNECTED"),
+            back("https://app.example/bank?tab=ponto", FlowOutcome::Connected),
             "https://app.example/bank?tab=ponto&ponto_status=CONNECTED"
         );
         assert_eq!(
-            back("https://app.example/", "ACCESS_DENIED"),
+            back("https://app.example/", FlowOutcome::AccessDenied),
             "https://app.example/?ponto_status=ACCESS_DENIED"
         );
         assert_ne!(hash("a"), hash("b"));

@@ -7,6 +7,7 @@
 use super::flow::{Next, Refusal, Started, back, hash, random_token, same_browser};
 use super::{Connect, FLOW_TTL_SECS};
 use crate::domain::ids::{AccountId, OrganizationId};
+use crate::domain::status::FlowOutcome;
 use crate::error::{AppError, AppResult};
 use crate::store::accounts::Account;
 use crate::store::flows::{NewFlow, Purpose, Ticket};
@@ -161,8 +162,11 @@ impl Connect {
             Ticket::Unknown => return Ok(Err(Next::Refused(Refusal::InvalidTicket))),
             Ticket::AlreadyUsed => return Ok(Err(Next::Refused(Refusal::TicketAlreadyUsed))),
             Ticket::Expired(f) => {
-                self.store.complete_flow(f.id, "EXPIRED").await?;
-                return Ok(Err(Next::Redirect(back(&f.return_url, "EXPIRED"))));
+                self.store.complete_flow(f.id, FlowOutcome::Expired).await?;
+                return Ok(Err(Next::Redirect(back(
+                    &f.return_url,
+                    FlowOutcome::Expired,
+                ))));
             }
             Ticket::Fresh(f) => f,
         };
@@ -180,11 +184,11 @@ impl Connect {
             Err(e) => {
                 tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "Ponto re-authorization request failed");
                 self.store
-                    .complete_flow(flow.id, "UPSTREAM_UNAVAILABLE")
+                    .complete_flow(flow.id, FlowOutcome::UpstreamUnavailable)
                     .await?;
                 Ok(Err(Next::Redirect(back(
                     &flow.return_url,
-                    "UPSTREAM_UNAVAILABLE",
+                    FlowOutcome::UpstreamUnavailable,
                 ))))
             }
         }
@@ -286,18 +290,22 @@ impl Connect {
         if !same_browser(&flow, cookie) {
             return Ok(Next::Refused(Refusal::BrowserMismatch));
         }
-        if !self.store.complete_flow(flow.id, "IN_PROGRESS").await? {
+        if !self
+            .store
+            .complete_flow(flow.id, FlowOutcome::InProgress)
+            .await?
+        {
             return Ok(Next::Refused(Refusal::StateAlreadyUsed));
         }
         let status = if flow.expires_at < self.clock().now() {
-            "EXPIRED"
+            FlowOutcome::Expired
         } else if error.is_some() {
-            "ACCESS_DENIED"
+            FlowOutcome::AccessDenied
         } else {
-            "REAUTHORIZED"
+            FlowOutcome::Reauthorized
         };
         self.store.set_flow_outcome(flow.id, status).await?;
-        if status == "REAUTHORIZED" {
+        if status == FlowOutcome::Reauthorized {
             self.store.read_soon(flow.organization_id).await?;
             self.store.bus().wake_reads();
         }

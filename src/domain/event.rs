@@ -1,4 +1,4 @@
-//! Owns the outbound event catalogue (DESIGN.md §5): every event type, the data each carries,
+//! Owns the outbound event catalogue (ARCHITECTURE.md, outbound events): every event type, the data each carries,
 //! and the versioned envelope `{"type", "timestamp", "data"}` sent to subscribers.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};

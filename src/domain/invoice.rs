@@ -1,5 +1,6 @@
 //! Owns what an invoice is for payment purposes: its kind, which direction of money settles
-//! it (DESIGN.md §7), and the status that follows from its total and what was paid.
+//! it (ARCHITECTURE.md, reconciliation rules), and the status that follows from its total and
+//! what was paid.
 
 use super::status::string_enum;
 

@@ -1,4 +1,4 @@
-//! Owns the three failure states of a bank link (DESIGN.md §1): their stable codes, the human
+//! Owns the three failure states of a bank link (ARCHITECTURE.md, the three problem states): their stable codes, the human
 //! message the user sees, and the way out.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,4 +1,4 @@
-//! Owns the authorization scopes a token may carry (DESIGN.md §4).
+//! Owns the authorization scopes a token may carry (ARCHITECTURE.md, GraphQL conventions).
 
 use std::collections::BTreeSet;
 

@@ -93,6 +93,24 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// How a browser flow through Ponto ended: stored on the flow, and sent back to the return
+    /// URL as `ponto_status` (pinned words). Several mirror error codes or connection statuses
+    /// on purpose; this is the flow's own vocabulary.
+    FlowOutcome {
+        /// Claimed by the callback while it talks to Ponto; never sent to a browser.
+        InProgress => "IN_PROGRESS",
+        Connected => "CONNECTED",
+        NoAccountsActivated => "NO_ACCOUNTS_ACTIVATED",
+        Reauthorized => "REAUTHORIZED",
+        AccessDenied => "ACCESS_DENIED",
+        /// Another tenant already links this Ponto organization, or a link exists.
+        Conflict => "CONFLICT",
+        Expired => "EXPIRED",
+        UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +125,9 @@ mod tests {
         }
         for m in MatchMethod::ALL {
             assert_eq!(MatchMethod::parse(m.as_str()), Some(*m));
+        }
+        for o in FlowOutcome::ALL {
+            assert_eq!(FlowOutcome::parse(o.as_str()), Some(*o));
         }
         assert_eq!(
             ConnectionStatus::parse("connected"),

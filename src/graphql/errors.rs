@@ -2,8 +2,8 @@
 //! causes are logged and masked, and request-shape problems (parse, validation) get their own
 //! codes before anything executes (the limits themselves: `limits`).
 //!
-//! async-graphql turns any `Display` error into a code-less error with its text (DESIGN.md
-//! §9.6), so resolvers return [`GqlError`], which is deliberately not `Display`; and the
+//! async-graphql turns any `Display` error into a code-less error with its text (ARCHITECTURE.md,
+//! trap 6), so resolvers return [`GqlError`], which is deliberately not `Display`; and the
 //! [`ErrorPolicy`] extension masks whatever still arrives without a code.
 
 use crate::domain::scope::Scope;

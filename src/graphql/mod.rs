@@ -5,7 +5,7 @@
 //! a `Related` field (loaded only when selected); `#[ComplexObject]` is only for fields with
 //! arguments (connections). Rust types carry their GraphQL names; the records they are built
 //! from are referred to by path or as `Record`. Resolvers reach everything through
-//! `ContextExt` and only translate: the work is in the services (`Connect`, `Syncer`,
+//! `ContextExt` and only translate: the work is in the services (`Connect`, `Puller`,
 //! `Invoices`).
 
 pub mod authz;
@@ -62,7 +62,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct Services {
     pub store: Store,
     pub connect: crate::connect::Connect,
-    pub syncer: crate::sync::Syncer,
+    pub puller: crate::pull::Puller,
     pub invoices: crate::invoices::Invoices,
 }
 
@@ -78,7 +78,7 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
         builder = builder
             .data(s.store)
             .data(s.connect)
-            .data(s.syncer)
+            .data(s.puller)
             .data(s.invoices);
     }
     builder.finish()
@@ -117,7 +117,7 @@ pub trait ContextExt<'a> {
     fn loaders(&self) -> GqlResult<&'a Loaders>;
     fn store(&self) -> GqlResult<&'a Store>;
     fn connect(&self) -> GqlResult<&'a crate::connect::Connect>;
-    fn syncer(&self) -> GqlResult<&'a crate::sync::Syncer>;
+    fn puller(&self) -> GqlResult<&'a crate::pull::Puller>;
     fn invoices(&self) -> GqlResult<&'a crate::invoices::Invoices>;
 }
 
@@ -151,7 +151,7 @@ impl<'a> ContextExt<'a> for Context<'a> {
         service(self)
     }
 
-    fn syncer(&self) -> GqlResult<&'a crate::sync::Syncer> {
+    fn puller(&self) -> GqlResult<&'a crate::pull::Puller> {
         service(self)
     }
 

@@ -72,7 +72,7 @@ impl SyncMutation {
                     field: Some(vec!["customerIpAddress".into()]),
                 })?;
         let result = ctx
-            .syncer()?
+            .puller()?
             .sync_now(p.organization_id, account, ip, &p.actor())
             .await?;
         let a = ctx

@@ -2,6 +2,7 @@
 //! refusals (size, batches, malformed bodies).
 
 use super::AppState;
+use super::errors::{Shape, app_error, json_error, too_large};
 use crate::domain::ids::OrganizationId;
 use crate::error::AppResult;
 use crate::graphql::Principal;
@@ -35,25 +36,19 @@ impl IdentityCache {
 }
 
 /// Request-level refusals, before GraphQL sees the document.
-pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
 pub const BATCH_NOT_SUPPORTED: &str = "BATCH_NOT_SUPPORTED";
 pub const MALFORMED_REQUEST: &str = "MALFORMED_REQUEST";
 
-pub fn refused(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({"data": null, "errors": [{"message": message, "extensions": {"code": code}}]});
-    (status, axum::Json(body)).into_response()
+fn refused(status: StatusCode, code: &str, message: &str) -> Response {
+    json_error(Shape::GraphQl, status, code, message)
 }
 
 /// Reads one GraphQL request from a JSON body: batches (JSON arrays) are refused, and so is
 /// a body over the configured size, with a GraphQL-shaped error and a stable code.
 async fn read_request(body: Body, max: usize) -> Result<async_graphql::Request, Response> {
-    let bytes = super::read_body(body, max).await.ok_or_else(|| {
-        refused(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            PAYLOAD_TOO_LARGE,
-            &format!("request body over {max} bytes"),
-        )
-    })?;
+    let bytes = super::read_body(body, max)
+        .await
+        .ok_or_else(|| too_large(Shape::GraphQl, max))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
         refused(
             StatusCode::BAD_REQUEST,
@@ -134,14 +129,8 @@ pub async fn principal_from_headers(
 
 /// A GraphQL-shaped 401, so GraphQL clients read `errors[0].extensions.code` as usual.
 fn unauthenticated(e: &crate::error::AppError) -> Response {
-    e.log_if_internal();
-    let status = StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
-    let body = serde_json::json!({
-        "data": null,
-        "errors": [{"message": e.public_message(), "extensions": {"code": e.code().as_str()}}],
-    });
-    let mut resp = (status, axum::Json(body)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
+    let mut resp = app_error(Shape::GraphQl, e);
+    if resp.status() == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""),

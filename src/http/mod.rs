@@ -1,12 +1,16 @@
 //! Owns HTTP: the axum router, request limits, CORS and the mapping of errors to responses.
 //! The only room that knows axum.
 
+mod errors;
 mod graphiql;
 mod graphql;
 mod health;
+mod metrics;
 mod oauth;
 mod pages;
 mod ponto_webhook;
+
+pub(crate) use errors::error_response;
 
 use crate::auth::Authenticator;
 use crate::error::AppError;
@@ -14,9 +18,9 @@ use crate::graphql::AppSchema;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -83,7 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reauthorize/done", get(oauth::reauthorize_done))
         .route("/reauthorize/{account}", get(oauth::reauthorize))
         .route("/webhooks/ponto", post(ponto_webhook::receive))
-        .route("/metrics", get(ponto_webhook::metrics))
+        .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(middleware::from_fn_with_state(
@@ -112,12 +116,8 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = %crate::error::Esc(detail), "request handler panicked");
-    let e = AppError::internal("panic");
-    graphql::refused(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        e.code().as_str(),
-        &e.public_message(),
-    )
+    // The payload does not say which route panicked; most requests are GraphQL.
+    errors::app_error(errors::Shape::GraphQl, &AppError::internal("panic"))
 }
 
 /// Refuses a declared huge body at once (413, JSON); handlers read at most the limit.
@@ -130,12 +130,7 @@ async fn limit_body(State(max): State<usize>, req: Request, next: Next) -> Respo
     // Modestly oversized bodies are drained by the handler so the client reads the 413; a
     // huge one is refused without reading it.
     if declared.is_some_and(|n| n > max.saturating_mul(DRAIN_FACTOR) as u64) {
-        let message = format!("request body over {max} bytes");
-        return graphql::refused(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            graphql::PAYLOAD_TOO_LARGE,
-            &message,
-        );
+        return errors::too_large(errors::Shape::of_path(req.uri().path()), max);
     }
     next.run(req).await
 }
@@ -175,14 +170,4 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-}
-
-/// A JSON error body `{"error": {"code", "message"}}` with the code's HTTP status.
-pub fn error_response(e: &AppError) -> Response {
-    e.log_if_internal();
-    let status =
-        StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body =
-        serde_json::json!({"error": {"code": e.code().as_str(), "message": e.public_message()}});
-    (status, axum::Json(body)).into_response()
 }

@@ -1,21 +1,18 @@
-//! Owns `POST /webhooks/ponto` (the raw body read as bytes, at most the webhook limit, then
-//! handed to `inbound`) and `GET /metrics`.
+//! Owns `POST /webhooks/ponto`: the raw body read as bytes, at most the webhook limit, then
+//! handed to `inbound`.
 
 use super::AppState;
+use super::errors::{Shape, json_error, too_large};
 use crate::inbound::{Intake, IntakeError};
 use crate::ponto::webhook::Rejection;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 fn answer(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+    json_error(Shape::Plain, status, code, message)
 }
 
 pub async fn receive(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -30,11 +27,7 @@ pub async fn receive(State(s): State<AppState>, headers: HeaderMap, body: Body) 
     let Some(bytes) = super::read_body(body, max).await else {
         s.metrics.webhooks.received.inc();
         s.metrics.webhooks.rejected(Rejection::BodyTooLarge);
-        return answer(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::BodyTooLarge.code(),
-            &format!("webhook body over {max} bytes"),
-        );
+        return too_large(Shape::Plain, max);
     };
     let signature = headers.get("signature").and_then(|v| v.to_str().ok());
     match inbound.receive(signature, &bytes).await {
@@ -56,15 +49,4 @@ pub async fn receive(State(s): State<AppState>, headers: HeaderMap, body: Body) 
         ),
         Err(IntakeError::Internal(e)) => super::error_response(&e),
     }
-}
-
-pub async fn metrics(State(s): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        s.metrics.render(),
-    )
-        .into_response()
 }

@@ -1,6 +1,6 @@
 //! Owns the shapes Ponto Connect speaks: JSON:API documents, accounts, transactions, userinfo,
 //! tokens. Amounts are read from the JSON number's exact text (never through `f64`,
-//! DESIGN.md §9.2); timestamps stay RFC 3339 instants, dates become calendar dates.
+//! ARCHITECTURE.md, trap 2); timestamps stay RFC 3339 instants, dates become calendar dates.
 
 use crate::secret::Secret;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -34,7 +34,7 @@ fn parse_raw(raw: &RawValue) -> Result<Decimal, String> {
     crate::domain::money::parse_decimal(text).map_err(|e| e.to_string())
 }
 
-/// Ponto's dates are midnight UTC timestamps; we keep the calendar date (DESIGN.md §9.9).
+/// Ponto's dates are midnight UTC timestamps; we keep the calendar date (ARCHITECTURE.md, trap 9).
 pub fn date_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
     let s = <Option<String>>::deserialize(d)?;
     match s {

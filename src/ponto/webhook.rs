@@ -61,7 +61,8 @@ impl Rejection {
             Rejection::Expired => "EXPIRED",
             Rejection::DigestMismatch => "DIGEST_MISMATCH",
             Rejection::KeysUnavailable => "KEYS_UNAVAILABLE",
-            Rejection::BodyTooLarge => "BODY_TOO_LARGE",
+            // The code every route answers a 413 with.
+            Rejection::BodyTooLarge => "PAYLOAD_TOO_LARGE",
         }
     }
 

@@ -5,7 +5,7 @@
 //! Sequence numbers come from `UPDATE organization_event_seq … RETURNING`: the row lock lasts
 //! until commit, so for one organization sequence order equals commit order on both backends
 //! and a reader resuming "after n" can never skip a later-committing lower number
-//! (DESIGN.md §9.1).
+//! (ARCHITECTURE.md, trap 1).
 
 use super::find_in;
 use super::{Store, WriteTx, stmt};

@@ -3,6 +3,7 @@
 
 use super::{Store, WriteTx, stmt};
 use crate::domain::ids::OrganizationId;
+use crate::domain::status::FlowOutcome;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use entity::oauth_flow;
@@ -201,14 +202,14 @@ impl Store {
     }
 
     /// Claims the completion of a flow; `false` when another request already completed it.
-    pub async fn complete_flow(&self, flow: Uuid, outcome: &str) -> AppResult<bool> {
+    pub async fn complete_flow(&self, flow: Uuid, outcome: FlowOutcome) -> AppResult<bool> {
         let now = self.clock().now();
         let n = self
             .conn()
             .execute_raw(stmt(
                 self.backend(),
                 "UPDATE oauth_flow SET completed_at = $1, outcome = $2, pkce_verifier_enc = NULL WHERE id = $3 AND completed_at IS NULL",
-                [now.into(), outcome.into(), flow.into()],
+                [now.into(), outcome.as_str().into(), flow.into()],
             ))
             .await?
             .rows_affected();
@@ -216,9 +217,9 @@ impl Store {
     }
 
     /// Records how a claimed flow ended.
-    pub async fn set_flow_outcome(&self, flow: Uuid, outcome: &str) -> AppResult<()> {
+    pub async fn set_flow_outcome(&self, flow: Uuid, outcome: FlowOutcome) -> AppResult<()> {
         oauth_flow::Entity::update_many()
-            .col_expr(oauth_flow::Column::Outcome, outcome.into())
+            .col_expr(oauth_flow::Column::Outcome, outcome.as_str().into())
             .filter(oauth_flow::Column::Id.eq(flow))
             .exec(self.conn())
             .await?;

@@ -108,7 +108,9 @@ impl Store {
     }
 
     pub async fn close(self) {
-        let _ = self.db.close().await;
+        if let Err(e) = self.db.close().await {
+            tracing::warn!(error = %crate::error::Esc(&e), "closing the database pool failed");
+        }
     }
 }
 

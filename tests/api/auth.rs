@@ -1,6 +1,6 @@
 //! Authentication through the real HTTP server: which tokens reach `viewer`, which are refused.
 
-use crate::helpers::{TEST_SECRET, TestApp, TestDb, error_code, serve_settings, spawn_with};
+use crate::support::{TEST_SECRET, TestApp, error_code};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -61,12 +61,6 @@ fn unsigned(claims: &Value) -> String {
     format!("{header}.{payload}.")
 }
 
-async fn spawn(extra: &[&str]) -> (TestApp, TestDb) {
-    let db = TestDb::fresh().await;
-    let app = spawn_with(serve_settings(&db.url, extra)).await;
-    (app, db)
-}
-
 async fn assert_accepted(app: &TestApp, token: &str, case: &str) {
     let (status, body) = app.gql_raw(Some(token), VIEWER, json!({})).await;
     assert_eq!(status, 200, "{case}: {body}");
@@ -85,7 +79,10 @@ async fn assert_unauthenticated(app: &TestApp, token: &str, case: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hs256_and_rs256_tokens_are_checked_end_to_end() {
-    let (app, _db) = spawn(&["--jwt-public-key-file", &fixture_path("rsa-public.pem")]).await;
+    let app = TestApp::builder()
+        .flags(&["--jwt-public-key-file", &fixture_path("rsa-public.pem")])
+        .start()
+        .await;
     let base = claims(&app);
     let now = ponto_now(&app);
 
@@ -194,24 +191,22 @@ async fn hs256_and_rs256_tokens_are_checked_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_expire_on_the_service_clock() {
-    let (app, _db) = spawn(&[]).await;
+    let app = TestApp::start().await;
     let token = app.full_token("acme");
     assert_accepted(&app, &token, "fresh").await;
     app.clock.advance(chrono::Duration::seconds(
-        crate::helpers::TOKEN_TTL_SECS + 31,
+        crate::support::TOKEN_TTL_SECS + 31,
     ));
     assert_unauthenticated(&app, &token, "expired by the clock").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn es256_public_key_only() {
-    let db = TestDb::fresh().await;
-    let mut settings = serve_settings(
-        &db.url,
-        &["--jwt-public-key-file", &fixture_path("ec-public.pem")],
-    );
-    settings.settings.jwt_hs256_secret = None;
-    let app = spawn_with(settings).await;
+    let app = TestApp::builder()
+        .flags(&["--jwt-public-key-file", &fixture_path("ec-public.pem")])
+        .adjust(|s| s.settings.jwt_hs256_secret = None)
+        .start()
+        .await;
     let base = claims(&app);
     assert_accepted(&app, &es256(&base), "ES256").await;
     assert_unauthenticated(&app, &rs256(&base), "RS256 while ES256 is configured").await;
@@ -231,7 +226,7 @@ async fn es256_public_key_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_token_and_missing_scope() {
-    let (app, _db) = spawn(&[]).await;
+    let app = TestApp::start().await;
     let (status, body) = app.gql_raw(None, VIEWER, json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
@@ -252,25 +247,25 @@ async fn missing_token_and_missing_scope() {
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
 
     let read = app.token("acme", &[ponto_bridge::domain::scope::Scope::Read]);
-    let body = app.gql(&read, VIEWER, json!({})).await;
-    assert_eq!(body["data"]["viewer"]["scopes"], json!(["READ"]), "{body}");
-    assert_eq!(body["data"]["viewer"]["subject"], "tester");
+    let data = app.gql_data(&read, VIEWER, json!({})).await;
+    assert_eq!(data["viewer"]["scopes"], json!(["READ"]));
+    assert_eq!(data["viewer"]["subject"], "tester");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_organization_claim_is_its_own_tenant() {
-    let (app, _db) = spawn(&[]).await;
+    let app = TestApp::start().await;
     let q = "{ viewer { organization { id externalId } } }";
-    let a1 = app.gql(&app.full_token("org-a"), q, json!({})).await;
-    let a2 = app.gql(&app.full_token("org-a"), q, json!({})).await;
-    let b = app.gql(&app.full_token("org-b"), q, json!({})).await;
+    let a1 = app.gql_data(&app.full_token("org-a"), q, json!({})).await;
+    let a2 = app.gql_data(&app.full_token("org-a"), q, json!({})).await;
+    let b = app.gql_data(&app.full_token("org-b"), q, json!({})).await;
     let id = |v: &Value| {
-        v["data"]["viewer"]["organization"]["id"]
+        v["viewer"]["organization"]["id"]
             .as_str()
             .unwrap()
             .to_owned()
     };
     assert_eq!(id(&a1), id(&a2), "created once, then reused");
     assert_ne!(id(&a1), id(&b));
-    assert_eq!(b["data"]["viewer"]["organization"]["externalId"], "org-b");
+    assert_eq!(b["viewer"]["organization"]["externalId"], "org-b");
 }

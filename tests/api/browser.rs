@@ -2,7 +2,7 @@
 //! start URL, the sandbox's login and sliders, our callback and back to the return URL. The
 //! tools come from `scripts/install-test-tools.sh`; without them this test fails, never skips.
 
-use crate::connect_support::{RETURN, app_with_sandbox};
+use crate::support::{Linked, RETURN, TestApp};
 use ponto_bridge::domain::scope::Scope;
 use serde_json::{Value, json};
 
@@ -15,7 +15,7 @@ async fn a_real_browser_links_two_accounts() {
             .exists(),
         "puppeteer-core is missing: run scripts/install-test-tools.sh"
     );
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Browser BV").await;
     let a1 =
         l.sb.account(&ponto_org, json!({"currentBalance": "10.00"}))
@@ -31,7 +31,7 @@ async fn a_real_browser_links_two_accounts() {
         .unwrap();
     let start = l.connect_url(&token, RETURN, false).await.unwrap();
 
-    let out = crate::child::output_within_async(
+    let out = crate::support::child::output_within_async(
         tokio::process::Command::new("node").current_dir(dir).args([
             "connect.mjs",
             &start,
@@ -69,8 +69,8 @@ async fn a_real_browser_links_two_accounts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn graphiql_runs_a_query_with_nothing_from_outside() {
     let dir = repo_path!("tests/node");
-    let (app, _db) = crate::helpers::spawn_app().await;
-    let out = crate::child::output_within_async(
+    let app = TestApp::start().await;
+    let out = crate::support::child::output_within_async(
         tokio::process::Command::new("node")
             .current_dir(dir)
             .args(["graphiql.mjs", &app.base]),
@@ -114,5 +114,17 @@ async fn graphiql_runs_a_query_with_nothing_from_outside() {
             .to_str()
             .unwrap()
             .contains("script-src 'self'")
+    );
+    // No subscription endpoint is advertised before one exists.
+    let (page, init) = (page.text().await.unwrap(), js.text().await.unwrap());
+    for text in [&page, &init] {
+        assert!(
+            !text.contains("/graphql/ws") && !text.contains("graphql-ws"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        app.get("/graphql/assets/graphql-ws.min.js").await.status(),
+        404
     );
 }

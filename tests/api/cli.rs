@@ -1,7 +1,8 @@
 //! The real binary: `serve` on port 0 prints its address, `token` signs with the secret that
 //! `serve` generated into the data directory, and SIGTERM shuts down gracefully.
 
-use crate::helpers::TestDb;
+use crate::support::{TestDb, gql_at};
+use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_ponto-bridge");
 async fn serve_token_and_graceful_shutdown() {
     let db = TestDb::fresh().await;
     let data = tempfile::tempdir().unwrap();
-    let (mut child, line) = crate::child::spawn_first_line(
+    let (mut child, line) = crate::support::child::spawn_first_line(
         Command::new(BIN)
             .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &db.url])
             .arg("--data-dir")
@@ -36,7 +37,7 @@ async fn serve_token_and_graceful_shutdown() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let out = crate::child::output_within(
+    let out = crate::support::child::output_within(
         Command::new(BIN)
             .args(["token", "--org", "acme", "--scope", "read"])
             .arg("--data-dir")
@@ -46,25 +47,10 @@ async fn serve_token_and_graceful_shutdown() {
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
-    let client = reqwest::Client::new();
-    let body: serde_json::Value = client
-        .post(format!("{base}/graphql"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"query": "{ viewer { organization { externalId } scopes } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        body["data"]["viewer"]["organization"]["externalId"], "acme",
-        "{body}"
-    );
-    assert_eq!(
-        body["data"]["viewer"]["scopes"],
-        serde_json::json!(["READ"])
-    );
+    let q = "{ viewer { organization { externalId } scopes } }";
+    let answer = gql_at(&format!("{base}/graphql"), &token, q, json!({})).await;
+    assert_eq!(answer["viewer"]["organization"]["externalId"], "acme");
+    assert_eq!(answer["viewer"]["scopes"], json!(["READ"]));
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -87,7 +73,7 @@ async fn serve_token_and_graceful_shutdown() {
 
 #[test]
 fn help_documents_every_setting_with_its_default() {
-    let out = crate::child::output_within(Command::new(BIN).args(["serve", "--help"]));
+    let out = crate::support::child::output_within(Command::new(BIN).args(["serve", "--help"]));
     let help = String::from_utf8(out.stdout).unwrap();
     for needle in [
         "PB_BIND",
@@ -107,7 +93,7 @@ fn help_documents_every_setting_with_its_default() {
 #[test]
 fn production_without_a_token_key_refuses_to_start() {
     let data = tempfile::tempdir().unwrap();
-    let out = crate::child::output_within(
+    let out = crate::support::child::output_within(
         Command::new(BIN)
             .args([
                 "serve",
@@ -155,7 +141,7 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
     decoy["kid"] = "another_key".into();
     let jwks = write(
         "jwks.json",
-        serde_json::json!({"keys": [decoy, v["jwks"]["keys"][0]]})
+        json!({"keys": [decoy, v["jwks"]["keys"][0]]})
             .to_string()
             .as_bytes(),
     );
@@ -166,7 +152,7 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
     );
     let inside = from + 30;
     let run = |body: &str, sig: &str, jwks: &str, extra: &[String]| {
-        crate::child::output_within(
+        crate::support::child::output_within(
             Command::new(BIN)
                 .args([
                     "webhook",
@@ -212,7 +198,7 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
     let sig_changed = write("sig-changed.txt", &changed);
     let other_keys = write(
         "jwks-other.json",
-        serde_json::json!({"keys": [decoy]}).to_string().as_bytes(),
+        json!({"keys": [decoy]}).to_string().as_bytes(),
     );
     let payload = signature.split('.').nth(1).unwrap();
     let none = format!(
@@ -301,7 +287,8 @@ fn webhook_verify_exit_codes_on_the_official_vector() {
             .code(),
         Some(2)
     );
-    let usage =
-        crate::child::output_within(Command::new(BIN).args(["webhook", "verify", "--body", &body]));
+    let usage = crate::support::child::output_within(
+        Command::new(BIN).args(["webhook", "verify", "--body", &body]),
+    );
     assert_eq!(usage.status.code(), Some(2));
 }

@@ -1,7 +1,7 @@
 //! Many writers and readers at once: no "database is locked" (or any other error) reaches a
 //! caller. On SQLite this exercises WAL, the busy timeout and IMMEDIATE write transactions.
 
-use crate::helpers::{error_code, spawn_app};
+use crate::support::{TestApp, error_code};
 use ponto_bridge::domain::event::{Event, TransactionData};
 use serde_json::json;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ const RUN_FOR: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_writers_and_sixteen_readers_for_ten_seconds() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let app = Arc::new(app);
     let orgs = [
         app.store.ensure_organization("org-1").await.unwrap(),

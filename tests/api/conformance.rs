@@ -4,7 +4,7 @@
 //! bodies are checked against ponto-connect.md §2.2 and §3.
 
 use crate::openapi_check::{Spec, assert_example_keys, conforms};
-use crate::sandbox_support::Sandbox;
+use crate::support::Sandbox;
 use ponto_bridge::clock::SystemClock;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -296,7 +296,7 @@ async fn synchronization_reauthorization_and_sandbox_data_shapes_conform() {
     assert_eq!(status, 201, "{created}");
     conforms(&spec, "/synchronizations", "post", &created);
     let id = created["data"]["id"].as_str().unwrap().to_owned();
-    crate::sandbox_support::finished_sync(&client, &tokens.access_token, &id).await;
+    crate::support::finished_sync(&client, &tokens.access_token, &id).await;
     let (_, got) = send(
         &sb,
         Some(&token),
@@ -330,7 +330,7 @@ async fn synchronization_reauthorization_and_sandbox_data_shapes_conform() {
     )
     .await;
     let id = created["data"]["id"].as_str().unwrap().to_owned();
-    crate::sandbox_support::finished_sync(&client, &tokens.access_token, &id).await;
+    crate::support::finished_sync(&client, &tokens.access_token, &id).await;
     let (_, pending) = send(
         &sb,
         Some(&token),

@@ -1,8 +1,7 @@
 //! The connect flow end to end through real HTTP and the sandbox: linking, denying, attacks,
 //! conflicts, disconnecting, and reconnecting without losing history.
 
-use crate::connect_support::{Browser, RETURN, app_with_sandbox};
-use crate::helpers::error_code;
+use crate::support::{Browser, Linked, RETURN, error_code};
 use serde_json::json;
 
 fn status_of(landing: &str) -> String {
@@ -23,7 +22,7 @@ fn status_of(landing: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn linking_two_of_three_accounts_and_denying() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Acme BV").await;
     let mut accounts = Vec::new();
     for (i, balance) in ["1000.00", "250.50", "0.00"].iter().enumerate() {
@@ -77,22 +76,13 @@ async fn linking_two_of_three_accounts_and_denying() {
     assert!(l.connect_url(&token, RETURN, true).await.is_ok());
 
     // Events: connected once.
-    let org = l.app.store.ensure_organization("acme").await.unwrap();
-    let types: Vec<_> = l
-        .app
-        .store
-        .events_after(org, 0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type.as_str())
-        .collect();
+    let types = l.event_types("acme").await;
     assert_eq!(types, ["connection.connected"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_accounts_activated_is_a_problem_with_its_way_out() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Empty BV").await;
     let acc = l.sb.account(&ponto_org, json!({})).await;
     let token = l.token("acme");
@@ -111,16 +101,7 @@ async fn no_accounts_activated_is_a_problem_with_its_way_out() {
     let landing = l.connect(&token, &ponto_org, &[&acc], true, true).await;
     assert_eq!(status_of(&landing), "CONNECTED");
     assert_eq!(l.connection(&token).await["problems"], json!([]));
-    let org = l.app.store.ensure_organization("acme").await.unwrap();
-    let types: Vec<_> = l
-        .app
-        .store
-        .events_after(org, 0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type.as_str())
-        .collect();
+    let types = l.event_types("acme").await;
     assert_eq!(
         types,
         [
@@ -134,7 +115,7 @@ async fn no_accounts_activated_is_a_problem_with_its_way_out() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn attacks_on_the_flow_fail() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Acme BV").await;
     let acc = l.sb.account(&ponto_org, json!({})).await;
     let token = l.token("acme");
@@ -229,7 +210,7 @@ async fn attacks_on_the_flow_fail() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ponto_organization_linked_elsewhere_is_refused() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Shared BV").await;
     let acc = l.sb.account(&ponto_org, json!({})).await;
     let (a, b) = (l.token("tenant-a"), l.token("tenant-b"));
@@ -237,16 +218,7 @@ async fn a_ponto_organization_linked_elsewhere_is_refused() {
         status_of(&l.connect(&a, &ponto_org, &[&acc], true, false).await),
         "CONNECTED"
     );
-    let tokens_before =
-        l.sb.handle
-            .state
-            .world
-            .lock()
-            .unwrap()
-            .refresh_tokens
-            .values()
-            .filter(|t| !t.used)
-            .count();
+    let tokens_before = l.sb.handle.live_refresh_tokens();
     assert_eq!(
         status_of(&l.connect(&b, &ponto_org, &[&acc], true, false).await),
         "CONFLICT"
@@ -254,16 +226,7 @@ async fn a_ponto_organization_linked_elsewhere_is_refused() {
     let c = l.connection(&b).await;
     assert_eq!(c["status"], "NOT_CONNECTED", "stored nothing");
     assert_eq!(c["accounts"]["edges"], json!([]));
-    let tokens_after =
-        l.sb.handle
-            .state
-            .world
-            .lock()
-            .unwrap()
-            .refresh_tokens
-            .values()
-            .filter(|t| !t.used)
-            .count();
+    let tokens_after = l.sb.handle.live_refresh_tokens();
     assert_eq!(
         tokens_after, tokens_before,
         "the new tokens were revoked at Ponto"
@@ -275,7 +238,7 @@ async fn a_ponto_organization_linked_elsewhere_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn disconnecting_revokes_at_ponto_and_keeps_the_data() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Acme BV").await;
     let acc =
         l.sb.account(&ponto_org, json!({"currentBalance": "12.00"}))
@@ -283,10 +246,10 @@ async fn disconnecting_revokes_at_ponto_and_keeps_the_data() {
     let token = l.token("acme");
     l.connect(&token, &ponto_org, &[&acc], true, false).await;
     let m = "mutation { disconnectPonto(input: {reason: \"moving banks\"}) { pontoConnection { status problems { code } } } }";
-    let body = l.app.gql(&token, m, json!({})).await;
+    let data = l.app.gql_data(&token, m, json!({})).await;
     assert_eq!(
-        body["data"]["disconnectPonto"]["pontoConnection"]["status"], "DISCONNECTED",
-        "{body}"
+        data["disconnectPonto"]["pontoConnection"]["status"], "DISCONNECTED",
+        "{data}"
     );
     let c = l.connection(&token).await;
     assert_eq!(c["accounts"]["edges"][0]["node"]["status"], "REVOKED");

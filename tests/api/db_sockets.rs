@@ -3,7 +3,7 @@
 //! noticed), set by the vendored sqlx-core (vendor/README.md). Engine-specific: on the SQLite pass
 //! there is no database socket to check.
 
-use crate::helpers::{pg_admin_url, spawn_app};
+use crate::support::{TestApp, pg_admin_url};
 use serde_json::json;
 use std::os::fd::{BorrowedFd, RawFd};
 
@@ -44,21 +44,18 @@ async fn every_database_connection_has_nodelay_and_keepalive() {
         return;
     };
     let port = url::Url::parse(&admin).unwrap().port().unwrap_or(5432);
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let token = app.full_token("acme");
     // Several requests at once, so the pool opens more than one connection.
     let calls = (0..8).map(|_| {
-        app.gql(
+        app.gql_data(
             &token,
             "{ viewer { organization { externalId } } }",
             json!({}),
         )
     });
-    for body in futures::future::join_all(calls).await {
-        assert_eq!(
-            body["data"]["viewer"]["organization"]["externalId"], "acme",
-            "{body}"
-        );
+    for data in futures::future::join_all(calls).await {
+        assert_eq!(data["viewer"]["organization"]["externalId"], "acme");
     }
     let sockets = sockets_to(port);
     assert!(

@@ -2,7 +2,7 @@
 //! prints a GraphiQL URL and a token, and that token already sees a connected organization
 //! with accounts, booked and pending transactions, invoices and an expiring authorization.
 
-use crate::helpers::TestDb;
+use crate::support::{TestDb, gql_at};
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 
@@ -22,7 +22,7 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
         .spawn()
         .unwrap();
     // Each line within a minute, or the test fails (the child is killed).
-    let lines = crate::child::Lines::of(&mut child);
+    let lines = crate::support::child::Lines::of(&mut child);
     let mut graphiql = None;
     let mut token = None;
     while let Some(line) = lines.next_line() {
@@ -43,21 +43,11 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
         bankAccounts { nodes { description problems { code }
             transactions(first: 100) { edges { node { status } } pageInfo { hasNextPage } } } }
         invoices(first: 100) { edges { node { number } } } }";
-    let body: Value = client
-        .post(&url)
-        .bearer_auth(&token)
-        .json(&json!({"query": q}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let d = &body["data"];
-    assert_eq!(d["pontoConnection"]["status"], "CONNECTED", "{body}");
+    let d = gql_at(&url, &token, q, json!({})).await;
+    assert_eq!(d["pontoConnection"]["status"], "CONNECTED", "{d}");
     assert_eq!(d["pontoConnection"]["problems"], json!([]));
     let accounts = d["bankAccounts"]["nodes"].as_array().unwrap();
-    assert_eq!(accounts.len(), 3, "{body}");
+    assert_eq!(accounts.len(), 3, "{d}");
     let expiring: Vec<&Value> = accounts
         .iter()
         .filter(|a| a["problems"][0]["code"] == "REAUTHORIZATION_EXPIRING")

@@ -1,7 +1,7 @@
 //! The event log: sequence order equals commit order per organization (the PostgreSQL trap),
 //! dedupe keys, and deliveries written in the same transaction as their event.
 
-use crate::helpers::{spawn_app, wait_until};
+use crate::support::{TestApp, wait_until};
 use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event, EventType};
 use ponto_bridge::domain::ids::OrganizationId;
 use ponto_bridge::store::Store;
@@ -50,14 +50,14 @@ async fn lock_waits(url: &str) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
-/// The trap of DESIGN.md §9.1 built as named: two writers on the *same* organization, the first
+/// Trap 1 of ARCHITECTURE.md built as named: two writers on the *same* organization, the first
 /// committing last. T2 must wait for T1 (on PostgreSQL seen as an ungranted lock in `pg_locks`;
 /// on SQLite as a bounded wait for the write lock), so sequence order is commit order and a
 /// reader resuming after T1's number receives T2's event. A single global sequence would let T2
 /// commit first with a higher number and fail this test.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_writer_on_the_same_organization_waits_so_no_reader_misses_an_event() {
-    let (app, db) = spawn_app().await;
+    let app = TestApp::start().await;
     let store = app.store.clone();
     let org = store.ensure_organization("acme").await.unwrap();
 
@@ -81,7 +81,7 @@ async fn a_second_writer_on_the_same_organization_waits_so_no_reader_misses_an_e
         a
     });
     if store.backend() == DbBackend::Postgres {
-        let url = db.url.clone();
+        let url = app.db.url.clone();
         wait_until(Duration::from_secs(10), "T2 waits on a lock", || {
             let url = url.clone();
             async move { lock_waits(&url).await > 0 }
@@ -116,7 +116,7 @@ async fn a_second_writer_on_the_same_organization_waits_so_no_reader_misses_an_e
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dedupe_key_writes_once_without_a_gap() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let store = &app.store;
     let org = store.ensure_organization("acme").await.unwrap();
     let mut tx = store.begin_write().await.unwrap();
@@ -167,7 +167,7 @@ async fn dedupe_key_writes_once_without_a_gap() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deliveries_are_created_with_the_event_for_subscribed_endpoints_only() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let store = &app.store;
     let org = store.ensure_organization("acme").await.unwrap();
     let other = store.ensure_organization("other").await.unwrap();

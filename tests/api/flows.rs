@@ -2,8 +2,7 @@
 //! only by a POST from its own page; flow kinds cannot stand in for each other; re-authorization
 //! is bound to the browser and limited per account; old flow rows are deleted.
 
-use crate::connect_support::{Browser, Linked, RETURN, app_with_sandbox};
-use crate::helpers::wait_until;
+use crate::support::{Browser, Linked, RETURN, wait_until};
 use chrono::Duration;
 use ponto_bridge::domain::scope::Scope;
 use sea_orm::{ConnectionTrait, Database, Statement};
@@ -26,7 +25,7 @@ fn named_token(l: &Linked, org: &str, name: Option<&str>) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connect_link_shows_where_it_leads_and_only_its_page_can_continue() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let token = named_token(&l, "acme", Some("Acme <Holding> & Co"));
     let start = l.connect_url(&token, RETURN, false).await.unwrap();
 
@@ -92,7 +91,7 @@ async fn a_connect_link_shows_where_it_leads_and_only_its_page_can_continue() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn flow_kinds_cannot_stand_in_for_each_other() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Kinds BV").await;
     let acc =
         l.sb.account(&ponto_org, json!({"reference": "BE68539007547034"}))
@@ -104,18 +103,18 @@ async fn flow_kinds_cannot_stand_in_for_each_other() {
             .ends_with("ponto_status=CONNECTED")
     );
     let q = "{ bankAccounts { nodes { id } } }";
-    let account = l.app.gql(&token, q, json!({})).await["data"]["bankAccounts"]["nodes"][0]["id"]
+    let account = l.app.gql_data(&token, q, json!({})).await["bankAccounts"]["nodes"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let m = "mutation($a: ID!, $r: String!) { requestReauthorization(input: {accountId: $a, returnUrl: $r}) { url expiresAt } }";
-    let body = l
+    let data = l
         .app
-        .gql(&token, m, json!({"a": account, "r": RETURN}))
+        .gql_data(&token, m, json!({"a": account, "r": RETURN}))
         .await;
-    let reauth_url = body["data"]["requestReauthorization"]["url"]
+    let reauth_url = data["requestReauthorization"]["url"]
         .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
+        .unwrap_or_else(|| panic!("{data}"))
         .to_owned();
     let reauth_ticket = reauth_url.split("ticket=").nth(1).unwrap().to_owned();
     let connect_url = l.connect_url(&token, RETURN, true).await.unwrap();
@@ -185,7 +184,7 @@ async fn flow_kinds_cannot_stand_in_for_each_other() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn re_authorization_requests_are_limited_per_account_and_old_flows_are_deleted() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Limits BV").await;
     let acc =
         l.sb.account(&ponto_org, json!({"reference": "BE68539007547034"}))
@@ -199,15 +198,7 @@ async fn re_authorization_requests_are_limited_per_account_and_old_flows_are_del
     let org = l.app.store.ensure_organization("acme").await.unwrap();
     let account = l.app.store.accounts_of(org).await.unwrap()[0].id;
     let link = l.app.connect.reauthorization_link(org, account).unwrap();
-    let ponto_requests = || {
-        l.sb.handle
-            .state
-            .world
-            .lock()
-            .unwrap()
-            .reauthorizations
-            .len()
-    };
+    let ponto_requests = || l.sb.handle.reauthorization_requests();
     assert_eq!(ponto_requests(), 0);
 
     // 100 opens of one link, ten at a time: at most the allowed five reach Ponto.
@@ -246,14 +237,11 @@ async fn re_authorization_requests_are_limited_per_account_and_old_flows_are_del
     );
     // The next window allows again (the positive control of the limit).
     l.clock.advance(Duration::minutes(11));
-    let body = l.app.gql(&token, m, json!({"a": gid})).await;
-    assert!(
-        body["data"]["requestReauthorization"]["url"].is_string(),
-        "{body}"
-    );
+    let data = l.app.gql_data(&token, m, json!({"a": gid})).await;
+    assert!(data["requestReauthorization"]["url"].is_string(), "{data}");
 
     // Flow rows: kept through their retention (24 h by default), then deleted.
-    let db = Database::connect(&l.db.url).await.unwrap();
+    let db = Database::connect(&l.app.db.url).await.unwrap();
     let count = || async {
         let row = db
             .query_one_raw(Statement::from_string(

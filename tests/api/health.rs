@@ -1,10 +1,11 @@
 //! Liveness, readiness, and several instances starting at once on one empty database.
 
-use crate::helpers::{TestDb, spawn_app, spawn_app_on};
+use crate::support::{TestApp, TestDb};
+use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn healthz_and_readyz_answer() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let r = app.get("/healthz").await;
     assert_eq!(r.status(), 200);
     let r = app.get("/readyz").await;
@@ -17,8 +18,11 @@ async fn healthz_and_readyz_answer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_started_together_on_an_empty_database_both_become_ready() {
-    let db = TestDb::empty().await;
-    let (a, b) = tokio::join!(spawn_app_on(&db, &[]), spawn_app_on(&db, &[]));
+    let db = Arc::new(TestDb::empty().await);
+    let (a, b) = tokio::join!(
+        TestApp::builder().db(db.clone()).start(),
+        TestApp::builder().db(db).start()
+    );
     for app in [&a, &b] {
         let r = app.get("/readyz").await;
         assert_eq!(r.status(), 200, "instance at {} not ready", app.addr);
@@ -26,21 +30,21 @@ async fn two_instances_started_together_on_an_empty_database_both_become_ready()
     // Both serve the same migrated schema: a tenant created through one is seen by the other.
     let token = a.full_token("shared-org");
     let va = a
-        .gql(
+        .gql_data(
             &token,
             "{ viewer { organization { id } } }",
             serde_json::json!({}),
         )
         .await;
     let vb = b
-        .gql(
+        .gql_data(
             &b.full_token("shared-org"),
             "{ viewer { organization { id } } }",
             serde_json::json!({}),
         )
         .await;
     assert_eq!(
-        va["data"]["viewer"]["organization"]["id"],
-        vb["data"]["viewer"]["organization"]["id"]
+        va["viewer"]["organization"]["id"],
+        vb["viewer"]["organization"]["id"]
     );
 }

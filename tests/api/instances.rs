@@ -1,7 +1,7 @@
 //! Several instances on one database: the scheduler claims each organization's read once per
 //! interval, whichever instance gets there first.
 
-use crate::connect_support::app_with_sandbox;
+use crate::support::Linked;
 use chrono::Duration;
 use serde_json::json;
 
@@ -9,7 +9,7 @@ const ORGS: usize = 6;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_due_read_happens_once_across_two_instances() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     for i in 0..ORGS {
         let ponto_org = l.sb.org(&format!("Org {i} BV")).await;
         let acc = l.sb.account(&ponto_org, json!({})).await;

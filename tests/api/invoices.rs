@@ -1,8 +1,7 @@
 //! `upsertInvoices` and `voidInvoice` through HTTP: idempotent batches, per-item errors with
 //! their index, normalized references, no half-written invoice.
 
-use crate::helpers::day;
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::support::{TestApp, day, error_code};
 use serde_json::{Value, json};
 
 const UPSERT: &str = "mutation($inv: [InvoiceInput!]!) { upsertInvoices(input: {invoices: $inv}) {
@@ -19,30 +18,26 @@ fn item(ext: &str, total: &str) -> Value {
 }
 
 async fn list(app: &TestApp, token: &str) -> Value {
-    app.gql(token, LIST, json!({})).await["data"]["invoices"]["edges"].clone()
+    app.gql_data(token, LIST, json!({})).await["invoices"]["edges"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_batch_twice_leaves_the_same_rows() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let token = app.full_token("acme");
     let batch: Vec<Value> = (0..50)
         .map(|i| item(&format!("inv-{i}"), &format!("{}.50", 100 + i)))
         .collect();
-    let first = app.gql(&token, UPSERT, json!({"inv": batch})).await;
+    let first = app.gql_data(&token, UPSERT, json!({"inv": batch})).await;
+    assert_eq!(first["upsertInvoices"]["userErrors"], json!([]), "{first}");
     assert_eq!(
-        first["data"]["upsertInvoices"]["userErrors"],
-        json!([]),
-        "{first}"
-    );
-    assert_eq!(
-        first["data"]["upsertInvoices"]["invoices"]
+        first["upsertInvoices"]["invoices"]
             .as_array()
             .unwrap()
             .len(),
         50
     );
-    let inv0 = &first["data"]["upsertInvoices"]["invoices"][0];
+    let inv0 = &first["upsertInvoices"]["invoices"][0];
     assert_eq!(inv0["structuredReference"], "+++090/9337/55493+++");
     assert_eq!(inv0["counterpartyIban"], "BE68539007547034");
     assert_eq!(
@@ -53,10 +48,10 @@ async fn the_same_batch_twice_leaves_the_same_rows() {
     let before = list(&app, &token).await;
 
     app.clock.advance(chrono::Duration::minutes(5));
-    let second = app.gql(&token, UPSERT, json!({"inv": batch})).await;
-    assert_eq!(second["data"]["upsertInvoices"]["userErrors"], json!([]));
+    let second = app.gql_data(&token, UPSERT, json!({"inv": batch})).await;
+    assert_eq!(second["upsertInvoices"]["userErrors"], json!([]));
     assert_eq!(
-        first["data"]["upsertInvoices"]["invoices"], second["data"]["upsertInvoices"]["invoices"],
+        first["upsertInvoices"]["invoices"], second["upsertInvoices"]["invoices"],
         "same ids, same rows"
     );
     assert_eq!(
@@ -69,24 +64,21 @@ async fn the_same_batch_twice_leaves_the_same_rows() {
     let mut changed = batch.clone();
     changed[3]["total"] = json!("999.99");
     changed[3]["structuredReference"] = json!("RF18 5390 0754 7034");
-    let third = app.gql(&token, UPSERT, json!({"inv": changed})).await;
-    let inv3 = &third["data"]["upsertInvoices"]["invoices"][3];
-    assert_eq!(
-        inv3["id"],
-        first["data"]["upsertInvoices"]["invoices"][3]["id"]
-    );
+    let third = app.gql_data(&token, UPSERT, json!({"inv": changed})).await;
+    let inv3 = &third["upsertInvoices"]["invoices"][3];
+    assert_eq!(inv3["id"], first["upsertInvoices"]["invoices"][3]["id"]);
     assert_eq!(inv3["total"]["amount"], "999.99");
     assert_eq!(inv3["structuredReference"], "RF18 5390 0754 7034");
     assert_ne!(
         inv3["updatedAt"],
-        first["data"]["upsertInvoices"]["invoices"][3]["updatedAt"]
+        first["upsertInvoices"]["invoices"][3]["updatedAt"]
     );
     assert_eq!(list(&app, &token).await.as_array().unwrap().len(), 50);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_items_are_reported_by_index_and_valid_ones_written() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let token = app.full_token("acme");
     let mut bad_ref = item("bad-ref", "10.00");
     bad_ref["structuredReference"] = json!("+++090/9337/55494+++");
@@ -106,15 +98,15 @@ async fn invalid_items_are_reported_by_index_and_valid_ones_written() {
         item("ok-0", "3.00"),
         item("ok-7", "7.00"),
     ];
-    let body = app.gql(&token, UPSERT, json!({"inv": batch})).await;
-    let payload = &body["data"]["upsertInvoices"];
+    let data = app.gql_data(&token, UPSERT, json!({"inv": batch})).await;
+    let payload = &data["upsertInvoices"];
     let written: Vec<_> = payload["invoices"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i["externalId"].as_str().unwrap())
         .collect();
-    assert_eq!(written, ["ok-0", "ok-2", "ok-7"], "{body}");
+    assert_eq!(written, ["ok-0", "ok-2", "ok-7"], "{data}");
     let errors: Vec<(Value, &str)> = payload["userErrors"]
         .as_array()
         .unwrap()
@@ -148,14 +140,14 @@ async fn invalid_items_are_reported_by_index_and_valid_ones_written() {
     assert_eq!(stored, ["ok-0", "ok-2", "ok-7"]);
     let q = "{ invoice(externalId: \"ok-0\") { total { amount } } }";
     assert_eq!(
-        app.gql(&token, q, json!({})).await["data"]["invoice"]["total"]["amount"],
+        app.gql_data(&token, q, json!({})).await["invoice"]["total"]["amount"],
         "1.00"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn batch_limits_and_request_level_errors() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let token = app.full_token("acme");
     let batch: Vec<Value> = (0..501).map(|i| item(&format!("i{i}"), "1.00")).collect();
     let body = app.gql(&token, UPSERT, json!({"inv": batch})).await;
@@ -178,52 +170,45 @@ async fn batch_limits_and_request_level_errors() {
 
     // 500 is fine.
     let batch: Vec<Value> = (0..500).map(|i| item(&format!("i{i}"), "1.00")).collect();
-    let body = app.gql(&token, UPSERT, json!({"inv": batch})).await;
+    let data = app.gql_data(&token, UPSERT, json!({"inv": batch})).await;
     assert_eq!(
-        body["data"]["upsertInvoices"]["invoices"]
-            .as_array()
-            .unwrap()
-            .len(),
+        data["upsertInvoices"]["invoices"].as_array().unwrap().len(),
         500
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn void_by_id_or_external_id_and_filters() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let token = app.full_token("acme");
     let mut purchase = item("p-1", "50.00");
     purchase["kind"] = json!("PURCHASE_INVOICE");
     purchase["counterpartyName"] = json!("Supplier & Co");
     purchase["dueDate"] = json!(day(-16));
-    let body = app
-        .gql(
+    let data = app
+        .gql_data(
             &token,
             UPSERT,
             json!({"inv": [item("s-1", "10.00"), item("s-2", "20.00"), purchase]}),
         )
         .await;
-    let id = body["data"]["upsertInvoices"]["invoices"][0]["id"]
+    let id = data["upsertInvoices"]["invoices"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
 
     let void = "mutation($id: ID, $ext: String) { voidInvoice(input: {id: $id, externalId: $ext}) { invoice { status voidedAt } userErrors { code field } } }";
-    let v = app.gql(&token, void, json!({"id": id})).await;
-    assert_eq!(v["data"]["voidInvoice"]["invoice"]["status"], "VOID", "{v}");
-    let again = app.gql(&token, void, json!({"id": id})).await;
+    let v = app.gql_data(&token, void, json!({"id": id})).await;
+    assert_eq!(v["voidInvoice"]["invoice"]["status"], "VOID", "{v}");
+    let again = app.gql_data(&token, void, json!({"id": id})).await;
     assert_eq!(
-        again["data"]["voidInvoice"]["invoice"]["voidedAt"],
-        v["data"]["voidInvoice"]["invoice"]["voidedAt"],
+        again["voidInvoice"]["invoice"]["voidedAt"], v["voidInvoice"]["invoice"]["voidedAt"],
         "idempotent"
     );
-    let v = app.gql(&token, void, json!({"ext": "s-2"})).await;
-    assert_eq!(v["data"]["voidInvoice"]["invoice"]["status"], "VOID");
-    let v = app.gql(&token, void, json!({"ext": "nope"})).await;
-    assert_eq!(
-        v["data"]["voidInvoice"]["userErrors"][0]["code"],
-        "NOT_FOUND"
-    );
+    let v = app.gql_data(&token, void, json!({"ext": "s-2"})).await;
+    assert_eq!(v["voidInvoice"]["invoice"]["status"], "VOID");
+    let v = app.gql_data(&token, void, json!({"ext": "nope"})).await;
+    assert_eq!(v["voidInvoice"]["userErrors"][0]["code"], "NOT_FOUND");
     assert_eq!(
         error_code(&app.gql(&token, void, json!({})).await),
         Some("BAD_USER_INPUT")
@@ -233,7 +218,7 @@ async fn void_by_id_or_external_id_and_filters() {
         .await;
     let q = "{ invoice(externalId: \"s-1\") { status total { amount } } }";
     assert_eq!(
-        app.gql(&token, q, json!({})).await["data"]["invoice"],
+        app.gql_data(&token, q, json!({})).await["invoice"],
         json!({"status": "VOID", "total": {"amount": "11.00"}})
     );
 
@@ -242,10 +227,10 @@ async fn void_by_id_or_external_id_and_filters() {
         let token = token.clone();
         async move {
             let q = "query($f: InvoiceFilterInput) { invoices(filter: $f) { edges { node { externalId } } } }";
-            let body = app.gql(&token, q, json!({"f": f})).await;
-            let mut ids: Vec<String> = body["data"]["invoices"]["edges"]
+            let data = app.gql_data(&token, q, json!({"f": f})).await;
+            let mut ids: Vec<String> = data["invoices"]["edges"]
                 .as_array()
-                .unwrap_or_else(|| panic!("{body}"))
+                .unwrap_or_else(|| panic!("{data}"))
                 .iter()
                 .map(|e| e["node"]["externalId"].as_str().unwrap().to_owned())
                 .collect();

@@ -3,9 +3,8 @@
 //! nothing through every root field, mutation and `node(id)`. Every root field listed by
 //! introspection must have a case here.
 
-use crate::helpers::day;
-use crate::helpers::{TestApp, error_code};
 use crate::seed::{Seeded, seed_org};
+use crate::support::{Linked, TestApp, day, error_code};
 use crate::surface::{call, root_fields};
 use ponto_bridge::domain::scope::Scope;
 use ponto_bridge::graphql::ids::encode;
@@ -49,25 +48,25 @@ impl World {
             "query.viewer" => {
                 let q = "{ viewer { organization { externalId } } }";
                 assert_eq!(
-                    app.gql(ta, q, json!({})).await["data"]["viewer"]["organization"]["externalId"],
+                    app.gql_data(ta, q, json!({})).await["viewer"]["organization"]["externalId"],
                     "org-a"
                 );
                 assert_eq!(
-                    app.gql(tb, q, json!({})).await["data"]["viewer"]["organization"]["externalId"],
+                    app.gql_data(tb, q, json!({})).await["viewer"]["organization"]["externalId"],
                     "org-b"
                 );
             }
             "query.pontoConnection" => {
                 let q = "{ pontoConnection { status accounts { edges { node { id } } } } }";
-                let a = app.gql(ta, q, json!({})).await;
-                assert_eq!(a["data"]["pontoConnection"]["status"], "CONNECTED", "{a}");
-                let mut got = ids_in(&a["data"]["pontoConnection"]["accounts"]);
+                let a = app.gql_data(ta, q, json!({})).await;
+                assert_eq!(a["pontoConnection"]["status"], "CONNECTED", "{a}");
+                let mut got = ids_in(&a["pontoConnection"]["accounts"]);
                 got.sort();
                 let mut want = self.a_ids("BankAccount");
                 want.sort();
                 assert_eq!(got, want);
-                let b = app.gql(tb, q, json!({})).await;
-                let b_ids = ids_in(&b["data"]["pontoConnection"]["accounts"]);
+                let b = app.gql_data(tb, q, json!({})).await;
+                let b_ids = ids_in(&b["pontoConnection"]["accounts"]);
                 assert_eq!(b_ids.len(), 2);
                 assert!(
                     self.a_ids("BankAccount")
@@ -94,10 +93,10 @@ impl World {
                 let q = "query($acc: ID) { transactions(filter: {accountId: $acc}) { edges { node { id } } } }";
                 let vars = json!({"acc": self.a_ids("BankAccount")[0]});
                 assert_eq!(
-                    ids_in(&app.gql(ta, q, vars.clone()).await["data"]["transactions"]).len(),
+                    ids_in(&app.gql_data(ta, q, vars.clone()).await["transactions"]).len(),
                     3
                 );
-                assert!(ids_in(&app.gql(tb, q, vars).await["data"]["transactions"]).is_empty());
+                assert!(ids_in(&app.gql_data(tb, q, vars).await["transactions"]).is_empty());
             }
             "query.invoices" => {
                 self.listing(
@@ -110,8 +109,8 @@ impl World {
             "query.bankAccount" => {
                 let q = "query($id: ID!) { bankAccount(id: $id) { id transactions { edges { node { id } } } } }";
                 for id in self.a_ids("BankAccount") {
-                    let a = app.gql(ta, q, json!({"id": id})).await;
-                    assert_eq!(a["data"]["bankAccount"]["id"], id.as_str());
+                    let a = app.gql_data(ta, q, json!({"id": id})).await;
+                    assert_eq!(a["bankAccount"]["id"], id.as_str());
                     let b = app.gql(tb, q, json!({"id": id})).await;
                     assert_eq!(error_code(&b), Some("NOT_FOUND"), "{b}");
                     assert!(b["data"].is_null() || b["data"]["bankAccount"].is_null());
@@ -121,7 +120,7 @@ impl World {
                 let q = "query($id: ID) { invoice(id: $id) { id number } }";
                 for id in self.a_ids("Invoice") {
                     assert_eq!(
-                        app.gql(ta, q, json!({"id": id})).await["data"]["invoice"]["id"],
+                        app.gql_data(ta, q, json!({"id": id})).await["invoice"]["id"],
                         id.as_str()
                     );
                     assert_eq!(
@@ -132,22 +131,22 @@ impl World {
                 // The same external id names each organization's own invoice.
                 let q = "{ invoice(externalId: \"inv-1\") { id number } }";
                 assert_eq!(
-                    app.gql(ta, q, json!({})).await["data"]["invoice"]["id"],
+                    app.gql_data(ta, q, json!({})).await["invoice"]["id"],
                     self.a_ids("Invoice")[0].as_str()
                 );
-                let b = app.gql(tb, q, json!({})).await;
+                let b = app.gql_data(tb, q, json!({})).await;
                 assert_eq!(
-                    b["data"]["invoice"]["id"],
+                    b["invoice"]["id"],
                     gid("Invoice", self.b.invoices[0].0).as_str()
                 );
-                assert_eq!(b["data"]["invoice"]["number"], "org-b-2026-0001");
+                assert_eq!(b["invoice"]["number"], "org-b-2026-0001");
             }
             "query.node" => {
                 let q = "query($id: ID!) { node(id: $id) { id } }";
                 for ty in ["BankAccount", "BankTransaction", "Invoice", "PaymentMatch"] {
                     for id in self.a_ids(ty) {
                         assert_eq!(
-                            app.gql(ta, q, json!({"id": id})).await["data"]["node"]["id"],
+                            app.gql_data(ta, q, json!({"id": id})).await["node"]["id"],
                             id.as_str(),
                             "{ty}"
                         );
@@ -160,7 +159,7 @@ impl World {
                 let q = "query($id: ID!) { node(id: $id) { ... on PaymentMatch { invoice { number } transaction { amount { amount } } } } }";
                 let id = self.a_ids("PaymentMatch")[0].clone();
                 assert_eq!(
-                    app.gql(ta, q, json!({"id": id})).await["data"]["node"]["invoice"]["number"],
+                    app.gql_data(ta, q, json!({"id": id})).await["node"]["invoice"]["number"],
                     "org-a-2026-0001"
                 );
             }
@@ -168,32 +167,32 @@ impl World {
                 let m = "mutation($inv: [InvoiceInput!]!) { upsertInvoices(input: {invoices: $inv}) { invoices { id number } userErrors { code } } }";
                 let vars = json!({"inv": [{"externalId": "inv-1", "kind": "SALES_INVOICE", "number": "B-CHANGED",
                     "currency": "EUR", "total": "5.00", "issueDate": day(-61)}]});
-                let b = app.gql(tb, m, vars).await;
+                let b = app.gql_data(tb, m, vars).await;
                 assert_eq!(
-                    b["data"]["upsertInvoices"]["invoices"][0]["id"],
+                    b["upsertInvoices"]["invoices"][0]["id"],
                     gid("Invoice", self.b.invoices[0].0).as_str(),
                     "{b}"
                 );
                 let q = "{ invoice(externalId: \"inv-1\") { number total { amount } } }";
-                let a = app.gql(ta, q, json!({})).await;
+                let a = app.gql_data(ta, q, json!({})).await;
                 assert_eq!(
-                    a["data"]["invoice"]["number"], "org-a-2026-0001",
+                    a["invoice"]["number"], "org-a-2026-0001",
                     "A's invoice untouched"
                 );
-                assert_eq!(a["data"]["invoice"]["total"]["amount"], "100.00");
+                assert_eq!(a["invoice"]["total"]["amount"], "100.00");
             }
             "mutation.voidInvoice" => {
                 let m = "mutation($id: ID) { voidInvoice(input: {id: $id}) { invoice { id } userErrors { code field } } }";
                 let id = self.a_ids("Invoice")[1].clone();
-                let b = app.gql(tb, m, json!({"id": id})).await;
+                let b = app.gql_data(tb, m, json!({"id": id})).await;
                 assert_eq!(
-                    b["data"]["voidInvoice"]["userErrors"][0]["code"], "NOT_FOUND",
+                    b["voidInvoice"]["userErrors"][0]["code"], "NOT_FOUND",
                     "{b}"
                 );
-                assert!(b["data"]["voidInvoice"]["invoice"].is_null());
+                assert!(b["voidInvoice"]["invoice"].is_null());
                 let q = "query($id: ID) { invoice(id: $id) { status } }";
                 assert_eq!(
-                    app.gql(ta, q, json!({"id": id})).await["data"]["invoice"]["status"],
+                    app.gql_data(ta, q, json!({"id": id})).await["invoice"]["status"],
                     "OPEN"
                 );
             }
@@ -204,9 +203,9 @@ impl World {
                     assert_eq!(error_code(&b), Some("NOT_FOUND"), "{b}");
                 }
                 let q = "{ bankAccounts { edges { node { nextSyncAllowedAt } } } }";
-                let a = app.gql(ta, q, json!({})).await;
+                let a = app.gql_data(ta, q, json!({})).await;
                 assert!(
-                    a["data"]["bankAccounts"]["edges"]
+                    a["bankAccounts"]["edges"]
                         .as_array()
                         .unwrap()
                         .iter()
@@ -223,15 +222,15 @@ impl World {
             }
             "mutation.connectPonto" => {
                 let m = "mutation { connectPonto(input: {returnUrl: \"https://app.example/\", reconnect: true}) { url } }";
-                let b = app.gql(tb, m, json!({})).await;
-                assert!(b["data"]["connectPonto"]["url"].is_string(), "{b}");
+                let b = app.gql_data(tb, m, json!({})).await;
+                assert!(b["connectPonto"]["url"].is_string(), "{b}");
                 self.assert_a_connected().await;
             }
             "mutation.disconnectPonto" => {
                 let m = "mutation { disconnectPonto { pontoConnection { status } } }";
-                let b = app.gql(tb, m, json!({})).await;
+                let b = app.gql_data(tb, m, json!({})).await;
                 assert_eq!(
-                    b["data"]["disconnectPonto"]["pontoConnection"]["status"], "DISCONNECTED",
+                    b["disconnectPonto"]["pontoConnection"]["status"], "DISCONNECTED",
                     "B's own: {b}"
                 );
                 self.assert_a_connected().await;
@@ -244,12 +243,12 @@ impl World {
 
     async fn assert_a_connected(&self) {
         let q = "{ pontoConnection { status accounts { edges { node { status } } } } }";
-        let a = self.app.gql(&self.token_a, q, json!({})).await;
+        let a = self.app.gql_data(&self.token_a, q, json!({})).await;
         assert_eq!(
-            a["data"]["pontoConnection"]["status"], "CONNECTED",
+            a["pontoConnection"]["status"], "CONNECTED",
             "A untouched: {a}"
         );
-        let edges = a["data"]["pontoConnection"]["accounts"]["edges"]
+        let edges = a["pontoConnection"]["accounts"]["edges"]
             .as_array()
             .unwrap();
         assert!(edges.iter().all(|e| e["node"]["status"] == "ACTIVE"));
@@ -257,13 +256,13 @@ impl World {
 
     /// A listing: A sees exactly its rows, B sees none of A's.
     async fn listing(&self, q: &str, field: &str, ty: &str) {
-        let a = ids_in(&self.app.gql(&self.token_a, q, json!({})).await["data"][field]);
+        let a = ids_in(&self.app.gql_data(&self.token_a, q, json!({})).await[field]);
         let mut want = self.a_ids(ty);
         want.sort();
         let mut got = a.clone();
         got.sort();
         assert_eq!(got, want, "{field} for its owner");
-        let b = ids_in(&self.app.gql(&self.token_b, q, json!({})).await["data"][field]);
+        let b = ids_in(&self.app.gql_data(&self.token_b, q, json!({})).await[field]);
         assert_eq!(b.len(), want.len(), "{field}: B sees its own rows");
         assert!(
             b.iter().all(|id| !want.contains(id)),
@@ -274,7 +273,7 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_root_field_crosses_organizations() {
-    let linked = crate::connect_support::app_with_sandbox(&[]).await;
+    let linked = Linked::start(&[]).await;
     let app = linked.app;
     let a = seed_org(&app.store, "org-a").await;
     let b = seed_org(&app.store, "org-b").await;
@@ -298,7 +297,7 @@ async fn no_root_field_crosses_organizations() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_root_field_requires_its_scope() {
-    let linked = crate::connect_support::app_with_sandbox(&[]).await;
+    let linked = Linked::start(&[]).await;
     let app = linked.app;
     for field in root_fields(&app).await {
         let c =

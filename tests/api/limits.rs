@@ -1,7 +1,7 @@
 //! Request limits and the error policy: hostile documents are refused with their code before
 //! any SQL runs, and internal errors reach clients masked.
 
-use crate::helpers::{TestApp, TestDb, error_code, spawn_app, spawn_app_on};
+use crate::support::{TestApp, error_code};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
@@ -23,8 +23,10 @@ async fn post_raw(app: &TestApp, token: &str, body: Vec<u8>) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_documents_are_refused_with_their_code_before_any_sql() {
     // Nothing but this test's requests touches the database while it counts.
-    let db = TestDb::fresh().await;
-    let app = spawn_app_on(&db, &["--background-tasks", "false"]).await;
+    let app = TestApp::builder()
+        .flags(&["--background-tasks", "false"])
+        .start()
+        .await;
     let token = app.full_token("acme");
     app.gql(&token, "{ viewer { subject } }", json!({})).await; // the tenant exists and is cached
     // The positive control: a query that reads the database is counted.
@@ -163,11 +165,11 @@ async fn hostile_documents_are_refused_with_their_code_before_any_sql() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_internal_error_is_masked() {
-    let (app, db) = spawn_app().await;
+    let app = TestApp::start().await;
     let token = app.full_token("acme");
     app.gql(&token, "{ viewer { subject } }", json!({})).await;
     // Break the database under the running server.
-    let conn = Database::connect(&db.url).await.unwrap();
+    let conn = Database::connect(&app.db.url).await.unwrap();
     conn.execute_unprepared("ALTER TABLE invoice RENAME TO invoice_gone")
         .await
         .unwrap();
@@ -202,8 +204,10 @@ async fn an_internal_error_is_masked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn introspection_and_suggestions_can_be_switched_off() {
-    let db = TestDb::fresh().await;
-    let app = spawn_app_on(&db, &["--graphql-introspection", "false"]).await;
+    let app = TestApp::builder()
+        .flags(&["--graphql-introspection", "false"])
+        .start()
+        .await;
     let token = app.full_token("acme");
     let body = app
         .gql(&token, "{ __schema { types { name } } }", json!({}))
@@ -222,7 +226,7 @@ async fn introspection_and_suggestions_can_be_switched_off() {
     );
 
     // On by default.
-    let (on, _db2) = spawn_app().await;
+    let on = TestApp::start().await;
     let body = on.gql(&token, "{ vewer { subject } }", json!({})).await;
     assert!(body.to_string().contains("Did you mean"), "{body}");
     assert_eq!(on.get("/graphql").await.status(), 200);
@@ -230,7 +234,7 @@ async fn introspection_and_suggestions_can_be_switched_off() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn standard_introspection_is_answered_in_full_under_the_default_limits() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let token = app.full_token("acme");
     let dir = repo_path!("tests/node");
     assert!(
@@ -239,7 +243,7 @@ async fn standard_introspection_is_answered_in_full_under_the_default_limits() {
             .exists(),
         "graphql-js is missing: run scripts/install-test-tools.sh"
     );
-    let out = crate::child::output_within_async(
+    let out = crate::support::child::output_within_async(
         tokio::process::Command::new("node").current_dir(dir).args([
             "introspect.mjs",
             &format!("{}/graphql", app.base),
@@ -290,8 +294,10 @@ fn nested(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_documents_stay_refused_while_introspection_is_free() {
-    let db = TestDb::fresh().await;
-    let app = spawn_app_on(&db, &["--background-tasks", "false"]).await;
+    let app = TestApp::builder()
+        .flags(&["--background-tasks", "false"])
+        .start()
+        .await;
     let token = app.full_token("acme");
     app.gql(&token, "{ viewer { subject } }", json!({})).await;
     let code = |body: &Value| error_code(body).map(str::to_owned);

@@ -2,7 +2,7 @@
 //! connect flow and a re-authorization, its stderr holds no ticket, code, state, cookie or link
 //! token.
 
-use crate::connect_support::{Browser, TEST_KEYS};
+use crate::support::{Browser, TEST_KEYS, gql_at};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
@@ -11,7 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_ponto-bridge");
 
 /// Starts a child and reads its first stdout line (`… listening on <url>`).
 fn spawn(mut cmd: Command, prefix: &str) -> (Child, String) {
-    let (child, line) = crate::child::spawn_first_line(&mut cmd);
+    let (child, line) = crate::support::child::spawn_first_line(&mut cmd);
     let url = line
         .trim()
         .strip_prefix(prefix)
@@ -32,7 +32,7 @@ fn query_param(url: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn trace_logs_hold_no_ticket_code_state_cookie_or_link_token() {
-    let db = crate::helpers::TestDb::fresh().await;
+    let db = crate::support::TestDb::fresh().await;
     let data = tempfile::tempdir().unwrap();
     let mut sandbox_cmd = Command::new(BIN);
     sandbox_cmd
@@ -99,7 +99,7 @@ async fn trace_logs_hold_no_ticket_code_state_cookie_or_link_token() {
         .as_str()
         .unwrap()
         .to_owned();
-    let out = crate::child::output_within(
+    let out = crate::support::child::output_within(
         Command::new(BIN)
             .args(["token", "--org", "acme"])
             .arg("--data-dir")
@@ -107,30 +107,18 @@ async fn trace_logs_hold_no_ticket_code_state_cookie_or_link_token() {
             .env_remove("PB_JWT_HS256_SECRET"),
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let gql = |query: &'static str, vars: Value| {
-        let (http, token, base) = (http.clone(), token.clone(), base.clone());
-        async move {
-            http.post(format!("{base}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({"query": query, "variables": vars}))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
+    let endpoint = format!("{base}/graphql");
+    let gql_data = |query: &'static str, vars: Value| gql_at(&endpoint, &token, query, vars);
 
     // The connect flow, through the confirmation page and the sandbox's form.
-    let body = gql(
+    let data = gql_data(
         "mutation { connectPonto(input: {returnUrl: \"https://app.example/x\"}) { url } }",
         json!({}),
     )
     .await;
-    let start = body["data"]["connectPonto"]["url"]
+    let start = data["connectPonto"]["url"]
         .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
+        .unwrap_or_else(|| panic!("{data}"))
         .to_owned();
     let ticket = query_param(&start, "ticket");
     let mut browser = Browser::new();
@@ -172,12 +160,12 @@ async fn trace_logs_hold_no_ticket_code_state_cookie_or_link_token() {
 
     // Re-authorization: the one-time URL and the link our events carry.
     let q = "{ bankAccounts { nodes { id } } }";
-    let account = gql(q, json!({})).await["data"]["bankAccounts"]["nodes"][0]["id"]
+    let account = gql_data(q, json!({})).await["bankAccounts"]["nodes"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let m = "mutation($a: ID!) { requestReauthorization(input: {accountId: $a, returnUrl: \"https://app.example/x\"}) { url } }";
-    let reauth = gql(m, json!({"a": account})).await["data"]["requestReauthorization"]["url"]
+    let reauth = gql_data(m, json!({"a": account})).await["requestReauthorization"]["url"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -193,7 +181,7 @@ async fn trace_logs_hold_no_ticket_code_state_cookie_or_link_token() {
             .await
             .unwrap()
     };
-    crate::helpers::wait_until(
+    crate::support::wait_until(
         std::time::Duration::from_secs(15),
         "a bank_account event",
         || async { fetch().await.is_some() },

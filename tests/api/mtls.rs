@@ -2,7 +2,7 @@
 //! our client identity); the sandbox in TLS mode refuses a client without the identity and
 //! accepts it with it.
 
-use crate::sandbox_support::Sandbox;
+use crate::support::Sandbox;
 use ponto_bridge::clock::SystemClock;
 use ponto_bridge::ponto::PontoClient;
 use ponto_sandbox::{self as sandbox, SandboxOptions, tls::TlsFiles};
@@ -45,7 +45,7 @@ fn generate_pki() -> Pki {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tls_sandbox_requires_our_client_certificate() {
-    crate::helpers::init_tracing();
+    crate::support::init_tracing();
     let pki = generate_pki();
     let mut opts = SandboxOptions::new("127.0.0.1:0".parse().unwrap(), Arc::new(SystemClock));
     opts.tls = Some(TlsFiles {

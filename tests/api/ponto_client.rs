@@ -2,7 +2,7 @@
 //! rotated single-use refresh tokens, revocation), paging, retries, malformed answers and exact
 //! amounts.
 
-use crate::sandbox_support::{REDIRECT, Sandbox};
+use crate::support::{REDIRECT, Sandbox};
 use ponto_bridge::clock::SystemClock;
 use ponto_bridge::ponto::{PontoError, pkce_verifier};
 use serde_json::json;
@@ -300,7 +300,7 @@ async fn paging_1000_transactions_returns_each_once_and_amounts_stay_exact() {
             };
             format!(
                 r#"{{"amount":{amount},"valueDate":"{}","remittanceInformation":"r{i}"}}"#,
-                crate::helpers::day(-((i % 300) as i64))
+                crate::support::day(-((i % 300) as i64))
             )
         })
         .collect();

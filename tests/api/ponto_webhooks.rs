@@ -2,7 +2,7 @@
 //! genuine events stored raw once, forgeries and replays rejected with their reason and never
 //! stored, key fetches bounded, key rotation, and `/metrics`.
 
-use crate::connect_support::{Linked, app_with_sandbox};
+use crate::support::Linked;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 const APP_ID: &str = "sandbox-application";
 
 async fn linked() -> Linked {
-    app_with_sandbox(&["--ponto-application-id", APP_ID]).await
+    Linked::start(&["--ponto-application-id", APP_ID]).await
 }
 
 /// A Ponto event body, compact and with keys in alphabetical order as Ponto sends them.
 fn event(id: &str, ponto_org: &str) -> String {
     format!(
         r#"{{"data":{{"attributes":{{"count":3,"createdAt":"{created}T08:00:01.123Z"}},"id":"{id}","relationships":{{"account":{{"data":{{"id":"1d89d411-e310-4802-bbb7-aad7d98371e7","type":"account"}}}},"organization":{{"data":{{"id":"{ponto_org}","type":"organization"}}}}}},"type":"pontoConnect.account.transactionsCreated"}}}}"#,
-        created = crate::helpers::day(-1)
+        created = crate::support::day(-1)
     )
 }
 
@@ -136,7 +136,7 @@ async fn ten_thousand_forged_or_replayed_webhooks_are_all_rejected() {
         "9315d6b3-129a-481a-9604-e2a95e0f967d",
     );
     let genuine = l.sign(&body, "").await;
-    let jwks = l.sb.handle.state.signer.read().unwrap().jwks();
+    let jwks = l.sb.handle.webhook_keys();
     let public_n = jwks["keys"][0]["n"].as_str().unwrap().to_owned();
     let mut bad_sig = genuine.clone().into_bytes();
     let i = bad_sig.len() - 20;
@@ -308,7 +308,7 @@ async fn unusable_requests_get_clear_codes_and_store_nothing() {
     let sig = l.sign(&huge, "").await;
     assert_eq!(
         l.deliver(&huge, Some(&sig)).await,
-        (413, "BODY_TOO_LARGE".into())
+        (413, "PAYLOAD_TOO_LARGE".into())
     );
     // Signed by Ponto but not an event.
     let not_event = r#"{"hello":"world"}"#;
@@ -340,7 +340,7 @@ async fn unusable_requests_get_clear_codes_and_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_an_application_id_webhooks_are_refused_as_not_configured() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let body = event("00000000-0000-4000-8000-000000000010", "x");
     let sig = l.sign(&body, "").await;
     assert_eq!(

@@ -1,40 +1,40 @@
 //! Production posture: https links and Ponto API, introspection and GraphiQL off unless asked
 //! for; development keeps its zero set-up.
 
-use crate::connect_support::TEST_KEYS;
-use crate::helpers::{TestDb, error_code, serve_settings, spawn_with};
-use ponto_bridge::app::App;
-use ponto_bridge::clock::ManualClock;
+use crate::support::{TEST_KEYS, TestApp, TestDb, error_code};
 use serde_json::json;
 use std::sync::Arc;
 
-fn production(db: &TestDb, extra: &[&str]) -> ponto_bridge::config::ServeSettings {
-    let mut args = vec![
-        "--environment",
-        "production",
-        "--encryption-keys",
-        TEST_KEYS,
-    ];
-    args.extend_from_slice(extra);
-    serve_settings(&db.url, &args)
+/// A server in production on `db` with `flags` (their own encryption keys given).
+async fn production(db: &Arc<TestDb>, flags: &[&str]) -> Result<TestApp, String> {
+    TestApp::builder()
+        .db(db.clone())
+        .flags(&[
+            "--environment",
+            "production",
+            "--encryption-keys",
+            TEST_KEYS,
+        ])
+        .flags(flags)
+        .try_start()
+        .await
 }
 
-async fn refused(settings: ponto_bridge::config::ServeSettings) -> String {
-    let clock = Arc::new(ManualClock::new(crate::helpers::clock_start()));
-    match App::build(&settings, clock).await {
+async fn refused(db: &Arc<TestDb>, flags: &[&str]) -> String {
+    match production(db, flags).await {
         Ok(_) => panic!("started"),
-        Err(e) => e.public_message(),
+        Err(e) => e,
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn production_requires_https_and_switches_introspection_off() {
-    let db = TestDb::fresh().await;
-    let e = refused(production(&db, &[])).await;
+    let db = Arc::new(TestDb::fresh().await);
+    let e = refused(&db, &[]).await;
     assert!(e.contains("PB_PUBLIC_URL (https) is required"), "{e}");
-    let e = refused(production(&db, &["--public-url", "http://bridge.example"])).await;
+    let e = refused(&db, &["--public-url", "http://bridge.example"]).await;
     assert!(e.contains("PB_PUBLIC_URL must be https"), "{e}");
-    let e = refused(production(
+    let e = refused(
         &db,
         &[
             "--public-url",
@@ -42,11 +42,13 @@ async fn production_requires_https_and_switches_introspection_off() {
             "--ponto-api-root",
             "http://ponto.example",
         ],
-    ))
+    )
     .await;
     assert!(e.contains("PB_PONTO_API_ROOT must be https"), "{e}");
 
-    let app = spawn_with(production(&db, &["--public-url", "https://bridge.example"])).await;
+    let app = production(&db, &["--public-url", "https://bridge.example"])
+        .await
+        .unwrap();
     let token = app.full_token("acme");
     let body = app
         .gql(&token, "{ __schema { types { name } } }", json!({}))
@@ -57,11 +59,13 @@ async fn production_requires_https_and_switches_introspection_off() {
     );
     assert_eq!(app.get("/graphql").await.status(), 404, "no GraphiQL");
     assert_eq!(app.get("/graphql/assets/init.js").await.status(), 404);
-    let body = app.gql(&token, "{ viewer { subject } }", json!({})).await;
-    assert_eq!(body["data"]["viewer"]["subject"], "tester", "{body}");
+    let data = app
+        .gql_data(&token, "{ viewer { subject } }", json!({}))
+        .await;
+    assert_eq!(data["viewer"]["subject"], "tester");
 
     // Asked for explicitly, introspection is served in production too.
-    let app = spawn_with(production(
+    let app = production(
         &db,
         &[
             "--public-url",
@@ -69,8 +73,9 @@ async fn production_requires_https_and_switches_introspection_off() {
             "--graphql-introspection",
             "true",
         ],
-    ))
-    .await;
+    )
+    .await
+    .unwrap();
     let body = app
         .gql(
             &app.full_token("acme"),

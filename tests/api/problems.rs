@@ -1,8 +1,7 @@
 //! The three problem states of Billit's help page, produced by the sandbox and cleared by their
 //! fix, each announced once; `syncNow` limits; re-authorization links.
 
-use crate::connect_support::{Browser, Linked, RETURN, app_with_sandbox};
-use crate::helpers::{error_code, get_text, wait_until};
+use crate::support::{Browser, Linked, RETURN, error_code, get_text, wait_until};
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -16,7 +15,7 @@ struct World {
 }
 
 async fn world(extra: &[&str]) -> World {
-    let l = app_with_sandbox(extra).await;
+    let l = Linked::start(extra).await;
     let ponto_org = l.sb.org("Acme BV").await;
     let acc =
         l.sb.account(&ponto_org, json!({"reference": "BE68539007547034"}))
@@ -44,13 +43,13 @@ impl World {
     }
 
     async fn read(&self) {
-        let _ = self.l.app.syncer.read(self.org().await).await;
+        let _ = self.l.app.puller.read(self.org().await).await;
     }
 
     async fn state(&self) -> Value {
         let q = "{ pontoConnection { status problems { code message fix } accounts { edges { node { id status problems { code }
             authorizationExpiresAt lastSyncedAt nextSyncAllowedAt } } } } }";
-        self.l.app.gql(&self.token, q, json!({})).await["data"]["pontoConnection"].clone()
+        self.l.app.gql_data(&self.token, q, json!({})).await["pontoConnection"].clone()
     }
 
     async fn count(&self, event: &str) -> usize {
@@ -81,12 +80,9 @@ async fn connection_broken_when_the_integration_is_revoked_and_fixed_by_reconnec
     let w = world(&[]).await;
     let created = w.count("bank_transaction.created").await;
     assert_eq!(created, 2);
-    w.control(
-        Method::POST,
-        &format!("/organizations/{}/revoke-integration", w.ponto_org),
-        None,
-    )
-    .await;
+    w.l.sb
+        .organization_does(&w.ponto_org, "revoke-integration")
+        .await;
     w.read().await;
     let s = w.state().await;
     assert_eq!(s["status"], "BROKEN");
@@ -123,20 +119,10 @@ async fn connection_broken_when_the_integration_is_revoked_and_fixed_by_reconnec
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blocked_organization_breaks_the_link_until_unblocked() {
     let w = world(&[]).await;
-    w.control(
-        Method::POST,
-        &format!("/organizations/{}/block", w.ponto_org),
-        None,
-    )
-    .await;
+    w.l.sb.organization_does(&w.ponto_org, "block").await;
     w.read().await;
     assert_eq!(w.state().await["status"], "BROKEN");
-    w.control(
-        Method::POST,
-        &format!("/organizations/{}/unblock", w.ponto_org),
-        None,
-    )
-    .await;
+    w.l.sb.organization_does(&w.ponto_org, "unblock").await;
     // The scheduler keeps reading blocked links; the next read heals it.
     w.l.clock.advance(Duration::minutes(61));
     wait_until(Wait::from_secs(15), "restored after unblocking", || async {
@@ -154,7 +140,7 @@ async fn a_blocked_organization_breaks_the_link_until_unblocked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_accounts_activated_clears_when_an_account_is_switched_on() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Empty BV").await;
     let acc = l.sb.account(&ponto_org, json!({})).await;
     let token = l.token("acme");
@@ -201,12 +187,9 @@ async fn reauthorization_required_expiring_and_fixed() {
     let w = world(&[]).await;
     // Expiring in 10 days: announced ahead of time.
     let soon = (w.l.clock_now() + Duration::days(10)).to_rfc3339();
-    w.control(
-        Method::PATCH,
-        &format!("/accounts/{}", w.acc),
-        Some(json!({"authorizationExpirationExpectedAt": soon})),
-    )
-    .await;
+    w.l.sb
+        .change_account(&w.acc, json!({"authorizationExpirationExpectedAt": soon}))
+        .await;
     w.read().await;
     assert_eq!(
         World::account_problems(&w.state().await),
@@ -218,12 +201,7 @@ async fn reauthorization_required_expiring_and_fixed() {
     assert_eq!(w.count("bank_account.reauthorization_expiring").await, 1);
 
     // Expired: required, once.
-    w.control(
-        Method::POST,
-        &format!("/accounts/{}/authorization", w.acc),
-        Some(json!({"state": "expired"})),
-    )
-    .await;
+    w.l.sb.authorization(&w.acc, "expired").await;
     w.read().await;
     w.read().await;
     assert_eq!(
@@ -238,13 +216,13 @@ async fn reauthorization_required_expiring_and_fixed() {
         .unwrap()
         .to_owned();
     let m = "mutation($a: ID!, $r: String!) { requestReauthorization(input: {accountId: $a, returnUrl: $r}) { url } }";
-    let body =
+    let data =
         w.l.app
-            .gql(&w.token, m, json!({"a": gid, "r": RETURN}))
+            .gql_data(&w.token, m, json!({"a": gid, "r": RETURN}))
             .await;
-    let ours = body["data"]["requestReauthorization"]["url"]
+    let ours = data["requestReauthorization"]["url"]
         .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
+        .unwrap_or_else(|| panic!("{data}"))
         .to_owned();
     assert!(ours.starts_with(&format!("{}/oauth/ponto/reauthorize?ticket=", w.l.app.base)));
     let mut browser = Browser::new();
@@ -287,28 +265,23 @@ async fn reauthorization_required_expiring_and_fixed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_consent_found_by_sync_now_and_its_link_from_the_event() {
     let w = world(&[]).await;
-    w.control(
-        Method::POST,
-        &format!("/accounts/{}/authorization", w.acc),
-        Some(json!({"state": "invalid"})),
-    )
-    .await;
+    w.l.sb.authorization(&w.acc, "invalid").await;
     let gid = w.state().await["accounts"]["edges"][0]["node"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let m = "mutation($a: ID!) { syncNow(input: {accountId: $a, customerIpAddress: \"203.0.113.5\"}) {
         synchronizations { subtype status } nextSyncAllowedAt bankAccount { nextSyncAllowedAt } } }";
-    let body = w.l.app.gql(&w.token, m, json!({"a": gid})).await;
+    let data = w.l.app.gql_data(&w.token, m, json!({"a": gid})).await;
     assert_eq!(
-        body["data"]["syncNow"]["synchronizations"]
+        data["syncNow"]["synchronizations"]
             .as_array()
             .unwrap()
             .len(),
         2,
-        "{body}"
+        "{data}"
     );
-    assert!(body["data"]["syncNow"]["bankAccount"]["nextSyncAllowedAt"].is_string());
+    assert!(data["syncNow"]["bankAccount"]["nextSyncAllowedAt"].is_string());
     wait_until(
         Wait::from_secs(15),
         "the failed synchronization is noticed",

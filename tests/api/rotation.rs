@@ -1,7 +1,7 @@
 //! Key rotation without races: the two steps (read, then compare-and-swap apply) keep a token
 //! refreshed in between, and the real `keys rotate` CLI leaves every sealed column readable.
 
-use crate::connect_support::{Browser, Linked, RETURN, TEST_KEYS, app_with_sandbox};
+use crate::support::{Browser, Linked, RETURN, TEST_KEYS};
 use chrono::Duration;
 use ponto_bridge::crypto::{Binding, KeyRing, rotate_apply, rotate_read};
 use serde_json::json;
@@ -40,7 +40,7 @@ async fn stored_refresh_token(
 async fn a_refresh_committed_between_read_and_apply_survives_the_rotation() {
     // The service reads both keys; the rotation makes the new one current.
     let both = format!("{TEST_KEYS},{NEW_KEY}");
-    let l = app_with_sandbox(&["--encryption-keys", &both, "--read-interval-secs", "86400"]).await;
+    let l = Linked::start(&["--encryption-keys", &both, "--read-interval-secs", "86400"]).await;
     let org = linked(&l).await;
     let ring = KeyRing::parse(&format!("{NEW_KEY},{TEST_KEYS}")).unwrap();
     let before = stored_refresh_token(&l, &ring, org).await;
@@ -67,17 +67,16 @@ async fn a_refresh_committed_between_read_and_apply_survives_the_rotation() {
         refreshed,
         "the new token is in place"
     );
-    {
-        let world = l.sb.handle.state.world.lock().unwrap();
-        assert!(
-            !world.refresh_tokens[&refreshed].used,
-            "and it is the one Ponto will accept"
-        );
-        assert!(
-            world.refresh_tokens[&before].used,
-            "the one read in step 1 is spent"
-        );
-    }
+    assert_eq!(
+        l.sb.handle.refresh_token_spent(&refreshed),
+        Some(false),
+        "and it is the one Ponto will accept"
+    );
+    assert_eq!(
+        l.sb.handle.refresh_token_spent(&before),
+        Some(true),
+        "the one read in step 1 is spent"
+    );
     // So the next refresh works and the link stays healthy.
     l.clock.advance(Duration::minutes(31));
     assert!(l.app.connect.tokens.access_token(org).await.is_ok());
@@ -86,16 +85,16 @@ async fn a_refresh_committed_between_read_and_apply_survives_the_rotation() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_keys_rotate_cli_leaves_every_sealed_column_decryptable() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let org = linked(&l).await;
     // A flow left at Ponto's page holds a sealed PKCE verifier.
     let start = l.connect_url(&l.token("acme"), RETURN, true).await.unwrap();
     let (status, _, _) = Browser::new().confirm(&start, "continue").await;
     assert_eq!(status, 303);
 
-    let out = crate::child::output_within(
+    let out = crate::support::child::output_within(
         std::process::Command::new(env!("CARGO_BIN_EXE_ponto-bridge"))
-            .args(["keys", "rotate", "--database-url", &l.db.url])
+            .args(["keys", "rotate", "--database-url", &l.app.db.url])
             .env("PB_ENCRYPTION_KEYS", format!("{NEW_KEY},{TEST_KEYS}"))
             .env("RUST_LOG", "warn"),
     );

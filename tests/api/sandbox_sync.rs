@@ -1,8 +1,7 @@
 //! Synchronizations and the real-world controls of the sandbox, each shown through the Ponto
 //! API as our client sees it.
 
-use crate::helpers::day;
-use crate::sandbox_support::{Sandbox, finished_sync};
+use crate::support::{Sandbox, day, finished_sync};
 use chrono::Duration;
 use ponto_bridge::clock::ManualClock;
 use ponto_bridge::ponto::PontoClient;
@@ -27,7 +26,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let clock = ManualClock::new(crate::helpers::clock_start());
+    let clock = ManualClock::new(crate::support::clock_start());
     let sb = Sandbox::start(Arc::new(clock.clone())).await;
     let org = sb.org("Sync BV").await;
     let account = sb.account(&org, json!({"currentBalance": "100.00"})).await;
@@ -191,12 +190,7 @@ async fn each_subtype_synchronizes_what_it_covers() {
     );
 
     // The bank stops accepting the consent: the next synchronization ends in error.
-    w.sb.control(
-        Method::POST,
-        &format!("/accounts/{}/authorization", w.account),
-        Some(json!({"state": "invalid"})),
-    )
-    .await;
+    w.sb.authorization(&w.account, "invalid").await;
     w.later().await;
     let s = w.sync(AccountTransactions).await;
     assert_eq!(s.attributes.status, "error");
@@ -226,23 +220,15 @@ async fn bank_side_changes_show_after_a_synchronization() {
     );
 
     // Book the pending one under a new id; change one; delete one.
-    let booked =
-        w.sb.control(
-            Method::POST,
-            &format!("/transactions/{}/book", ids[0]),
-            Some(json!({"valueDate": day(-11)})),
-        )
-        .await;
+    let booked = w.sb.book(&ids[0], &day(-11)).await;
     let new_id = booked["id"].as_str().unwrap().to_owned();
     assert_ne!(new_id, ids[0]);
-    w.sb.control(
-        Method::PATCH,
-        &format!("/transactions/{}", ids[1]),
-        Some(json!({"amount": "55.55", "remittanceInformation": "changed"})),
+    w.sb.change_transaction(
+        &ids[1],
+        json!({"amount": "55.55", "remittanceInformation": "changed"}),
     )
     .await;
-    w.sb.control(Method::DELETE, &format!("/transactions/{}", ids[2]), None)
-        .await;
+    w.sb.delete_transaction(&ids[2]).await;
     w.later().await;
     w.sync(AccountTransactionsWithUnsettled).await;
 
@@ -325,10 +311,9 @@ async fn integration_account_and_organization_controls() {
     // Authorization expiry set at the bank.
     let expiry_day = day(60);
     let expiry = format!("{expiry_day}T00:00:00Z");
-    w.sb.control(
-        Method::PATCH,
-        &format!("/accounts/{}", w.account),
-        Some(json!({"authorizationExpirationExpectedAt": expiry})),
+    w.sb.change_account(
+        &w.account,
+        json!({"authorizationExpirationExpectedAt": expiry}),
     )
     .await;
     let a = w.client.account(t, &w.account).await.unwrap();
@@ -340,52 +325,26 @@ async fn integration_account_and_organization_controls() {
         format!("{expiry_day}T00:00:00+00:00")
     );
     // An expired authorization makes synchronizations fail.
-    w.sb.control(
-        Method::POST,
-        &format!("/accounts/{}/authorization", w.account),
-        Some(json!({"state": "expired"})),
-    )
-    .await;
+    w.sb.authorization(&w.account, "expired").await;
     assert!(w.sync(AccountDetails).await.authorization_invalid());
 
     // Blocked organization: every call is refused until unblocked.
-    w.sb.control(
-        Method::POST,
-        &format!("/organizations/{}/block", w.org),
-        None,
-    )
-    .await;
+    w.sb.organization_does(&w.org, "block").await;
     assert_eq!(
         w.client.accounts(t).await.unwrap_err().code(),
         "PONTO_ORGANIZATION_BLOCKED"
     );
-    w.sb.control(
-        Method::POST,
-        &format!("/organizations/{}/unblock", w.org),
-        None,
-    )
-    .await;
+    w.sb.organization_does(&w.org, "unblock").await;
     assert!(w.client.accounts(t).await.is_ok());
 
     // A Ponto-side synchronization publishes what the bank has, without a client request.
-    w.sb.control(
-        Method::POST,
-        &format!("/accounts/{}/authorization", w.account),
-        Some(json!({"state": "valid"})),
-    )
-    .await;
+    w.sb.authorization(&w.account, "valid").await;
     w.sb.transactions(
         &w.account,
         json!({"amount": "3.00", "remittanceInformation": "overnight"}),
     )
     .await;
-    let ran =
-        w.sb.control(
-            Method::POST,
-            &format!("/organizations/{}/synchronize", w.org),
-            None,
-        )
-        .await;
+    let ran = w.sb.organization_does(&w.org, "synchronize").await;
     assert_eq!(ran["synchronizations"].as_array().unwrap().len(), 3);
     assert!(w.remittances(false).await.contains("overnight"));
 
@@ -405,12 +364,7 @@ async fn integration_account_and_organization_controls() {
 async fn reauthorization_requests_renew_the_consent() {
     let w = world().await;
     let t = &w.tokens.access_token;
-    w.sb.control(
-        Method::POST,
-        &format!("/accounts/{}/authorization", w.account),
-        Some(json!({"state": "invalid"})),
-    )
-    .await;
+    w.sb.authorization(&w.account, "invalid").await;
     let before = w.client.account(t, &w.account).await.unwrap().attributes;
     w.clock.advance(Duration::minutes(1));
 

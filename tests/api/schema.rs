@@ -1,11 +1,11 @@
 //! The schemas we publish: the database holds no floating or decimal column, and
 //! `schema.graphql` is exactly what the server serves.
 
-use crate::helpers::spawn_app;
+use crate::support::TestApp;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_floating_or_decimal_column_exists() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let columns = app.store.schema_columns().await.unwrap();
     assert!(
         columns.len() > 100,

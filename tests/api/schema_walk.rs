@@ -2,7 +2,7 @@
 //! class: every mutation payload, every numeric argument. A type or field added later is walked
 //! without anyone remembering to.
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -99,11 +99,11 @@ impl Schema {
                 inputFields {{ name type {{ {TYPE_REF} }} }}
                 interfaces {{ name }} enumValues {{ name }} }} }} }}"
         );
-        let body = app
-            .gql(&app.full_token("introspector"), &q, json!({}))
+        let data = app
+            .gql_data(&app.full_token("introspector"), &q, json!({}))
             .await;
-        let s = &body["data"]["__schema"];
-        assert!(s["types"].is_array(), "introspection answered: {body}");
+        let s = &data["__schema"];
+        assert!(s["types"].is_array(), "introspection answered: {data}");
         let types = s["types"]
             .as_array()
             .unwrap()

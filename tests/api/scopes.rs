@@ -3,8 +3,8 @@
 //! every field outside the pinned list and no tenant data; the same document with `read write`
 //! returns data, and every object type it names is seen (so the test proves it reached them).
 
-use crate::connect_support::{Linked, app_with_sandbox};
 use crate::schema_walk::{Field, Schema};
+use crate::support::Linked;
 use chrono::Duration;
 use ponto_bridge::domain::money::{Currency, Money};
 use ponto_bridge::domain::scope::Scope;
@@ -228,7 +228,7 @@ fn call(name: &str, w: &World, who: Caller) -> (String, String, Value) {
 }
 
 async fn world() -> World {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Scopes BV").await;
     // Expiring soon, so accounts carry a problem and `BankProblem` is reached.
     let soon = (l.clock_now() + Duration::days(5)).to_rfc3339();
@@ -261,7 +261,7 @@ async fn world() -> World {
     let org = l.app.store.ensure_organization("acme").await.unwrap();
     // The first import runs as soon as the link commits; wait for all six transactions.
     l.reads_settled("acme").await;
-    crate::helpers::wait_until(
+    crate::support::wait_until(
         std::time::Duration::from_secs(15),
         "the first import",
         || async { l.transactions(&token, false).await.len() == 6 },
@@ -269,9 +269,9 @@ async fn world() -> World {
     .await;
 
     let q = "{ bankAccounts { edges { node { id reference transactions { edges { node { id amount { amount } } } } } } } }";
-    let body = l.app.gql(&token, q, json!({})).await;
+    let data = l.app.gql_data(&token, q, json!({})).await;
     let mut by_ref: HashMap<String, (String, Vec<(String, String)>)> = HashMap::new();
-    for e in body["data"]["bankAccounts"]["edges"].as_array().unwrap() {
+    for e in data["bankAccounts"]["edges"].as_array().unwrap() {
         let n = &e["node"];
         let txs = n["transactions"]["edges"]
             .as_array()
@@ -297,18 +297,18 @@ async fn world() -> World {
     // inv-1, paid by the first account's incoming transaction, so payloads reach PaymentMatch.
     let m = "mutation($i: [InvoiceInput!]!) { upsertInvoices(input: {invoices: $i}) { invoices { id } userErrors { code } } }";
     let today = l.clock_now().date_naive().to_string();
-    let body = l
+    let data = l
         .app
-        .gql(
+        .gql_data(
             &token,
             m,
             json!({"i": [{"externalId": "inv-1", "kind": "SALES_INVOICE", "number": "2026-0001",
         "currency": "EUR", "total": "12.10", "issueDate": today}]}),
         )
         .await;
-    let invoice = body["data"]["upsertInvoices"]["invoices"][0]["id"]
+    let invoice = data["upsertInvoices"]["invoices"][0]["id"]
         .as_str()
-        .unwrap_or_else(|| panic!("{body}"));
+        .unwrap_or_else(|| panic!("{data}"));
     let paying = &by_ref["BE68539007547034"]
         .1
         .iter()

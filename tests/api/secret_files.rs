@@ -2,7 +2,8 @@
 //! real binary refuses an empty, short or non-UTF-8 JWT secret or key file, naming the file, and
 //! instances started together on one empty data directory agree on one secret.
 
-use crate::helpers::TestDb;
+use crate::support::{TestDb, gql_at};
+use serde_json::json;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -22,7 +23,7 @@ fn serve(db: &TestDb, data: &Path) -> Command {
 
 /// Starts `serve`; returns the child and its base URL.
 fn started(mut cmd: Command) -> (Child, String) {
-    let (child, line) = crate::child::spawn_first_line(cmd.stderr(Stdio::null()));
+    let (child, line) = crate::support::child::spawn_first_line(cmd.stderr(Stdio::null()));
     let base = line
         .trim()
         .strip_prefix("listening on ")
@@ -48,7 +49,7 @@ async fn empty_short_or_binary_secret_files_stop_the_start_naming_the_file() {
                 std::fs::write(data.path().join("jwt-hs256.secret"), good_secret).unwrap();
             }
             std::fs::write(data.path().join(file), contents).unwrap();
-            let out = crate::child::output_within(&mut serve(&db, data.path()));
+            let out = crate::support::child::output_within(&mut serve(&db, data.path()));
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{file} {case}: started anyway");
             let path = data.path().join(file).display().to_string();
@@ -97,7 +98,7 @@ async fn two_instances_started_together_agree_on_one_secret() {
         "one of each, no temporary files"
     );
 
-    let token = crate::child::output_within(
+    let token = crate::support::child::output_within(
         Command::new(BIN)
             .args(["token", "--org", "acme", "--scope", "read"])
             .arg("--data-dir")
@@ -106,21 +107,12 @@ async fn two_instances_started_together_agree_on_one_secret() {
     );
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    let client = reqwest::Client::new();
+    let q = "{ viewer { organization { externalId } } }";
     for base in [&base_a, &base_b] {
-        let body: serde_json::Value = client
-            .post(format!("{base}/graphql"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"query": "{ viewer { organization { externalId } } }"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = gql_at(&format!("{base}/graphql"), &token, q, json!({})).await;
         assert_eq!(
-            body["data"]["viewer"]["organization"]["externalId"], "acme",
-            "{base}: {body}"
+            answer["viewer"]["organization"]["externalId"], "acme",
+            "{base}: {answer}"
         );
     }
     for c in [&mut child_a, &mut child_b] {

@@ -21,7 +21,7 @@ pub fn eur(minor: i64) -> Money {
 /// its distance to "today" (and to the other dates), whatever day the suite runs on.
 pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     let written_on = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-    crate::helpers::day_date(0) - (written_on - NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    crate::support::day_date(0) - (written_on - NaiveDate::from_ymd_opt(y, m, d).unwrap())
 }
 
 pub fn account(ponto_id: &str, iban: &str) -> AccountUpsert {

@@ -1,14 +1,14 @@
 //! Status words read back as the type they were written as: an unknown word planted in the
 //! database is an error (masked as INTERNAL), never a default such as NOT_CONNECTED.
 
-use crate::helpers::{error_code, spawn_app};
 use crate::seed::seed_org;
+use crate::support::{TestApp, error_code};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_status_in_the_database_is_an_error_not_a_default() {
-    let (app, db) = spawn_app().await;
+    let app = TestApp::start().await;
     seed_org(&app.store, "acme").await;
     let token = app.full_token("acme");
     let cases = [
@@ -33,7 +33,7 @@ async fn an_unknown_status_in_the_database_is_an_error_not_a_default() {
         let body = app.gql(&token, q, json!({})).await;
         assert!(body["errors"].is_null(), "{q}: {body}");
     }
-    let conn = Database::connect(&db.url).await.unwrap();
+    let conn = Database::connect(&app.db.url).await.unwrap();
     for (table, column, q) in cases {
         conn.execute_unprepared(&format!("UPDATE {table} SET {column} = 'HALF_DONE'"))
             .await

@@ -2,27 +2,29 @@
 //! scope it needs and a request that exercises it. Adding a root field without adding it here
 //! fails the scope and isolation tests.
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 use ponto_bridge::domain::scope::Scope;
 use serde_json::{Value, json};
 
 /// Root fields by introspection, as `query.<name>`, `mutation.<name>`, `subscription.<name>`.
 pub async fn root_fields(app: &TestApp) -> Vec<String> {
     let q = "{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }";
-    let body = app.gql(&app.full_token("introspector"), q, json!({})).await;
+    let data = app
+        .gql_data(&app.full_token("introspector"), q, json!({}))
+        .await;
     let mut out = Vec::new();
     for (kind, key) in [
         ("query", "queryType"),
         ("mutation", "mutationType"),
         ("subscription", "subscriptionType"),
     ] {
-        if let Some(fields) = body["data"]["__schema"][key]["fields"].as_array() {
+        if let Some(fields) = data["__schema"][key]["fields"].as_array() {
             for f in fields {
                 out.push(format!("{kind}.{}", f["name"].as_str().unwrap()));
             }
         }
     }
-    assert!(out.len() > 5, "introspection works: {body}");
+    assert!(out.len() > 5, "introspection works: {data}");
     out
 }
 

@@ -1,9 +1,7 @@
 //! Reading Ponto end to end through real HTTP and the sandbox: the first import after linking,
 //! later changes after a Ponto-side synchronization and a scheduled read, idempotent reads.
 
-use crate::connect_support::{Linked, app_with_sandbox};
-use crate::helpers::day;
-use crate::helpers::wait_until;
+use crate::support::{Linked, TestApp, day, wait_until};
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::json;
@@ -11,7 +9,7 @@ use std::time::Duration as Wait;
 
 /// A linked tenant "acme" with one account holding a few transactions.
 async fn linked() -> (Linked, String, String, String) {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Acme BV").await;
     let acc =
         l.sb.account(&ponto_org, json!({"currentBalance": "500.00"}))
@@ -32,30 +30,20 @@ async fn wait_for(l: &Linked, token: &str, what: &str, want: Vec<(&str, &str, &s
         .into_iter()
         .map(|(a, b, c)| (a.into(), b.into(), c.into()))
         .collect();
-    let deadline = tokio::time::Instant::now() + Wait::from_secs(15);
-    loop {
+    wait_until(Wait::from_secs(15), what, || async {
         let got = l.transactions(token, true).await;
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}:\n got {got:?}\nwant {want:?}"
-        );
-        tokio::time::sleep(Wait::from_millis(25)).await;
-    }
+        (got == want)
+            .then_some(())
+            .ok_or_else(|| format!(" got {got:?}\nwant {want:?}"))
+    })
+    .await
 }
 
 /// A Ponto-side synchronization, then the next scheduled read (an hour later). Waits first for
 /// any read in flight to end, so the clock moves past the next one it schedules.
 async fn sync_and_read(l: &Linked, ponto_org: &str) {
     l.reads_settled("acme").await;
-    l.sb.control(
-        Method::POST,
-        &format!("/organizations/{ponto_org}/synchronize"),
-        None,
-    )
-    .await;
+    l.sb.organization_does(ponto_org, "synchronize").await;
     l.clock.advance(Duration::minutes(61));
 }
 
@@ -100,47 +88,11 @@ async fn the_first_import_and_later_changes_reach_graphql() {
         l.sb.control(Method::GET, &format!("/organizations/{ponto_org}"), None)
             .await;
     assert!(ids["integration"].is_object());
-    let world_ids: Vec<(String, String)> = {
-        let w = l.sb.handle.state.world.lock().unwrap();
-        w.txs
-            .values()
-            .flatten()
-            .filter_map(|t| {
-                t.bank.as_ref().map(|d| {
-                    (
-                        t.id.to_string(),
-                        d.remittance_information.clone().unwrap_or_default(),
-                    )
-                })
-            })
-            .collect()
-    };
-    let id_of = |r: &str| {
-        world_ids
-            .iter()
-            .find(|(_, rem)| rem == r)
-            .unwrap()
-            .0
-            .clone()
-    };
-    l.sb.control(
-        Method::POST,
-        &format!("/transactions/{}/book", id_of("card pending")),
-        Some(json!({"valueDate": day(-27)})),
-    )
-    .await;
-    l.sb.control(
-        Method::PATCH,
-        &format!("/transactions/{}", id_of("second")),
-        Some(json!({"amount": "-25.01"})),
-    )
-    .await;
-    l.sb.control(
-        Method::DELETE,
-        &format!("/transactions/{}", id_of("first")),
-        None,
-    )
-    .await;
+    let id_of = |r: &str| bank_id(&l, r);
+    l.sb.book(&id_of("card pending"), &day(-27)).await;
+    l.sb.change_transaction(&id_of("second"), json!({"amount": "-25.01"}))
+        .await;
+    l.sb.delete_transaction(&id_of("first")).await;
     sync_and_read(&l, &ponto_org).await;
     wait_for(
         &l,
@@ -164,10 +116,10 @@ async fn the_first_import_and_later_changes_reach_graphql() {
     // The same read twice changes nothing and announces nothing. (The scheduled read must be
     // over first: it would count in the requests measured below.)
     l.reads_settled("acme").await;
-    l.app.syncer.read(acme).await.unwrap();
+    l.app.puller.read(acme).await.unwrap();
     let events = l.event_types("acme").await.len();
     let before = l.transactions(&token, true).await;
-    l.app.syncer.read(acme).await.unwrap();
+    l.app.puller.read(acme).await.unwrap();
     assert_eq!(l.event_types("acme").await.len(), events);
     assert_eq!(l.transactions(&token, true).await, before);
     let created = l
@@ -194,13 +146,13 @@ async fn the_first_import_and_later_changes_reach_graphql() {
     // exactly three more API requests than a clean one.
     let requests = || async { l.sb.stats().await["apiRequests"].as_u64().unwrap() };
     let start = requests().await;
-    l.app.syncer.read(acme).await.unwrap();
+    l.app.puller.read(acme).await.unwrap();
     let clean = requests().await - start;
     l.sb.fault(json!({"status": 429, "count": 1, "retryAfter": 1}))
         .await;
     l.sb.fault(json!({"status": 503, "count": 2})).await;
     let start = requests().await;
-    l.app.syncer.read(acme).await.unwrap();
+    l.app.puller.read(acme).await.unwrap();
     assert_eq!(
         requests().await - start,
         clean + 3,
@@ -217,7 +169,7 @@ async fn balances_are_announced_only_when_they_change() {
         l.transactions(&token, false).await.len() == 3
     })
     .await;
-    l.app.syncer.read(acme).await.unwrap();
+    l.app.puller.read(acme).await.unwrap();
     let balance_events = || async {
         l.event_types("acme")
             .await
@@ -233,13 +185,13 @@ async fn balances_are_announced_only_when_they_change() {
     })
     .await;
     let q = "{ bankAccounts { edges { node { currentBalance { amount } lastSyncedAt } } } }";
-    let body = l.app.gql(&token, q, json!({})).await;
+    let data = l.app.gql_data(&token, q, json!({})).await;
     assert_eq!(
-        body["data"]["bankAccounts"]["edges"][0]["node"]["currentBalance"]["amount"], "584.90",
-        "{body}"
+        data["bankAccounts"]["edges"][0]["node"]["currentBalance"]["amount"], "584.90",
+        "{data}"
     );
-    assert!(body["data"]["bankAccounts"]["edges"][0]["node"]["lastSyncedAt"].is_string());
-    l.app.syncer.read(acme).await.unwrap();
+    assert!(data["bankAccounts"]["edges"][0]["node"]["lastSyncedAt"].is_string());
+    l.app.puller.read(acme).await.unwrap();
     assert_eq!(balance_events().await, 1);
 }
 
@@ -256,7 +208,7 @@ async fn a_read_asked_for_during_a_read_is_not_pushed_back() {
         .await;
     sync_and_read(&l, &ponto_org).await;
     wait_until(Wait::from_secs(15), "the read to be in flight", || async {
-        l.sb.handle.state.world.lock().unwrap().faults.is_empty()
+        l.sb.handle.queued_faults() == 0
     })
     .await;
     // …while the bank gets a new transaction and a finished synchronization asks for a read.
@@ -265,12 +217,7 @@ async fn a_read_asked_for_during_a_read_is_not_pushed_back() {
         json!({"amount": "7.00", "remittanceInformation": "late"}),
     )
     .await;
-    l.sb.control(
-        Method::POST,
-        &format!("/organizations/{ponto_org}/synchronize"),
-        None,
-    )
-    .await;
+    l.sb.organization_does(&ponto_org, "synchronize").await;
     l.app.store.read_soon(acme).await.unwrap();
     l.app.store.bus().wake_reads();
     // The clock stands still: only the requested read, not the hourly one, can bring it in.
@@ -287,11 +234,10 @@ async fn a_read_asked_for_during_a_read_is_not_pushed_back() {
 async fn sync_now_keeps_the_synchronization_ponto_started_when_it_refuses_the_other() {
     let (l, token, _ponto_org, _acc) = linked().await;
     let q = "{ bankAccounts { edges { node { id } } } }";
-    let gid =
-        l.app.gql(&token, q, json!({})).await["data"]["bankAccounts"]["edges"][0]["node"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    let gid = l.app.gql_data(&token, q, json!({})).await["bankAccounts"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The first request goes through; the second fails however often it is retried.
     l.sb.fault(json!({"status": 200, "path": "/synchronizations"}))
         .await;
@@ -300,11 +246,11 @@ async fn sync_now_keeps_the_synchronization_ponto_started_when_it_refuses_the_ot
     let m =
         "mutation($a: ID!) { syncNow(input: {accountId: $a, customerIpAddress: \"203.0.113.5\"}) {
         synchronizations { subtype } } }";
-    let body = l.app.gql(&token, m, json!({"a": gid})).await;
+    let data = l.app.gql_data(&token, m, json!({"a": gid})).await;
     assert_eq!(
-        body["data"]["syncNow"]["synchronizations"],
+        data["syncNow"]["synchronizations"],
         json!([{"subtype": "accountDetails"}]),
-        "{body}"
+        "{data}"
     );
     let again = l.app.gql(&token, m, json!({"a": gid})).await;
     assert_eq!(
@@ -316,18 +262,9 @@ async fn sync_now_keeps_the_synchronization_ponto_started_when_it_refuses_the_ot
 
 /// The id at the sandbox bank of the transaction with this remittance information.
 fn bank_id(l: &Linked, remittance: &str) -> String {
-    let w = l.sb.handle.state.world.lock().unwrap();
-    w.txs
-        .values()
-        .flatten()
-        .find(|t| {
-            t.bank
-                .as_ref()
-                .is_some_and(|d| d.remittance_information.as_deref() == Some(remittance))
-        })
-        .unwrap()
-        .id
-        .to_string()
+    l.sb.handle
+        .transaction_id_by_remittance(remittance)
+        .expect("a transaction with this remittance at the bank")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -350,18 +287,8 @@ async fn pending_without_end_to_end_id_is_matched_by_amount_counterparty_and_dat
     .await;
 
     // Booked two days later under a new id; the other one vanishes at the bank.
-    l.sb.control(
-        Method::POST,
-        &format!("/transactions/{}/book", bank_id(&l, "fuel")),
-        Some(json!({"valueDate": day(-9)})),
-    )
-    .await;
-    l.sb.control(
-        Method::DELETE,
-        &format!("/transactions/{}", bank_id(&l, "cancelled")),
-        None,
-    )
-    .await;
+    l.sb.book(&bank_id(&l, "fuel"), &day(-9)).await;
+    l.sb.delete_transaction(&bank_id(&l, "cancelled")).await;
     sync_and_read(&l, &ponto_org).await;
     wait_for(
         &l,
@@ -394,12 +321,7 @@ async fn pending_without_end_to_end_id_is_matched_by_amount_counterparty_and_dat
             .any(|t| t.0 == "fuel again")
     })
     .await;
-    l.sb.control(
-        Method::DELETE,
-        &format!("/transactions/{}", bank_id(&l, "fuel again")),
-        None,
-    )
-    .await;
+    l.sb.delete_transaction(&bank_id(&l, "fuel again")).await;
     sync_and_read(&l, &ponto_org).await;
     wait_until(Wait::from_secs(15), "the look-alike retired", || async {
         l.transactions(&token, true).await.contains(&(
@@ -413,7 +335,7 @@ async fn pending_without_end_to_end_id_is_matched_by_amount_counterparty_and_dat
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_first_import_reads_the_whole_history_next_time() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let ponto_org = l.sb.org("Acme BV").await;
     let acc = l.sb.account(&ponto_org, json!({})).await;
     // 99 recent transactions and 51 from last winter: the first page (newest first) already
@@ -449,17 +371,62 @@ async fn an_interrupted_first_import_reads_the_whole_history_next_time() {
     assert_eq!(created().await, 100, "the first page only");
     let q = "{ bankAccounts { nodes { lastSyncedAt } } }";
     assert!(
-        l.app.gql(&token, q, json!({})).await["data"]["bankAccounts"]["nodes"][0]["lastSyncedAt"]
+        l.app.gql_data(&token, q, json!({})).await["bankAccounts"]["nodes"][0]["lastSyncedAt"]
             .is_null(),
         "the account's import did not complete"
     );
 
     l.sb.control(Method::DELETE, "/faults", None).await;
     let acme = l.app.store.ensure_organization("acme").await.unwrap();
-    l.app.syncer.read(acme).await.unwrap();
+    l.app.puller.read(acme).await.unwrap();
     assert_eq!(created().await, 150, "the whole history on the next read");
     assert!(
-        l.app.gql(&token, q, json!({})).await["data"]["bankAccounts"]["nodes"][0]["lastSyncedAt"]
+        l.app.gql_data(&token, q, json!({})).await["bankAccounts"]["nodes"][0]["lastSyncedAt"]
             .is_string()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_waits_for_a_sync_now_follow_up_which_leaves_the_rest_to_the_next_read() {
+    let (l, token, _, _) = linked().await;
+    l.reads_settled("acme").await;
+    let data = l
+        .app
+        .gql_data(&token, "{ bankAccounts { nodes { id } } }", json!({}))
+        .await;
+    let account = data["bankAccounts"]["nodes"][0]["id"].clone();
+    let m =
+        "mutation($a: ID!) { syncNow(input: {accountId: $a, customerIpAddress: \"203.0.113.9\"}) {
+        nextSyncAllowedAt } }";
+    l.app.gql_data(&token, m, json!({"a": account})).await;
+    assert_eq!(
+        l.app.puller.follow_ups_running(),
+        1,
+        "the follow-up is tracked"
+    );
+
+    // Stopped while the follow-up waits for Ponto: it is told to stop, and before the pool
+    // closes it records what it saw and asks for the next read, which finishes the job.
+    let Linked {
+        app,
+        clock,
+        sb: _sb,
+    } = l;
+    let db = app.db.clone();
+    let puller = app.puller.clone();
+    app.stop().await;
+    assert_eq!(puller.follow_ups_running(), 0);
+    let after = TestApp::builder()
+        .db(db)
+        .clock(clock.clone())
+        .flags(&["--background-tasks", "false"])
+        .start()
+        .await;
+    let data = after
+        .gql_data(&token, "{ pontoConnection { nextReadAt } }", json!({}))
+        .await;
+    let next = data["pontoConnection"]["nextReadAt"].as_str().unwrap();
+    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap();
+    use ponto_bridge::clock::Clock;
+    assert!(next <= clock.now(), "the next read is due at once: {next}");
 }

@@ -2,8 +2,8 @@
 //! organization, surviving key rotation; refreshed once for many concurrent callers; a refused
 //! refresh breaks the link, and reconnecting keeps every account, transaction and match.
 
-use crate::connect_support::{Linked, RETURN, app_with_sandbox, start_on};
 use crate::seed::{date, eur, invoice, transaction};
+use crate::support::{Linked, RETURN, TestApp};
 use chrono::Duration;
 use ponto_bridge::store::matches::{MatchMethod, NewMatch};
 use sea_orm::{ConnectionTrait, Database, Statement};
@@ -36,17 +36,14 @@ async fn linked(
 
 /// Every token the sandbox has handed out.
 fn issued_tokens(l: &Linked) -> Vec<String> {
-    let w = l.sb.handle.state.world.lock().unwrap();
-    w.access_tokens
-        .keys()
-        .chain(w.refresh_tokens.keys())
-        .cloned()
-        .collect()
+    l.sb.handle.issued_tokens()
 }
 
 async fn database_bytes(l: &Linked) -> Vec<u8> {
-    if l.db.url.starts_with("postgres") {
-        let out = crate::child::output_within(std::process::Command::new("pg_dump").arg(&l.db.url));
+    if l.app.db.url.starts_with("postgres") {
+        let out = crate::support::child::output_within(
+            std::process::Command::new("pg_dump").arg(&l.app.db.url),
+        );
         assert!(
             out.status.success(),
             "{}",
@@ -54,14 +51,16 @@ async fn database_bytes(l: &Linked) -> Vec<u8> {
         );
         out.stdout
     } else {
-        let path =
-            l.db.url
-                .strip_prefix("sqlite://")
-                .unwrap()
-                .split('?')
-                .next()
-                .unwrap()
-                .to_owned();
+        let path = l
+            .app
+            .db
+            .url
+            .strip_prefix("sqlite://")
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
         bytes
@@ -70,7 +69,7 @@ async fn database_bytes(l: &Linked) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_token_is_readable_from_a_database_dump_and_ciphertexts_are_bound() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let (org, _, _) = linked(&l, "acme").await;
     let (other, _, _) = linked(&l, "other").await;
     let dump = database_bytes(&l).await;
@@ -81,7 +80,7 @@ async fn no_token_is_readable_from_a_database_dump_and_ciphertexts_are_bound() {
         assert!(!found, "a token is readable in the database dump");
     }
     // A ciphertext moved to another organization's row does not open there.
-    let db = Database::connect(&l.db.url).await.unwrap();
+    let db = Database::connect(&l.app.db.url).await.unwrap();
     let b = db.get_database_backend();
     let copy = match b {
         sea_orm::DbBackend::Postgres => {
@@ -114,7 +113,7 @@ async fn no_token_is_readable_from_a_database_dump_and_ciphertexts_are_bound() {
 #[tokio::test(flavor = "multi_thread")]
 async fn after_keys_rotate_everything_still_decrypts() {
     let k1 = "1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-    let l = app_with_sandbox(&["--encryption-keys", k1]).await;
+    let l = Linked::start(&["--encryption-keys", k1]).await;
     let (org, _, _) = linked(&l, "acme").await;
     // The new key first, the old one kept to read what it sealed.
     let ring = ponto_bridge::crypto::KeyRing::parse(&format!(
@@ -141,15 +140,22 @@ async fn after_keys_rotate_everything_still_decrypts() {
     );
     // A restarted server with the new ring reads them (the access token is still valid, so
     // opening it needs no call to Ponto).
-    let Linked { app, db, .. } = l;
-    drop(app);
+    let db = l.app.db.clone();
+    drop(l);
     let keys = format!("2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=,{k1}");
-    let restarted = start_on(db, &["--encryption-keys", &keys]).await;
+    let restarted = TestApp::builder()
+        .db(db.clone())
+        .flags(&["--encryption-keys", &keys])
+        .start_linked()
+        .await;
     assert!(restarted.app.connect.tokens.access_token(org).await.is_ok());
     // Without the new key it cannot.
-    let Linked { app, db, .. } = restarted;
-    drop(app);
-    let old_only = start_on(db, &["--encryption-keys", k1]).await;
+    drop(restarted);
+    let old_only = TestApp::builder()
+        .db(db)
+        .flags(&["--encryption-keys", k1])
+        .start_linked()
+        .await;
     assert_eq!(
         old_only
             .app
@@ -167,7 +173,7 @@ async fn after_keys_rotate_everything_still_decrypts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_concurrent_callers_cause_one_refresh() {
     // Scheduled reads would refresh the token too (and take the injected fault below).
-    let l = app_with_sandbox(&["--read-interval-secs", "86400"]).await;
+    let l = Linked::start(&["--read-interval-secs", "86400"]).await;
     let (org, _, _) = linked(&l, "acme").await;
     l.reads_settled("acme").await;
     l.clock.advance(Duration::minutes(31)); // the access token expired
@@ -220,7 +226,7 @@ async fn twenty_concurrent_callers_cause_one_refresh() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() {
-    let l = app_with_sandbox(&[]).await;
+    let l = Linked::start(&[]).await;
     let token = l.token("acme");
     let (org, ponto_org, ponto_accounts) = linked(&l, "acme").await;
     let c = l.connection(&token).await;
@@ -278,12 +284,8 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
     tx.commit().await.unwrap();
 
     // The user revokes the integration at Ponto; the next refresh is refused.
-    l.sb.control(
-        reqwest::Method::POST,
-        &format!("/organizations/{ponto_org}/revoke-integration"),
-        None,
-    )
-    .await;
+    l.sb.organization_does(&ponto_org, "revoke-integration")
+        .await;
     l.clock.advance(Duration::minutes(31));
     assert!(l.app.connect.tokens.access_token(org).await.is_err());
     let c = l.connection(&token).await;
@@ -319,9 +321,9 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
     again.sort();
     assert_eq!(again, ids, "same account ids");
     let q = "{ transactions { edges { node { counterpartName matches { invoice { number status } } } } } }";
-    let body = l.app.gql(&token, q, json!({})).await;
-    let edges = body["data"]["transactions"]["edges"].as_array().unwrap();
-    assert_eq!(edges.len(), 2, "{body}");
+    let data = l.app.gql_data(&token, q, json!({})).await;
+    let edges = data["transactions"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 2, "{data}");
     let matched = edges
         .iter()
         .find(|e| e["node"]["counterpartName"] == "Customer")
@@ -330,15 +332,7 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
         matched["node"]["matches"][0]["invoice"],
         json!({"number": "2026-0001", "status": "PAID"})
     );
-    let types: Vec<_> = l
-        .app
-        .store
-        .events_after(org, 0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type.as_str())
-        .collect();
+    let types = l.event_types("acme").await;
     assert_eq!(
         types,
         [
@@ -357,7 +351,7 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_callers_over_two_instances_cause_one_refresh() {
     let quiet = ["--read-interval-secs", "86400"];
-    let l = app_with_sandbox(&quiet).await;
+    let l = Linked::start(&quiet).await;
     let (org, _, _) = linked(&l, "acme").await;
     let second = l.second_instance_with(&quiet).await;
     l.reads_settled("acme").await;

@@ -1,8 +1,8 @@
 //! The `transactions` listing: Relay pagination over 1,000 rows both ways, every filter, and a
 //! constant number of SQL statements for a page however large.
 
-use crate::helpers::{TestApp, TestDb, spawn_app, spawn_app_on};
 use crate::seed::{account, date, eur, invoice, transaction};
+use crate::support::TestApp;
 use chrono::Duration;
 use ponto_bridge::domain::ids::{AccountId, OrganizationId};
 use ponto_bridge::domain::money::{Currency, Money};
@@ -40,7 +40,7 @@ async fn seed_many(app: &TestApp, n: usize) -> (OrganizationId, AccountId) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn walking_1000_transactions_forward_then_backward_returns_each_once_in_a_stable_order() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     seed_many(&app, 1000).await;
     let token = app.full_token("acme");
 
@@ -48,11 +48,11 @@ async fn walking_1000_transactions_forward_then_backward_returns_each_once_in_a_
     let mut after: Option<String> = None;
     let mut pages = 0;
     loop {
-        let body = app
-            .gql(&token, PAGE, json!({"first": 37, "after": after}))
+        let data = app
+            .gql_data(&token, PAGE, json!({"first": 37, "after": after}))
             .await;
-        let conn = &body["data"]["transactions"];
-        let edges = conn["edges"].as_array().unwrap_or_else(|| panic!("{body}"));
+        let conn = &data["transactions"];
+        let edges = conn["edges"].as_array().unwrap_or_else(|| panic!("{data}"));
         forward.extend(edges.iter().map(|e| {
             (
                 e["node"]["id"].as_str().unwrap().to_owned(),
@@ -84,10 +84,10 @@ async fn walking_1000_transactions_forward_then_backward_returns_each_once_in_a_
     let mut backward: Vec<String> = Vec::new();
     let mut before: Option<String> = None;
     loop {
-        let body = app
-            .gql(&token, PAGE, json!({"last": 37, "before": before}))
+        let data = app
+            .gql_data(&token, PAGE, json!({"last": 37, "before": before}))
             .await;
-        let conn = &body["data"]["transactions"];
+        let conn = &data["transactions"];
         let edges = conn["edges"].as_array().unwrap();
         let mut ids: Vec<String> = edges
             .iter()
@@ -104,16 +104,16 @@ async fn walking_1000_transactions_forward_then_backward_returns_each_once_in_a_
     assert_eq!(backward, forward_ids, "the same order both ways");
 
     // A cursor stays valid when newer rows arrive: the next page neither repeats nor skips.
-    let body = app.gql(&token, PAGE, json!({"first": 10})).await;
-    let end = body["data"]["transactions"]["pageInfo"]["endCursor"]
+    let data = app.gql_data(&token, PAGE, json!({"first": 10})).await;
+    let end = data["transactions"]["pageInfo"]["endCursor"]
         .as_str()
         .unwrap()
         .to_owned();
     seed_more(&app).await;
-    let body = app
-        .gql(&token, PAGE, json!({"first": 10, "after": end}))
+    let data = app
+        .gql_data(&token, PAGE, json!({"first": 10, "after": end}))
         .await;
-    let ids: Vec<&str> = body["data"]["transactions"]["edges"]
+    let ids: Vec<&str> = data["transactions"]["edges"]
         .as_array()
         .unwrap()
         .iter()
@@ -147,10 +147,10 @@ async fn seed_more(app: &TestApp) {
 
 async fn filtered(app: &TestApp, token: &str, filter: Value) -> Vec<String> {
     let q = "query($f: TransactionFilterInput) { transactions(first: 100, filter: $f) { edges { node { counterpartName } } } }";
-    let body = app.gql(token, q, json!({"f": filter})).await;
-    let mut names: Vec<String> = body["data"]["transactions"]["edges"]
+    let data = app.gql_data(token, q, json!({"f": filter})).await;
+    let mut names: Vec<String> = data["transactions"]["edges"]
         .as_array()
-        .unwrap_or_else(|| panic!("{body}"))
+        .unwrap_or_else(|| panic!("{data}"))
         .iter()
         .map(|e| e["node"]["counterpartName"].as_str().unwrap().to_owned())
         .collect();
@@ -160,7 +160,7 @@ async fn filtered(app: &TestApp, token: &str, filter: Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_filter() {
-    let (app, _db) = spawn_app().await;
+    let app = TestApp::start().await;
     let org = app.store.ensure_organization("acme").await.unwrap();
     let token = app.full_token("acme");
     let mut tx = app.store.begin_write().await.unwrap();
@@ -324,14 +324,16 @@ async fn every_filter() {
             json!({}),
         )
         .await;
-    assert_eq!(crate::helpers::error_code(&bad), Some("NOT_FOUND"), "{bad}");
+    assert_eq!(crate::support::error_code(&bad), Some("NOT_FOUND"), "{bad}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_page_with_accounts_and_matches_costs_a_constant_number_of_statements() {
     // Nothing but this test's requests touches the database while it counts.
-    let db = TestDb::fresh().await;
-    let app = spawn_app_on(&db, &["--background-tasks", "false"]).await;
+    let app = TestApp::builder()
+        .flags(&["--background-tasks", "false"])
+        .start()
+        .await;
     let org = app.store.ensure_organization("acme").await.unwrap();
     let mut tx = app.store.begin_write().await.unwrap();
     let mut accounts = Vec::new();
@@ -384,10 +386,10 @@ async fn a_page_with_accounts_and_matches_costs_a_constant_number_of_statements(
     let mut counts = Vec::new();
     for n in [10, 100] {
         let before = app.store.statement_count();
-        let body = app.gql(&token, q, json!({"n": n})).await;
-        let edges = body["data"]["transactions"]["edges"]
+        let data = app.gql_data(&token, q, json!({"n": n})).await;
+        let edges = data["transactions"]["edges"]
             .as_array()
-            .unwrap_or_else(|| panic!("{body}"));
+            .unwrap_or_else(|| panic!("{data}"));
         assert_eq!(edges.len(), n as usize);
         assert!(edges.iter().all(|e| e["node"]["account"]["id"].is_string()));
         assert!(

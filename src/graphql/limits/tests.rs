@@ -1,3 +1,5 @@
+//! Unit tests of the request limits: depth, complexity, fragments, cycles and introspection.
+
 use super::*;
 use async_graphql::parser::parse_query;
 

@@ -2,6 +2,7 @@
 //! deleted), pending ones retired — superseded by their booked successor, else removed.
 
 use crate::domain::ids::{AccountId, OrganizationId, TransactionId};
+use crate::domain::transaction::TransactionStatus;
 use crate::error::AppResult;
 use crate::store::{WriteTx, find_in, owned_by, update_in};
 use chrono::{Duration, NaiveDate};
@@ -31,7 +32,7 @@ impl WriteTx {
             .column(bank_transaction::Column::Id)
             .column(bank_transaction::Column::PontoId)
             .filter(bank_transaction::Column::AccountId.eq(account.0))
-            .filter(bank_transaction::Column::Status.eq("BOOKED"))
+            .filter(bank_transaction::Column::Status.eq(TransactionStatus::Booked.as_str()))
             .filter(bank_transaction::Column::RemovedAt.is_null())
             .filter(bank_transaction::Column::SortDate.gte(since))
             .into_tuple()
@@ -84,7 +85,7 @@ impl WriteTx {
             let booked = |q: sea_orm::Select<bank_transaction::Entity>| {
                 q.filter(owned_by::<bank_transaction::Entity>(org))
                     .filter(bank_transaction::Column::AccountId.eq(account.0))
-                    .filter(bank_transaction::Column::Status.eq("BOOKED"))
+                    .filter(bank_transaction::Column::Status.eq(TransactionStatus::Booked.as_str()))
                     .filter(bank_transaction::Column::RemovedAt.is_null())
             };
             let mut by = None;

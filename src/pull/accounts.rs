@@ -3,7 +3,7 @@
 //! `NO_ACCOUNTS_ACTIVATED` problem — all in one transaction.
 
 use super::problems::{authorization_problem, expiring_threshold};
-use super::{Stop, Syncer};
+use super::{Puller, Stop};
 use crate::domain::event::{AccountAuthorizationData, AuthorizationEvent, BalanceData, Event};
 use crate::domain::ids::OrganizationId;
 use crate::domain::problem::Problem;
@@ -28,7 +28,7 @@ fn consent_refused(r: &Resource<AccountAttributes>) -> bool {
     })
 }
 
-impl Syncer {
+impl Puller {
     fn authorization_event(
         &self,
         org: OrganizationId,

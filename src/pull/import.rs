@@ -3,7 +3,7 @@
 //! the read window afterwards (missing ones marked removed); then the pending ones, retiring
 //! those Ponto no longer lists.
 
-use super::Syncer;
+use super::Puller;
 use crate::domain::event::{Event, TransactionData};
 use crate::domain::ids::OrganizationId;
 use crate::domain::money::{Currency, Money};
@@ -76,7 +76,7 @@ fn to_upsert(t: Transaction) -> Result<TransactionUpsert, AppError> {
     })
 }
 
-impl Syncer {
+impl Puller {
     /// Stores one page and announces the transactions it inserted, in one transaction.
     async fn store_page(
         &self,

@@ -1,23 +1,23 @@
 //! Owns the periodic read: claims connections whose read is due (one instance each, by lease)
 //! and reads them; woken at once when a link or a synchronization completes, otherwise polls.
 
-use super::Syncer;
+use super::Puller;
 use chrono::Duration;
 
 /// How long a claimed read may take before another instance may claim it again.
 const READ_LEASE_MINUTES: i64 = 10;
 
 /// Runs until `shutdown` resolves.
-pub async fn run_scheduler(syncer: Syncer, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run_scheduler(puller: Puller, shutdown: impl std::future::Future<Output = ()>) {
     let owner = uuid::Uuid::new_v4().to_string();
-    let wake = syncer.store.bus().reads();
+    let wake = puller.store.bus().reads();
     tokio::pin!(shutdown);
     loop {
-        let lease = syncer.store.clock().now() + Duration::minutes(READ_LEASE_MINUTES);
-        match syncer.store.claim_due_reads(&owner, lease, 20).await {
+        let lease = puller.store.clock().now() + Duration::minutes(READ_LEASE_MINUTES);
+        match puller.store.claim_due_reads(&owner, lease, 20).await {
             Ok(due) => {
                 for org in due {
-                    if let Err(e) = syncer.read_claimed(org, Some(&owner)).await {
+                    if let Err(e) = puller.read_claimed(org, Some(&owner)).await {
                         tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "reading Ponto failed; will retry at the next read");
                     }
                 }
@@ -27,7 +27,7 @@ pub async fn run_scheduler(syncer: Syncer, shutdown: impl std::future::Future<Ou
         tokio::select! {
             _ = &mut shutdown => return,
             _ = wake.notified() => {}
-            _ = tokio::time::sleep(syncer.cfg.scheduler_poll) => {}
+            _ = tokio::time::sleep(puller.cfg.scheduler_poll) => {}
         }
     }
 }

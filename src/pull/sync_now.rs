@@ -2,7 +2,7 @@
 //! and pending transactions) — at most once per account per cooldown — then reading the result
 //! when Ponto is done.
 
-use super::Syncer;
+use super::Puller;
 use crate::domain::ids::{AccountId, OrganizationId};
 use crate::error::{AppError, AppResult};
 use crate::ponto::sync::{SyncSubtype, Synchronization};
@@ -26,7 +26,7 @@ pub struct SyncNowResult {
 /// How long we wait for Ponto to finish before leaving it to the periodic read.
 const WAIT_FOR_PONTO: std::time::Duration = std::time::Duration::from_secs(120);
 
-impl Syncer {
+impl Puller {
     #[tracing::instrument(skip_all, fields(organization = %org))]
     pub async fn sync_now(
         &self,
@@ -90,7 +90,8 @@ impl Syncer {
             next_sync_allowed_at: until,
         };
         let me = self.clone();
-        tokio::spawn(async move { me.follow(org, account, syncs).await });
+        self.followers
+            .spawn(async move { me.follow(org, account, syncs).await });
         Ok(result)
     }
 
@@ -134,7 +135,11 @@ impl Syncer {
         for s in syncs {
             let mut current = s;
             while !current.is_done() && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(pause).await;
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    // Shutting down: record what we saw; the next read picks up the rest.
+                    () = self.followers.stopping() => break,
+                }
                 pause = (pause * 2).min(std::time::Duration::from_secs(5));
                 let Ok(token) = self.connect.tokens.access_token(org).await else {
                     break;
@@ -150,30 +155,37 @@ impl Syncer {
                     }
                 }
             }
-            if let Ok(mut tx) = self.store.begin_write().await {
-                let _ = tx
-                    .update_synchronization(
-                        org,
-                        account,
-                        &current.id,
-                        &current.attributes.status,
-                        &current
-                            .attributes
-                            .errors
-                            .iter()
-                            .map(|e| RecordedError {
-                                code: e.code.clone(),
-                                detail: e.detail.clone(),
-                                meta: e.meta.clone(),
-                            })
-                            .collect::<Vec<_>>(),
-                    )
-                    .await;
-                let _ = tx.commit().await;
+            if let Err(e) = self.record_outcome(org, account, &current).await {
+                tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "could not record a synchronization's outcome");
             }
         }
-        if self.store.read_soon(org).await.is_ok() {
-            self.store.bus().wake_reads();
+        match self.store.read_soon(org).await {
+            Ok(_) => self.store.bus().wake_reads(),
+            Err(e) => {
+                tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "could not schedule the read after syncNow")
+            }
         }
+    }
+
+    async fn record_outcome(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        s: &Synchronization,
+    ) -> AppResult<()> {
+        let errors: Vec<RecordedError> = s
+            .attributes
+            .errors
+            .iter()
+            .map(|e| RecordedError {
+                code: e.code.clone(),
+                detail: e.detail.clone(),
+                meta: e.meta.clone(),
+            })
+            .collect();
+        let mut tx = self.store.begin_write().await?;
+        tx.update_synchronization(org, account, &s.id, &s.attributes.status, &errors)
+            .await?;
+        tx.commit().await
     }
 }

@@ -21,7 +21,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start(clock: SharedClock) -> Self {
-        crate::helpers::init_tracing();
+        super::app::init_tracing();
         let handle = sandbox::start(SandboxOptions::new("127.0.0.1:0".parse().unwrap(), clock))
             .await
             .unwrap();
@@ -123,6 +123,46 @@ impl Sandbox {
         self.transactions_raw(account, body.to_string()).await
     }
 
+    /// What the bank does to a transaction: book a pending one under a new id (the booked
+    /// transaction's document), change one, or delete one.
+    pub async fn book(&self, tx: &str, value_date: &str) -> Value {
+        let path = format!("/transactions/{tx}/book");
+        let body = json!({ "valueDate": value_date });
+        self.control(reqwest::Method::POST, &path, Some(body)).await
+    }
+
+    pub async fn change_transaction(&self, tx: &str, patch: Value) {
+        let path = format!("/transactions/{tx}");
+        self.control(reqwest::Method::PATCH, &path, Some(patch))
+            .await;
+    }
+
+    pub async fn delete_transaction(&self, tx: &str) {
+        let path = format!("/transactions/{tx}");
+        self.control(reqwest::Method::DELETE, &path, None).await;
+    }
+
+    /// Changes an account at the sandbox bank (its authorization expiry, say).
+    pub async fn change_account(&self, account: &str, patch: Value) {
+        let path = format!("/accounts/{account}");
+        self.control(reqwest::Method::PATCH, &path, Some(patch))
+            .await;
+    }
+
+    /// Sets an account's authorization: `valid`, `expired` or `invalid`.
+    pub async fn authorization(&self, account: &str, state: &str) {
+        let path = format!("/accounts/{account}/authorization");
+        let body = json!({ "state": state });
+        self.control(reqwest::Method::POST, &path, Some(body)).await;
+    }
+
+    /// What Ponto or its user does to an organization: `block`, `unblock`,
+    /// `revoke-integration`, or `synchronize` (the answer lists the synchronizations run).
+    pub async fn organization_does(&self, org: &str, action: &str) -> Value {
+        let path = format!("/organizations/{org}/{action}");
+        self.control(reqwest::Method::POST, &path, None).await
+    }
+
     pub async fn fault(&self, body: Value) {
         self.control(reqwest::Method::POST, "/faults", Some(body))
             .await;
@@ -204,16 +244,13 @@ pub async fn finished_sync(
     token: &Secret,
     id: &str,
 ) -> ponto_bridge::ponto::sync::Synchronization {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let s = client.synchronization(token, id).await.unwrap();
-        if s.is_done() {
-            return s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "synchronization {id} never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    super::wait::wait_until(
+        Duration::from_secs(10),
+        "the synchronization to finish",
+        || async {
+            let s = client.synchronization(token, id).await.unwrap();
+            s.is_done().then_some(s)
+        },
+    )
+    .await
 }

@@ -23,14 +23,14 @@ use crate::store::Store;
 use chrono::Duration;
 
 #[derive(Debug, Clone)]
-pub struct SyncConfig {
+pub struct PullConfig {
     pub read_interval: Duration,
     pub window_days: i64,
     pub sync_cooldown: Duration,
     pub scheduler_poll: std::time::Duration,
 }
 
-impl Default for SyncConfig {
+impl Default for PullConfig {
     fn default() -> Self {
         Self {
             read_interval: Duration::hours(1),
@@ -42,11 +42,41 @@ impl Default for SyncConfig {
 }
 
 #[derive(Clone)]
-pub struct Syncer {
+pub struct Puller {
     pub(crate) store: Store,
     pub(crate) connect: Connect,
-    pub(crate) cfg: SyncConfig,
+    pub(crate) cfg: PullConfig,
     pub(crate) metrics: SyncMetrics,
+    pub(crate) followers: Followers,
+}
+
+/// The tasks `syncNow` leaves running to follow Ponto's synchronizations. Shutdown stops them
+/// (each records what it saw and leaves the rest to the next read) and waits for them before
+/// the database pool closes, so no follow-up is cut off between its write and its commit.
+#[derive(Clone, Default)]
+pub(crate) struct Followers {
+    tracker: tokio_util::task::TaskTracker,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Followers {
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tracker.spawn(task);
+    }
+
+    /// Resolves when shutdown has begun.
+    async fn stopping(&self) {
+        self.stop.cancelled().await;
+    }
+
+    /// Stops the followers and waits up to `grace` for them; false when some are still running.
+    pub(crate) async fn shut_down(&self, grace: std::time::Duration) -> bool {
+        self.tracker.close();
+        self.stop.cancel();
+        tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
+    }
 }
 
 /// How a read ended when it could not complete.
@@ -62,13 +92,26 @@ impl From<AppError> for Stop {
     }
 }
 
-impl Syncer {
-    pub fn new(store: Store, connect: Connect, cfg: SyncConfig, metrics: SyncMetrics) -> Self {
+impl Puller {
+    pub fn new(store: Store, connect: Connect, cfg: PullConfig, metrics: SyncMetrics) -> Self {
         Self {
             store,
             connect,
             cfg,
             metrics,
+            followers: Followers::default(),
+        }
+    }
+
+    /// How many `syncNow` follow-ups are running.
+    pub fn follow_ups_running(&self) -> usize {
+        self.followers.tracker.len()
+    }
+
+    /// Stops the work `syncNow` left running and waits up to `grace` for it.
+    pub async fn shut_down(&self, grace: std::time::Duration) {
+        if !self.followers.shut_down(grace).await {
+            tracing::warn!("syncNow follow-ups did not stop within the grace period");
         }
     }
 
