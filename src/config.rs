@@ -238,7 +238,8 @@ pub struct ServeSettings {
     pub return_url_origins: Vec<String>,
 
     /// How often every connected organization's data is read from Ponto (reading only: the
-    /// scheduler never asks Ponto to contact the bank), in seconds.
+    /// scheduler never asks Ponto to contact the bank), in seconds. 0 switches scheduled reads
+    /// off: only the reads asked for run (after linking, `syncNow`, a re-authorization).
     #[arg(long, env = "PB_READ_INTERVAL_SECS", default_value_t = 3600)]
     pub read_interval_secs: u64,
 

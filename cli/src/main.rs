@@ -124,6 +124,13 @@ enum Command {
         /// The `kid` of the first webhook signing key.
         #[arg(long, default_value = ponto_sandbox::webhooks::DEFAULT_KID)]
         webhook_kid: String,
+        /// Send Ponto's webhooks here (ponto-bridge's is `<public URL>/webhooks/ponto`); also
+        /// settable with `PUT /_sandbox/webhooks/target`.
+        #[arg(long, env = "PB_SANDBOX_WEBHOOK_URL")]
+        webhook_url: Option<url::Url>,
+        /// The Ibanity application the webhooks are for (their `aud` claim).
+        #[arg(long, default_value = ponto_sandbox::webhooks::DEFAULT_APPLICATION_ID)]
+        webhook_application_id: String,
     },
 }
 
@@ -280,6 +287,8 @@ async fn run(command: Command) -> Result<(), AppError> {
             tls_key,
             client_ca,
             webhook_kid,
+            webhook_url,
+            webhook_application_id,
         } => {
             init_tracing(LogFormat::Text);
             let read = |p: &std::path::PathBuf| {
@@ -302,6 +311,8 @@ async fn run(command: Command) -> Result<(), AppError> {
             opts.client_secret = ponto_sandbox::ClientSecret::new(client_secret);
             opts.tls = tls;
             opts.webhook_kid = webhook_kid;
+            opts.webhooks.target = webhook_url;
+            opts.webhooks.audience = webhook_application_id;
             let sandbox = ponto_sandbox::start(opts)
                 .await
                 .map_err(|e| AppError::internal(format!("cannot start the sandbox: {e}")))?;

@@ -191,8 +191,9 @@ pub async fn revoke_account(
         .orgs
         .get_mut(&org)
         .and_then(|o| o.integration.as_mut())
+        && i.accounts.remove(&id)
     {
-        i.accounts.remove(&id);
+        world.emit_account("pontoConnect.integration.accountRevoked", org, id);
     }
     Ok(Json(json!({"data": {"id": id.to_string(), "type": "account"}})).into_response())
 }

@@ -157,9 +157,15 @@ pub async fn revoke_integration(State(s): State<SandboxState>, Path(org): Path<U
 }
 
 /// Queues faults: the next matching Ponto API requests answer with them.
-pub async fn add_fault(State(s): State<SandboxState>, Json(f): Json<Fault>) -> Response {
+pub async fn add_fault(State(s): State<SandboxState>, Json(mut f): Json<Fault>) -> Response {
     if f.count == 0 || !(100..600).contains(&f.status) {
         return bad("count must be ≥ 1 and status a valid HTTP status");
+    }
+    if let Some(ms) = f.for_ms {
+        if ms == 0 || ms > 3_600_000 {
+            return bad("forMs is 1 to 3,600,000");
+        }
+        f.until = Some(std::time::Instant::now() + std::time::Duration::from_millis(ms));
     }
     s.world.lock().expect("sandbox state").faults.push_back(f);
     StatusCode::NO_CONTENT.into_response()
@@ -279,6 +285,14 @@ fn set_active(s: &SandboxState, org: Uuid, id: Uuid, on: bool) -> Response {
     } else {
         i.accounts.remove(&id)
     };
+    if changed {
+        let event = if on {
+            "pontoConnect.integration.accountAdded"
+        } else {
+            "pontoConnect.integration.accountRevoked"
+        };
+        world.emit_account(event, org, id);
+    }
     if on && changed {
         world.sync_account_now(id);
     }
@@ -296,13 +310,18 @@ pub async fn unblock(State(s): State<SandboxState>, Path(org): Path<Uuid>) -> Re
 
 fn set_blocked(s: &SandboxState, org: Uuid, blocked: bool) -> Response {
     let mut world = s.world.lock().expect("sandbox state");
-    match world.orgs.get_mut(&org) {
-        Some(o) => {
-            o.blocked = blocked;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => missing("organization"),
+    let Some(o) = world.orgs.get_mut(&org) else {
+        return missing("organization");
+    };
+    if std::mem::replace(&mut o.blocked, blocked) != blocked {
+        let event = if blocked {
+            "pontoConnect.organization.blocked"
+        } else {
+            "pontoConnect.organization.unblocked"
+        };
+        world.emit_org(event, org);
     }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `POST /_sandbox/organizations/{org}/synchronize`: a Ponto-side synchronization (as Ponto runs

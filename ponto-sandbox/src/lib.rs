@@ -7,8 +7,12 @@ mod api;
 mod bank_api;
 mod control;
 mod control_tx;
+mod control_webhooks;
+pub mod deliver;
+pub mod events;
 mod inspect;
 mod oauth;
+pub(crate) mod observe;
 mod render;
 mod state;
 mod sync;
@@ -18,10 +22,7 @@ pub mod webhooks;
 mod wire;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::routing::{delete, get, patch, post, put};
 use pb_clock::SharedClock;
 use state::World;
@@ -64,6 +65,8 @@ pub(crate) struct SandboxState {
     pub sync_window: Duration,
     /// The webhook signing keys (`/webhooks/keys`).
     pub signer: Arc<std::sync::RwLock<webhooks::Signer>>,
+    /// The webhook sender (also the world's, which emits into it).
+    pub outbox: Arc<deliver::Outbox>,
 }
 
 pub struct SandboxOptions {
@@ -77,6 +80,8 @@ pub struct SandboxOptions {
     pub tls: Option<tls::TlsFiles>,
     /// The `kid` of the first webhook signing key.
     pub webhook_kid: String,
+    /// Where webhooks go and how they are retried.
+    pub webhooks: deliver::WebhookOptions,
 }
 
 impl SandboxOptions {
@@ -91,6 +96,7 @@ impl SandboxOptions {
             sync_window: syncs::DEFAULT_SYNC_WINDOW,
             tls: None,
             webhook_kid: webhooks::DEFAULT_KID.into(),
+            webhooks: deliver::WebhookOptions::default(),
         }
     }
 }
@@ -121,18 +127,27 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<SandboxHandle> {
     let addr = listener.local_addr()?;
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     let base_url = format!("{scheme}://{addr}");
+    let signer = Arc::new(std::sync::RwLock::new(webhooks::Signer::new(
+        &opts.webhook_kid,
+    )));
+    let outbox = Arc::new(deliver::Outbox::new(
+        opts.webhooks,
+        opts.clock.clone(),
+        signer.clone(),
+        base_url.clone(),
+    ));
     let state = SandboxState {
         world: Arc::new(Mutex::new(World::new(
             opts.clock,
             &opts.client_id,
             &opts.client_secret,
+            outbox.clone(),
         ))),
         base_url: base_url.clone(),
         sync_delay: opts.sync_delay,
         sync_window: opts.sync_window,
-        signer: Arc::new(std::sync::RwLock::new(webhooks::Signer::new(
-            &opts.webhook_kid,
-        ))),
+        signer,
+        outbox,
     };
     let app = router(state.clone());
     let task = match opts.tls {
@@ -217,7 +232,10 @@ fn router(state: SandboxState) -> Router {
             &format!("{FI_ACCOUNTS}/{{account}}/financial-institution-transactions/{{tx}}"),
             get(bank_api::transaction).patch(bank_api::patch_transaction),
         )
-        .layer(middleware::from_fn_with_state(state.clone(), faults));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::faults,
+        ));
     let control = Router::new()
         .route("/organizations", post(control::create_org))
         .route("/organizations/{org}", get(control::get_org))
@@ -260,11 +278,25 @@ fn router(state: SandboxState) -> Router {
         .route("/stats", get(control::stats))
         .route("/webhooks/keys/rotate", post(webhooks::rotate))
         .route("/webhooks/keys/{kid}", delete(webhooks::remove))
-        .route("/webhooks/sign", post(webhooks::sign));
+        .route("/webhooks/sign", post(webhooks::sign))
+        .route("/webhooks/target", put(control_webhooks::target))
+        .route("/webhooks/emit", post(control_webhooks::emit))
+        .route("/webhooks/duplicate", post(control_webhooks::duplicate))
+        .route("/webhooks/delay", post(control_webhooks::delay))
+        .route("/webhooks/hold", post(control_webhooks::hold))
+        .route("/webhooks/release", post(control_webhooks::release))
+        .route("/webhooks/pause", post(control_webhooks::pause))
+        .route("/webhooks/resume", post(control_webhooks::resume))
+        .route("/webhooks/deliveries", get(control_webhooks::deliveries))
+        .route("/stats/reset", post(observe::reset_stats))
+        .route("/requests", get(observe::requests));
     // Webhook keys live at the API root, not under `/ponto-connect`.
     let keys = Router::new()
         .route("/webhooks/keys", get(webhooks::keys))
-        .layer(middleware::from_fn_with_state(state.clone(), faults));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::faults,
+        ));
     Router::new()
         .nest("/ponto-connect", ponto)
         .merge(keys)
@@ -275,52 +307,4 @@ fn router(state: SandboxState) -> Router {
             get(syncs::reauthorization_page).post(syncs::reauthorization_decision),
         )
         .with_state(state)
-}
-
-/// Counts API requests and answers with a queued fault instead, when one matches.
-async fn faults(State(s): State<SandboxState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let fault = {
-        let mut world = s.world.lock().expect("sandbox state");
-        world.stats.api_requests += 1;
-        *world
-            .stats
-            .requests
-            .entry(format!("{} {path}", req.method()))
-            .or_default() += 1;
-        let pos = world
-            .faults
-            .iter()
-            .position(|f| f.path.as_deref().is_none_or(|p| path.contains(p)));
-        pos.and_then(|i| {
-            let f = world.faults.get_mut(i)?;
-            f.count -= 1;
-            let out = f.clone();
-            if f.count == 0 {
-                world.faults.remove(i);
-            }
-            Some(out)
-        })
-    };
-    let Some(f) = fault else {
-        return next.run(req).await;
-    };
-    if f.delay_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(f.delay_ms)).await;
-    }
-    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let body = match f.body.as_deref() {
-        Some("malformed") => "<html>not json</html>".to_owned(),
-        Some("truncated") => r#"{"data":[{"attributes":{"amount":12.3"#.to_owned(),
-        _ if status.is_success() => return next.run(req).await,
-        _ => {
-            render::error_body("sandboxFault", "Injected fault.", serde_json::json!({})).to_string()
-        }
-    };
-    let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    if let Some(secs) = f.retry_after {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    resp
 }

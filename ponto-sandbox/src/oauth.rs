@@ -223,10 +223,10 @@ pub async fn authorize_decision(State(s): State<SandboxState>, RawForm(form): Ra
         .filter(|i| !i.revoked && i.client_id == request.client_id)
         .map(|i| i.accounts.clone())
         .unwrap_or_default();
-    let integration = match org.integration.as_mut() {
+    let (integration, created) = match org.integration.as_mut() {
         Some(i) if !i.revoked && i.client_id == request.client_id => {
             i.accounts = activated.clone();
-            i.id
+            (i.id, false)
         }
         _ => {
             let i = Integration {
@@ -237,11 +237,18 @@ pub async fn authorize_decision(State(s): State<SandboxState>, RawForm(form): Ra
             };
             let id = i.id;
             org.integration = Some(i);
-            id
+            (id, true)
         }
     };
+    if created {
+        world.emit_org("pontoConnect.integration.created", org_id);
+    }
+    for account in before.difference(&activated) {
+        world.emit_account("pontoConnect.integration.accountRevoked", org_id, *account);
+    }
     // Ponto synchronizes an account as soon as it is authorized.
     for account in activated.difference(&before) {
+        world.emit_account("pontoConnect.integration.accountAdded", org_id, *account);
         world.sync_account_now(*account);
     }
     let code = random_token();

@@ -194,6 +194,13 @@ pub struct Fault {
     /// Only requests whose path contains this.
     #[serde(default)]
     pub path: Option<String>,
+    /// Applies to every matching request for this long instead of to `count` requests (a
+    /// rate limit of a period, say).
+    #[serde(default)]
+    pub for_ms: Option<u64>,
+    /// When a period fault ends.
+    #[serde(skip)]
+    pub until: Option<std::time::Instant>,
 }
 
 fn default_fault_status() -> u16 {
@@ -211,6 +218,14 @@ pub struct Stats {
     pub webhook_key_requests: u64,
     /// API requests by `METHOD /path` (ids included), for tests that count one kind.
     pub requests: std::collections::BTreeMap<String, u64>,
+    /// API requests being answered now.
+    pub concurrent_requests: u64,
+    /// The most API requests in flight at once.
+    pub peak_concurrent_requests: u64,
+    /// The same per Ponto organization (the access token's), by organization id.
+    pub peak_concurrent_requests_by_organization: std::collections::BTreeMap<String, u64>,
+    #[serde(skip)]
+    pub concurrent_by_organization: HashMap<Uuid, u64>,
 }
 
 pub struct World {
@@ -229,10 +244,18 @@ pub struct World {
     pub reauthorizations: HashMap<Uuid, Reauthorization>,
     /// `Ibanity-Idempotency-Key` → the synchronization it created.
     pub idempotency: HashMap<String, Uuid>,
+    /// Where the world's webhook events go.
+    pub outbox: std::sync::Arc<crate::deliver::Outbox>,
+    pub request_log: crate::observe::RequestLog,
 }
 
 impl World {
-    pub fn new(clock: SharedClock, client_id: &str, client_secret: &ClientSecret) -> Self {
+    pub fn new(
+        clock: SharedClock,
+        client_id: &str,
+        client_secret: &ClientSecret,
+        outbox: std::sync::Arc<crate::deliver::Outbox>,
+    ) -> Self {
         Self {
             clock,
             clients: HashMap::from([(client_id.to_owned(), client_secret.clone())]),
@@ -248,7 +271,26 @@ impl World {
             syncs: HashMap::new(),
             reauthorizations: HashMap::new(),
             idempotency: HashMap::new(),
+            outbox,
+            request_log: Default::default(),
         }
+    }
+
+    /// Announces an event to the webhook target (sent after the caller's change is in place:
+    /// delivery runs on its own task).
+    pub fn emit(&self, event: crate::events::PontoEvent) {
+        self.outbox.push(event);
+    }
+
+    /// Announces an organization-level event.
+    pub fn emit_org(&self, event_type: &'static str, org: Uuid) {
+        self.emit(crate::events::PontoEvent::new(event_type, org, self.now()));
+    }
+
+    /// Announces an account-level event.
+    pub fn emit_account(&self, event_type: &'static str, org: Uuid, account: Uuid) {
+        let e = crate::events::PontoEvent::of_account(event_type, org, self.now(), account);
+        self.emit(e);
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -306,8 +348,12 @@ impl World {
     /// Revokes an integration: every token issued for it stops working.
     pub fn revoke_integration(&mut self, org: Uuid) -> Option<Uuid> {
         let integration = self.orgs.get_mut(&org)?.integration.as_mut()?;
+        let was_live = !integration.revoked;
         integration.revoked = true;
         let id = integration.id;
+        if was_live {
+            self.emit_org("pontoConnect.integration.revoked", org);
+        }
         self.refresh_tokens.retain(|_, t| t.integration != id);
         self.access_tokens.retain(|_, t| t.integration != Some(id));
         Some(id)

@@ -4,6 +4,7 @@
 //! and pending ones — or fails with `authorizationInvalid` when the bank refuses the consent.
 
 use super::state::{Synchronization, World};
+use crate::events::SyncOutcome;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -68,7 +69,8 @@ impl World {
         }
     }
 
-    /// Runs a synchronization to its end: success with what it published, or error.
+    /// Runs a synchronization to its end: success with what it published, or error; then
+    /// announces what it changed, as Ponto's webhooks do.
     pub fn complete_sync(&mut self, id: Uuid) {
         let Some(sync) = self.syncs.get(&id).cloned() else {
             return;
@@ -78,22 +80,29 @@ impl World {
         let Some(s) = self.syncs.get_mut(&id) else {
             return;
         };
-        match result {
-            Ok((updated, updated_pending)) => {
+        let outcome = match result {
+            Ok(p) => {
                 s.status = "success".into();
-                s.updated = updated;
-                s.updated_pending = updated_pending;
+                s.updated = p.updated;
+                s.updated_pending = p.updated_pending;
+                p.outcome
             }
             Err(e) => {
                 s.status = "error".into();
                 s.errors = vec![e];
+                SyncOutcome::failed()
             }
-        }
+        };
         s.updated_at = now;
         let done = s.clone();
-        if let Some(a) = self.accounts.get_mut(&done.account) {
-            a.latest_sync = done;
-            a.synchronized_at = now;
+        let Some(a) = self.accounts.get_mut(&done.account) else {
+            return;
+        };
+        a.latest_sync = done;
+        a.synchronized_at = now;
+        let org = a.org;
+        for e in outcome.events(org, sync.account, id, &sync.subtype, now) {
+            self.emit(e);
         }
     }
 
@@ -125,9 +134,9 @@ impl World {
             .collect()
     }
 
-    /// Copies the bank's state into what the API shows, per subtype. Returns the booked and
-    /// pending transactions created or changed.
-    fn publish(&mut self, account: Uuid, subtype: &str) -> Result<(Vec<Uuid>, Vec<Uuid>), Value> {
+    /// Copies the bank's state into what the API shows, per subtype: the booked and pending
+    /// transactions created or changed, and what the webhooks announce.
+    fn publish(&mut self, account: Uuid, subtype: &str) -> Result<Published, Value> {
         let now = self.now();
         let a = self
             .accounts
@@ -136,6 +145,7 @@ impl World {
         if a.authorization_invalid || a.authorization_expires_at <= now {
             return Err(authorization_invalid());
         }
+        let mut outcome = SyncOutcome::unchanged();
         if subtype == "accountDetails" {
             if (a.current_balance, a.available_balance)
                 != (a.bank_current_balance, a.bank_available_balance)
@@ -143,13 +153,18 @@ impl World {
                 a.current_balance = a.bank_current_balance;
                 a.available_balance = a.bank_available_balance;
                 a.balance_changed_at = now;
+                outcome.details_changed = true;
             }
             a.balance_reference_date = now
                 .date_naive()
                 .and_hms_opt(0, 0, 0)
                 .expect("midnight")
                 .and_utc();
-            return Ok((vec![], vec![]));
+            return Ok(Published {
+                updated: vec![],
+                updated_pending: vec![],
+                outcome,
+            });
         }
         let with_pending = subtype == "accountTransactionsWithUnsettled";
         let (mut updated, mut updated_pending) = (vec![], vec![]);
@@ -161,13 +176,40 @@ impl World {
             if !(bank_concerned || shown_concerned) || tx.bank == tx.shown {
                 continue;
             }
+            let new = tx.shown.is_none();
             tx.shown = tx.bank.clone();
             match &tx.shown {
-                Some(d) if d.pending => updated_pending.push(tx.id),
-                Some(_) => updated.push(tx.id),
+                Some(d) if d.pending => {
+                    updated_pending.push(tx.id);
+                    *if new {
+                        &mut outcome.created_pending
+                    } else {
+                        &mut outcome.updated_pending
+                    } += 1;
+                }
+                Some(_) => {
+                    updated.push(tx.id);
+                    *if new {
+                        &mut outcome.created
+                    } else {
+                        &mut outcome.updated
+                    } += 1;
+                }
                 None => {} // deleted at the bank: no longer listed
             }
         }
-        Ok((updated, updated_pending))
+        Ok(Published {
+            updated,
+            updated_pending,
+            outcome,
+        })
     }
+}
+
+/// What a synchronization published: the transactions it lists as updated, and the outcome
+/// its webhooks announce.
+struct Published {
+    updated: Vec<Uuid>,
+    updated_pending: Vec<Uuid>,
+    outcome: SyncOutcome,
 }

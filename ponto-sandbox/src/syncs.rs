@@ -289,6 +289,8 @@ pub async fn reauthorization_decision(
             a.authorized_at = now;
             a.authorization_expires_at = now + chrono::Duration::days(180);
             a.authorization_invalid = false;
+            let org = a.org;
+            world.emit_account("pontoConnect.account.reauthorized", org, account);
         }
         world.sync_account_now(account);
     } else {

@@ -130,7 +130,10 @@ impl Puller {
         owner: Option<&str>,
     ) -> AppResult<()> {
         let outcome = self.read_all(org).await;
-        let next = self.store.clock().now() + self.cfg.read_interval;
+        // An interval of zero switches scheduled reads off: only reads asked for (after linking,
+        // syncNow, a re-authorization, a webhook) happen.
+        let next = (!self.cfg.read_interval.is_zero())
+            .then(|| self.store.clock().now() + self.cfg.read_interval);
         let error = match &outcome {
             Ok(()) | Err(Stop::Broken) => None,
             Err(Stop::Failed(e)) => Some(e.to_string()),

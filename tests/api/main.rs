@@ -34,6 +34,7 @@ mod posture;
 mod problems;
 mod rotation;
 mod sandbox_sync;
+mod sandbox_webhooks;
 mod schema;
 mod schema_walk;
 mod scopes;

@@ -81,7 +81,7 @@ impl Store {
         &self,
         org: OrganizationId,
         owner: Option<&str>,
-        next: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
         error: Option<&str>,
     ) -> AppResult<()> {
         let now = self.clock().now();

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod child;
 pub mod db;
 pub mod linked;
+pub mod receiver;
 pub mod sandbox;
 pub mod time;
 pub mod wait;
@@ -15,6 +16,7 @@ pub use app::{TEST_SECRET, TOKEN_TTL_SECS, TestApp, error_code, get_text, gql_at
 pub use browser::Browser;
 pub use db::{TestDb, pg_admin_url};
 pub use linked::{Linked, RETURN, TEST_KEYS};
+pub use receiver::{Received, Receiver};
 pub use sandbox::{REDIRECT, Sandbox, finished_sync};
 pub use time::{clock_start, day, day_date};
 pub use wait::wait_until;

@@ -22,9 +22,11 @@ pub struct Sandbox {
 impl Sandbox {
     pub async fn start(clock: SharedClock) -> Self {
         super::app::init_tracing();
-        let handle = sandbox::start(SandboxOptions::new("127.0.0.1:0".parse().unwrap(), clock))
-            .await
-            .unwrap();
+        let mut opts = SandboxOptions::new("127.0.0.1:0".parse().unwrap(), clock);
+        // Webhook retries in milliseconds, not Ponto's seconds and minutes.
+        opts.webhooks.retry_delays = [50, 100, 200].map(Duration::from_millis).to_vec();
+        opts.webhooks.timeout = Duration::from_secs(2);
+        let handle = sandbox::start(opts).await.unwrap();
         let base = handle.base_url.clone();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -166,6 +168,21 @@ impl Sandbox {
     pub async fn fault(&self, body: Value) {
         self.control(reqwest::Method::POST, "/faults", Some(body))
             .await;
+    }
+
+    /// Sends the sandbox's webhooks to `url`.
+    pub async fn webhooks_to(&self, url: &str) {
+        let body = json!({ "url": url });
+        self.control(reqwest::Method::PUT, "/webhooks/target", Some(body))
+            .await;
+    }
+
+    /// Emits one event on demand; returns its `data.id`.
+    pub async fn emit(&self, event: Value) -> String {
+        let e = self
+            .control(reqwest::Method::POST, "/webhooks/emit", Some(event))
+            .await;
+        e["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn stats(&self) -> Value {

@@ -1,0 +1,135 @@
+//! A webhook receiver on loopback: records every POST (its `Signature` header and body bytes)
+//! in arrival order and answers as scripted (500 to the next few, 200 otherwise). Tests read
+//! its log to see what a sender really did.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request as received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub signature: Option<String>,
+    pub body: Bytes,
+    /// What we answered.
+    pub status: u16,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    /// `data.id` and `data.type`.
+    pub fn id_and_type(&self) -> (String, String) {
+        let v = self.json();
+        let s = |k: &str| v["data"][k].as_str().unwrap_or_default().to_owned();
+        (s("id"), s("type"))
+    }
+}
+
+#[derive(Default)]
+struct Log {
+    received: Vec<Received>,
+    /// Answer 500 to this many more requests.
+    fail_next: u32,
+    /// Answer this many more requests only after 5 s (a sender's timeout is shorter).
+    hang_next: u32,
+}
+
+pub struct Receiver {
+    /// The URL to send to.
+    pub url: String,
+    log: Arc<Mutex<Log>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn receive(
+    State(log): State<Arc<Mutex<Log>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let hang = {
+        let mut log = log.lock().unwrap();
+        let hang = log.hang_next > 0;
+        log.hang_next = log.hang_next.saturating_sub(1);
+        hang
+    };
+    if hang {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let mut log = log.lock().unwrap();
+    let status = if log.fail_next > 0 {
+        log.fail_next -= 1;
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    let signature = headers
+        .get("signature")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    log.received.push(Received {
+        signature,
+        body,
+        status: status.as_u16(),
+    });
+    status
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(log.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.ok();
+        });
+        Self { url, log, task }
+    }
+
+    /// Answers 500 to the next `n` requests.
+    pub fn fail_next(&self, n: u32) {
+        self.log.lock().unwrap().fail_next = n;
+    }
+
+    /// Answers the next `n` requests only after 5 s.
+    pub fn hang_next(&self, n: u32) {
+        self.log.lock().unwrap().hang_next = n;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.log.lock().unwrap().received.clone()
+    }
+
+    /// Waits until at least `n` requests arrived; returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        super::wait_until(Duration::from_secs(15), "webhooks to arrive", || async {
+            let got = self.received();
+            if got.len() >= n {
+                Ok(got)
+            } else {
+                Err(format!(
+                    "{} of {n}: {:?}",
+                    got.len(),
+                    got.iter().map(Received::id_and_type).collect::<Vec<_>>()
+                ))
+            }
+        })
+        .await
+    }
+}
