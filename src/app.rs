@@ -29,6 +29,7 @@ pub struct App {
     auth: Arc<Authenticator>,
     connect: Connect,
     puller: Puller,
+    processor: crate::inbound::process::Processor,
     public_url: url::Url,
     grace: std::time::Duration,
     flow_retention: chrono::Duration,
@@ -132,6 +133,12 @@ impl App {
             secrets = if settings.encryption_keys.is_some() { "configured" } else { "generated into the data directory" },
             "security posture"
         );
+        let processor = crate::inbound::process::Processor::new(
+            store.clone(),
+            puller.clone(),
+            serve.processor_config(),
+            metrics.inbound.clone(),
+        );
         let router = router(AppState::new(
             store.clone(),
             schema,
@@ -148,6 +155,7 @@ impl App {
             auth,
             connect,
             puller,
+            processor,
             public_url,
             grace: serve.shutdown_grace(),
             flow_retention: chrono::Duration::hours(serve.flow_retention_hours),
@@ -192,7 +200,7 @@ impl App {
                 let _ = stopped.wait_for(|s| *s).await;
             }
         };
-        let (scheduler, cleanup) = if self.background_tasks {
+        let (scheduler, cleanup, processor) = if self.background_tasks {
             (
                 Some(tokio::spawn(crate::pull::run_scheduler(
                     self.puller.clone(),
@@ -204,9 +212,12 @@ impl App {
                     self.poll,
                     until_stopped(),
                 ))),
+                Some(tokio::spawn(
+                    self.processor.clone().run(until_stopped(), self.grace),
+                )),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         let grace = self.grace;
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
@@ -232,6 +243,12 @@ impl App {
         }
         if let Some(cleanup) = cleanup {
             cleanup.abort();
+        }
+        // It waits up to the grace period for the effects it started.
+        if let Some(processor) = processor
+            && let Err(e) = processor.await
+        {
+            tracing::warn!(error = %e, "the Ponto webhook processor stopped abnormally");
         }
         self.puller.shut_down(grace).await;
         self.store.close().await;

@@ -25,6 +25,7 @@ pub struct Bus {
     events: broadcast::Sender<EventSignal>,
     deliveries: Arc<Notify>,
     reads: Arc<Notify>,
+    inbound: Arc<Notify>,
 }
 
 impl Default for Bus {
@@ -40,6 +41,7 @@ impl Bus {
             events,
             deliveries: Arc::new(Notify::new()),
             reads: Arc::new(Notify::new()),
+            inbound: Arc::new(Notify::new()),
         }
     }
 
@@ -67,6 +69,15 @@ impl Bus {
 
     pub fn reads(&self) -> Arc<Notify> {
         self.reads.clone()
+    }
+
+    /// Wakes the inbound processor: a Ponto webhook was stored, or parked ones became due.
+    pub fn wake_inbound(&self) {
+        self.inbound.notify_one();
+    }
+
+    pub fn inbound(&self) -> Arc<Notify> {
+        self.inbound.clone()
     }
 
     /// Wakes the delivery worker when new deliveries may be due.

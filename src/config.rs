@@ -293,6 +293,33 @@ pub struct ServeSettings {
     )]
     pub ponto_webhook_max_body_bytes: usize,
 
+    /// Ponto webhook effects (pulls) running at once, in all.
+    #[arg(long, env = "PB_INBOUND_CONCURRENCY", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub inbound_concurrency: u16,
+
+    /// Ponto webhook effects running at once for one Ponto organization.
+    #[arg(long, env = "PB_INBOUND_PER_ORGANIZATION", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub inbound_per_organization: u16,
+
+    /// How long a worker's claim on a stored webhook lasts, in seconds; a worker that dies
+    /// leaves its events to others after this.
+    #[arg(long, env = "PB_INBOUND_LEASE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub inbound_lease_secs: i64,
+
+    /// Attempts at a webhook's effect before it is FAILED (retried after 1 s, 5 s, 30 s, 2 min,
+    /// 10 min, then every 30 min); `retryInboundEvents` requeues failed ones.
+    #[arg(long, env = "PB_INBOUND_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub inbound_max_attempts: i32,
+
+    /// Days processed and ignored Ponto webhooks are kept.
+    #[arg(long, env = "PB_INBOUND_RETENTION_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(i64).range(0..))]
+    pub inbound_retention_days: i64,
+
     /// Deepest GraphQL selection accepted.
     #[arg(long, env = "PB_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
     pub graphql_max_depth: usize,
@@ -324,6 +351,18 @@ impl ServeSettings {
         self.public_url.clone().unwrap_or_else(|| {
             url::Url::parse(&format!("http://{bound}")).expect("socket address forms a URL")
         })
+    }
+
+    /// How stored Ponto webhooks are processed.
+    pub fn processor_config(&self) -> crate::inbound::process::ProcessorConfig {
+        crate::inbound::process::ProcessorConfig {
+            concurrency: self.inbound_concurrency.into(),
+            per_organization: self.inbound_per_organization.into(),
+            lease: chrono::Duration::seconds(self.inbound_lease_secs),
+            max_attempts: self.inbound_max_attempts,
+            retention: chrono::Duration::days(self.inbound_retention_days),
+            poll: Duration::from_millis(self.scheduler_poll_ms.max(10)),
+        }
     }
 
     pub fn shutdown_grace(&self) -> Duration {

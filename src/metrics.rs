@@ -5,6 +5,7 @@ use crate::ponto::webhook::Rejection;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,10 +53,43 @@ impl SyncMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InboundLabel {
+    /// Ponto's event type, or `other` for types Ponto does not document (bounded cardinality).
+    pub r#type: String,
+    pub status: &'static str,
+}
+
+/// Processing of stored Ponto webhooks.
+#[derive(Clone, Default)]
+pub struct InboundMetrics {
+    /// Events that reached a status, by Ponto type and status.
+    pub events: Family<InboundLabel, Counter>,
+    /// Events waiting for a worker now (`PENDING`; parked ones excluded).
+    pub waiting: Gauge,
+    /// Age in seconds of the oldest waiting event (0 when none waits).
+    pub lag_seconds: Gauge,
+    /// Webhook effects (pulls) running now.
+    pub pulls_in_flight: Gauge,
+}
+
+impl InboundMetrics {
+    pub fn reached(&self, event_type: &str, status: &'static str) {
+        let known = crate::ponto::event::KNOWN_TYPES.contains(&event_type);
+        self.events
+            .get_or_create(&InboundLabel {
+                r#type: if known { event_type } else { "other" }.to_owned(),
+                status,
+            })
+            .inc();
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub webhooks: WebhookMetrics,
     pub sync: SyncMetrics,
+    pub inbound: InboundMetrics,
 }
 
 impl Default for Metrics {
@@ -104,10 +138,32 @@ impl Metrics {
             "Bank transactions seen for the first time",
             sync.transactions_imported.clone(),
         );
+        let inbound = InboundMetrics::default();
+        registry.register(
+            "ponto_inbound_events",
+            "Stored Ponto webhooks that reached a status, by type and status",
+            inbound.events.clone(),
+        );
+        registry.register(
+            "ponto_inbound_events_waiting",
+            "Stored Ponto webhooks waiting for a worker (PENDING)",
+            inbound.waiting.clone(),
+        );
+        registry.register(
+            "ponto_inbound_lag_seconds",
+            "Age of the oldest PENDING Ponto webhook (parked ones excluded)",
+            inbound.lag_seconds.clone(),
+        );
+        registry.register(
+            "ponto_inbound_pulls_in_flight",
+            "Ponto webhook effects (pulls) running",
+            inbound.pulls_in_flight.clone(),
+        );
         Self {
             registry,
             webhooks,
             sync,
+            inbound,
         }
     }
 

@@ -41,6 +41,11 @@ pub struct Model {
     /// Start of the current window counting Ponto re-authorization requests for this account.
     pub reauth_window_started_at: Option<DateTimeUtc>,
     pub reauth_window_count: i32,
+    /// When Ponto last reached the bank for this account (its latest synchronization).
+    pub bank_synchronized_at: Option<DateTimeUtc>,
+    /// Who holds the account's pull lease (a read or a webhook's pull), and until when.
+    pub pull_lease_owner: Option<String>,
+    pub pull_lease_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -179,7 +179,11 @@ async fn answer_fault(f: super::state::Fault, req: Request, next: Next) -> Respo
     let body = match f.body.as_deref() {
         Some("malformed") => "<html>not json</html>".to_owned(),
         Some("truncated") => r#"{"data":[{"attributes":{"amount":12.3"#.to_owned(),
-        _ if status.is_success() => return next.run(req).await,
+        _ if status.is_success() => {
+            let resp = next.run(req).await;
+            tokio::time::sleep(std::time::Duration::from_millis(f.delay_after_ms)).await;
+            return resp;
+        }
         _ => {
             render::error_body("sandboxFault", "Injected fault.", serde_json::json!({})).to_string()
         }

@@ -188,6 +188,10 @@ pub struct Fault {
     /// Delay before answering, in milliseconds (applies with or without a status).
     #[serde(default)]
     pub delay_ms: u64,
+    /// With a 2xx status: the real answer is computed at once and held this long before it is
+    /// sent (a listing that is stale by the time it arrives).
+    #[serde(default)]
+    pub delay_after_ms: u64,
     /// `"malformed"` (not JSON) or `"truncated"` (JSON cut in half); default: an error body.
     #[serde(default)]
     pub body: Option<String>,

@@ -177,6 +177,7 @@ impl World {
                 continue;
             }
             let new = tx.shown.is_none();
+            let tx_was_pending = tx.shown.as_ref().is_some_and(|s| s.pending);
             tx.shown = tx.bank.clone();
             match &tx.shown {
                 Some(d) if d.pending => {
@@ -195,7 +196,15 @@ impl World {
                         &mut outcome.updated
                     } += 1;
                 }
-                None => {} // deleted at the bank: no longer listed
+                // Deleted at the bank: no longer listed, but the synchronization changed the
+                // set, so its webhook says so (a client rereads the set and sees the absence).
+                None => {
+                    if tx_was_pending {
+                        outcome.updated_pending += 1;
+                    } else {
+                        outcome.updated += 1;
+                    }
+                }
             }
         }
         Ok(Published {

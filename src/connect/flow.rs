@@ -401,6 +401,7 @@ impl Connect {
             Connect::token_binding("refresh_token_enc", conn, org),
         )?;
         let mut tx = self.store.begin_write().await?;
+        let parked_for = ponto_org.clone();
         let outcome = tx
             .link_connection(
                 org,
@@ -422,8 +423,15 @@ impl Connect {
             }
             LinkOutcome::Linked { no_accounts, .. } => {
                 tx.commit().await?;
-                // The first import starts now.
+                // The first import starts now; Ponto's events that came before the link apply.
                 self.store.bus().wake_reads();
+                match self.store.unpark_inbound(&parked_for).await {
+                    Ok(0) => {}
+                    Ok(_) => self.store.bus().wake_inbound(),
+                    Err(e) => {
+                        tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "could not reconsider parked Ponto webhooks; they wait for the next link")
+                    }
+                }
                 Ok(Some(if no_accounts {
                     FlowOutcome::NoAccountsActivated
                 } else {

@@ -21,12 +21,16 @@ pub enum EventType {
     ConnectionNoAccountsActivated,
     ConnectionRestored,
     BankTransactionCreated,
+    BankTransactionUpdated,
+    BankTransactionRemoved,
     BankAccountBalanceUpdated,
+    BankAccountAdded,
+    BankAccountRevoked,
     WebhookEndpointDisabled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 19] = [
         EventType::InvoicePaid,
         EventType::InvoicePartiallyPaid,
         EventType::InvoiceOverpaid,
@@ -40,7 +44,11 @@ impl EventType {
         EventType::ConnectionNoAccountsActivated,
         EventType::ConnectionRestored,
         EventType::BankTransactionCreated,
+        EventType::BankTransactionUpdated,
+        EventType::BankTransactionRemoved,
         EventType::BankAccountBalanceUpdated,
+        EventType::BankAccountAdded,
+        EventType::BankAccountRevoked,
         EventType::WebhookEndpointDisabled,
     ];
 
@@ -63,7 +71,11 @@ impl EventType {
             EventType::ConnectionNoAccountsActivated => "connection.no_accounts_activated",
             EventType::ConnectionRestored => "connection.restored",
             EventType::BankTransactionCreated => "bank_transaction.created",
+            EventType::BankTransactionUpdated => "bank_transaction.updated",
+            EventType::BankTransactionRemoved => "bank_transaction.removed",
             EventType::BankAccountBalanceUpdated => "bank_account.balance_updated",
+            EventType::BankAccountAdded => "bank_account.added",
+            EventType::BankAccountRevoked => "bank_account.revoked",
             EventType::WebhookEndpointDisabled => "webhook_endpoint.disabled",
         }
     }
@@ -108,7 +120,8 @@ pub struct ConnectionData {
     pub reason: Option<String>,
 }
 
-/// Data of `bank_transaction.created`.
+/// Data of `bank_transaction.created`, `.updated` (as it is now) and `.removed` (as it was
+/// last seen).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionData {
@@ -131,6 +144,17 @@ pub struct BalanceData {
     pub current_balance: Option<String>,
     pub available_balance: Option<String>,
     pub reference_date: Option<DateTime<Utc>>,
+}
+
+/// Data of `bank_account.added` and `bank_account.revoked` (the user switched the account on
+/// or off in Ponto; a revoked account's history is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountData {
+    pub account_id: String,
+    pub iban: Option<String>,
+    pub currency: String,
+    pub description: Option<String>,
 }
 
 /// Data of `webhook_endpoint.disabled`.
@@ -182,6 +206,34 @@ impl Event {
     pub fn transaction_created(data: TransactionData) -> Self {
         Self {
             event_type: EventType::BankTransactionCreated,
+            data: to_value(data),
+        }
+    }
+
+    pub fn transaction_updated(data: TransactionData) -> Self {
+        Self {
+            event_type: EventType::BankTransactionUpdated,
+            data: to_value(data),
+        }
+    }
+
+    pub fn transaction_removed(data: TransactionData) -> Self {
+        Self {
+            event_type: EventType::BankTransactionRemoved,
+            data: to_value(data),
+        }
+    }
+
+    pub fn account_added(data: AccountData) -> Self {
+        Self {
+            event_type: EventType::BankAccountAdded,
+            data: to_value(data),
+        }
+    }
+
+    pub fn account_revoked(data: AccountData) -> Self {
+        Self {
+            event_type: EventType::BankAccountRevoked,
             data: to_value(data),
         }
     }

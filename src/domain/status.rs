@@ -94,6 +94,22 @@ string_enum!(
 );
 
 string_enum!(
+    /// A Ponto webhook we stored, on its way to its effect.
+    InboundStatus {
+        /// Waiting for a worker (or for its next attempt after a failed pull).
+        Pending => "PENDING",
+        /// Its effect is in place.
+        Processed => "PROCESSED",
+        /// Acknowledged without effect: an unknown type, or a link the user disconnected.
+        Ignored => "IGNORED",
+        /// Its Ponto organization is linked to no tenant yet; reconsidered when a link commits.
+        Parked => "PARKED",
+        /// Its pull kept failing; `retryInboundEvents` requeues it.
+        Failed => "FAILED",
+    }
+);
+
+string_enum!(
     /// How a browser flow through Ponto ended: stored on the flow, and sent back to the return
     /// URL as `ponto_status` (pinned words). Several mirror error codes or connection statuses
     /// on purpose; this is the flow's own vocabulary.

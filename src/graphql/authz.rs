@@ -27,7 +27,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 /// The status fields a payload may show a caller without `read` (pinned).
-pub const STATUS_FIELDS: [&str; 4] = ["status", "nextSyncAllowedAt", "expiresAt", "url"];
+pub const STATUS_FIELDS: [&str; 5] = [
+    "status",
+    "nextSyncAllowedAt",
+    "expiresAt",
+    "url",
+    "requeued",
+];
 
 /// Field guard: the caller is authenticated and holds `scope`.
 pub struct RequireScope(pub Scope);

@@ -167,6 +167,9 @@ pub struct BankAccount {
     /// When this account's transactions were last read from Ponto completely (null until its
     /// first import completed).
     last_synced_at: Option<DateTime<Utc>>,
+    /// When Ponto last reached the bank for this account, as its webhooks report it (also when
+    /// nothing changed); null until Ponto told us.
+    bank_synchronized_at: Option<DateTime<Utc>>,
     /// From when `syncNow` may ask Ponto to refresh this account again.
     next_sync_allowed_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
@@ -195,6 +198,7 @@ impl From<Account> for BankAccount {
             authorization_expires_at: a.authorization_expires_at,
             availability: a.availability,
             last_synced_at: a.last_synced_at,
+            bank_synchronized_at: a.bank_synchronized_at,
             next_sync_allowed_at: a.next_sync_allowed_at,
         }
     }

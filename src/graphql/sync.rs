@@ -1,5 +1,6 @@
-//! Owns `syncNow` and `requestReauthorization`: asking Ponto to synchronize an account with its
-//! bank (rate limited), and getting a link where the user renews an account's consent.
+//! Owns `syncNow`, `requestReauthorization` and `retryInboundEvents`: asking Ponto to
+//! synchronize an account with its bank (rate limited), getting a link where the user renews an
+//! account's consent, and requeuing Ponto webhooks whose effect kept failing.
 
 use super::bank::{BankAccount, decode_account_id};
 use super::errors::GqlResult;
@@ -111,4 +112,37 @@ impl SyncMutation {
             .await?;
         Ok(RequestReauthorizationPayload { url, expires_at })
     }
+
+    /// Requeues the organization's Ponto webhooks whose effect kept failing (`FAILED`), received
+    /// since `since`: they are processed again from their first attempt.
+    #[graphql(guard = "RequireScope(Scope::Admin)")]
+    async fn retry_inbound_events(
+        &self,
+        ctx: &Context<'_>,
+        input: RetryInboundEventsInput,
+    ) -> GqlResult<RetryInboundEventsPayload> {
+        let p = ctx.principal()?;
+        let store = ctx.store()?;
+        let requeued = store
+            .requeue_failed_inbound(p.organization_id, input.since)
+            .await?;
+        if requeued > 0 {
+            store.bus().wake_inbound();
+        }
+        Ok(RetryInboundEventsPayload {
+            requeued: i32::try_from(requeued).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct RetryInboundEventsInput {
+    /// Only events received from this time on.
+    pub since: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct RetryInboundEventsPayload {
+    /// How many failed events were requeued.
+    pub requeued: i32,
 }

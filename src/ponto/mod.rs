@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod error;
+pub mod event;
 pub mod model;
 pub mod sync;
 pub mod transport;

@@ -4,11 +4,13 @@
 
 use super::problems::{authorization_problem, expiring_threshold};
 use super::{Puller, Stop};
-use crate::domain::event::{AccountAuthorizationData, AuthorizationEvent, BalanceData, Event};
+use crate::domain::event::{
+    AccountAuthorizationData, AccountData, AuthorizationEvent, BalanceData, Event,
+};
 use crate::domain::ids::OrganizationId;
 use crate::domain::problem::Problem;
 use crate::domain::status::AccountStatus;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::ponto::model::{AccountAttributes, Resource};
 use crate::store::WriteTx;
 use crate::store::accounts::Account;
@@ -60,25 +62,12 @@ impl Puller {
         };
         let mut active = Vec::new();
         for r in listed {
-            let upsert = crate::connect::account_upsert(r)?;
-            let (before, after) = tx.upsert_account(org, Some(conn), upsert).await?;
-            tx.set_account_status(org, after.id, AccountStatus::Active, None)
-                .await?;
-            let problem =
-                authorization_problem(after.authorization_expires_at, consent_refused(r), now);
-            self.announce(&mut tx, org, before.as_ref(), &after, problem)
-                .await?;
-            let problems: Vec<String> = problem
-                .map(|p| vec![p.code().to_owned()])
-                .unwrap_or_default();
-            tx.set_account_problems(org, after.id, &problems).await?;
-            active.push(after);
+            active.push(self.record_one(&mut tx, org, conn, r, false).await?);
         }
         let listed_ids: Vec<_> = active.iter().map(|a| a.id).collect();
         for a in self.store.accounts_of(org).await? {
             if a.status != AccountStatus::Revoked && !listed_ids.contains(&a.id) {
-                tx.set_account_status(org, a.id, AccountStatus::Revoked, Some(now))
-                    .await?;
+                self.revoke_one(&mut tx, org, &a, now).await?;
             }
         }
         let problems = if active.is_empty() {
@@ -89,6 +78,100 @@ impl Puller {
         tx.set_connection_health(org, problems).await?;
         tx.commit().await?;
         Ok(active)
+    }
+
+    /// Records one account Ponto reports (it is shared, so `ACTIVE`), with its problem and the
+    /// events for what changed; `refused` when Ponto said the bank refused the consent.
+    async fn record_one(
+        &self,
+        tx: &mut WriteTx,
+        org: OrganizationId,
+        conn: crate::domain::ids::ConnectionId,
+        r: &Resource<AccountAttributes>,
+        refused: bool,
+    ) -> Result<Account, AppError> {
+        let now = self.store.clock().now();
+        let upsert = crate::connect::account_upsert(r)?;
+        let (before, after) = tx.upsert_account(org, Some(conn), upsert).await?;
+        if before
+            .as_ref()
+            .is_none_or(|b| b.status == AccountStatus::Revoked)
+        {
+            let added = Event::account_added(account_data(&after));
+            let key = format!("bank_account.added:{}:{}", after.id, now.timestamp());
+            tx.append_event(org, &added, Some(&key)).await?;
+        }
+        tx.set_account_status(org, after.id, AccountStatus::Active, None)
+            .await?;
+        // A deprecated account (or bank) can only come back through a new authorization.
+        let refused = refused || consent_refused(r) || r.attributes.deprecated == Some(true);
+        let problem = authorization_problem(after.authorization_expires_at, refused, now);
+        self.announce(tx, org, before.as_ref(), &after, problem)
+            .await?;
+        let problems: Vec<String> = problem
+            .map(|p| vec![p.code().to_owned()])
+            .unwrap_or_default();
+        tx.set_account_problems(org, after.id, &problems).await?;
+        Ok(after)
+    }
+
+    /// Marks an account Ponto no longer shares as revoked (its history stays), announced once.
+    async fn revoke_one(
+        &self,
+        tx: &mut WriteTx,
+        org: OrganizationId,
+        a: &Account,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), AppError> {
+        tx.set_account_status(org, a.id, AccountStatus::Revoked, Some(now))
+            .await?;
+        let key = format!("bank_account.revoked:{}:{}", a.id, now.timestamp());
+        tx.append_event(org, &Event::account_revoked(account_data(a)), Some(&key))
+            .await?;
+        Ok(())
+    }
+
+    /// Records the one account a webhook is about, as a read would (`refused` forces the
+    /// re-authorization problem a failed synchronization reported).
+    pub(super) async fn record_account(
+        &self,
+        org: OrganizationId,
+        r: &Resource<AccountAttributes>,
+        refused: bool,
+    ) -> Result<Account, Stop> {
+        let mut tx = self.store.begin_write().await?;
+        let Some(conn) = tx.linked_connection(org).await? else {
+            tx.rollback().await?;
+            return Err(Stop::Broken);
+        };
+        let after = self.record_one(&mut tx, org, conn, r, refused).await?;
+        // The link has an account again: `NO_ACCOUNTS_ACTIVATED` no longer holds.
+        tx.set_connection_health(org, vec![]).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Marks the account a webhook says was switched off as revoked, if it still is live here.
+    pub(super) async fn revoke_account(&self, org: OrganizationId, a: &Account) -> AppResult<()> {
+        if a.status == AccountStatus::Revoked {
+            return Ok(());
+        }
+        let now = self.store.clock().now();
+        let mut tx = self.store.begin_write().await?;
+        self.revoke_one(&mut tx, org, a, now).await?;
+        let live = self
+            .store
+            .accounts_of(org)
+            .await?
+            .iter()
+            .any(|o| o.id != a.id && o.status == AccountStatus::Active);
+        let problems = if live {
+            vec![]
+        } else {
+            vec![Problem::NoAccountsActivated.code().to_owned()]
+        };
+        tx.set_connection_health(org, problems).await?;
+        tx.commit().await
     }
 
     /// Events for what changed on one account: balances, and its authorization problem.
@@ -167,5 +250,14 @@ impl Puller {
             }
         }
         Ok(())
+    }
+}
+
+fn account_data(a: &Account) -> AccountData {
+    AccountData {
+        account_id: a.id.to_string(),
+        iban: a.reference.clone(),
+        currency: a.currency.code().to_owned(),
+        description: a.description.clone(),
     }
 }

@@ -14,7 +14,7 @@ use crate::ponto::PontoError;
 use crate::ponto::model::Transaction;
 use crate::secret::Secret;
 use crate::store::accounts::Account;
-use crate::store::transactions::{TransactionUpsert, Upserted};
+use crate::store::transactions::{Retired, Transaction as Row, TransactionUpsert, Upserted};
 use chrono::Duration;
 use std::collections::HashSet;
 
@@ -77,8 +77,9 @@ fn to_upsert(t: Transaction) -> Result<TransactionUpsert, AppError> {
 }
 
 impl Puller {
-    /// Stores one page and announces the transactions it inserted, in one transaction.
-    async fn store_page(
+    /// Stores one page and announces the transactions it inserted or changed, in one
+    /// transaction. Returns the Ponto ids it held.
+    pub(super) async fn store_page(
         &self,
         org: OrganizationId,
         account: &Account,
@@ -93,36 +94,56 @@ impl Puller {
         let done = tx
             .upsert_transactions(org, account.id, rows.clone())
             .await?;
+        let data =
+            |id: &crate::domain::ids::TransactionId, r: &TransactionUpsert| TransactionData {
+                transaction_id: id.to_string(),
+                account_id: account.id.to_string(),
+                status: r.status.as_str().to_owned(),
+                amount: r.amount.to_string(),
+                currency: r.amount.currency.code().to_owned(),
+                counterpart_name: r.counterpart_name.clone(),
+                value_date: r.value_date,
+            };
+        let mut inserted = 0;
         let events: Vec<(Event, Option<String>)> = rows
             .iter()
             .zip(&done)
             .filter_map(|(r, u)| match u {
-                Upserted::Inserted(id) => Some((
-                    Event::transaction_created(TransactionData {
-                        transaction_id: id.to_string(),
-                        account_id: account.id.to_string(),
-                        status: r.status.as_str().to_owned(),
-                        amount: r.amount.to_string(),
-                        currency: r.amount.currency.code().to_owned(),
-                        counterpart_name: r.counterpart_name.clone(),
-                        value_date: r.value_date,
-                    }),
-                    Some(format!(
-                        "bank_transaction.created:{}:{}",
-                        account.id, r.ponto_id
-                    )),
-                )),
-                _ => None,
+                Upserted::Inserted(id) => {
+                    inserted += 1;
+                    Some((
+                        Event::transaction_created(data(id, r)),
+                        Some(format!(
+                            "bank_transaction.created:{}:{}",
+                            account.id, r.ponto_id
+                        )),
+                    ))
+                }
+                // Only a real change is an update: a re-read of the same row is `Unchanged`.
+                Upserted::Updated(id) => Some((Event::transaction_updated(data(id, r)), None)),
+                Upserted::Unchanged(_) => None,
             })
             .collect();
-        let inserted = events.len() as u64;
         tx.append_fresh_events(org, events).await?;
         tx.commit().await?;
         self.metrics.transactions_imported.inc_by(inserted);
         Ok(ids)
     }
 
+    /// Reads an account's booked transactions (the whole history the first time, the window
+    /// afterwards) and then its pending ones, under the account's pull lease.
     pub(super) async fn import_account(
+        &self,
+        org: OrganizationId,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<(), ImportError> {
+        let _lease = self.account_lease(org, account.id).await?;
+        self.import_booked(org, token, account).await?;
+        self.import_pending(org, token, account).await
+    }
+
+    async fn import_booked(
         &self,
         org: OrganizationId,
         token: &Secret,
@@ -174,11 +195,24 @@ impl Puller {
             }
         }
         let mut tx = self.store.begin_write().await?;
-        tx.mark_missing_removed(org, account.id, window_start, &reported)
+        let removed = tx
+            .mark_missing_removed(org, account.id, window_start, &reported)
+            .await?;
+        tx.append_fresh_events(org, removed_events(&removed))
             .await?;
         tx.commit().await?;
+        Ok(())
+    }
 
-        // Pending: Ponto lists them all; the ones it stopped listing are retired.
+    /// Pending: Ponto lists them all; the ones it stopped listing are retired (a delta cannot
+    /// show an absence, so a webhook's pull of pending transactions does this whole step too).
+    pub(super) async fn import_pending(
+        &self,
+        org: OrganizationId,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<(), ImportError> {
+        let ponto = self.connect.ponto()?;
         let pending = ponto
             .all_transactions(token, &account.ponto_id, true)
             .await?;
@@ -187,8 +221,35 @@ impl Puller {
             listed.extend(self.store_page(org, account, chunk.to_vec()).await?);
         }
         let mut tx = self.store.begin_write().await?;
-        tx.retire_pending(org, account.id, &listed).await?;
+        let retired = tx.retire_pending(org, account.id, &listed).await?;
+        let removed: Vec<Row> = retired
+            .into_iter()
+            .filter(|(_, r)| *r == Retired::Removed)
+            .map(|(t, _)| t)
+            .collect();
+        tx.append_fresh_events(org, removed_events(&removed))
+            .await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// `bank_transaction.removed` for rows Ponto stopped reporting, once per row.
+fn removed_events(removed: &[Row]) -> Vec<(Event, Option<String>)> {
+    removed
+        .iter()
+        .map(|t| {
+            let data = TransactionData {
+                transaction_id: t.id.to_string(),
+                account_id: t.account_id.to_string(),
+                status: t.status.as_str().to_owned(),
+                amount: t.amount.to_string(),
+                currency: t.amount.currency.code().to_owned(),
+                counterpart_name: t.counterpart_name.clone(),
+                value_date: t.value_date,
+            };
+            let key = format!("bank_transaction.removed:{}:{}", t.account_id, t.ponto_id);
+            (Event::transaction_removed(data), Some(key))
+        })
+        .collect()
 }

@@ -5,12 +5,15 @@
 
 mod accounts;
 mod import;
+mod lease;
 pub mod problems;
 mod scheduler;
 mod sync_now;
+mod webhook;
 
 pub use scheduler::run_scheduler;
 pub use sync_now::{SyncNowResult, SyncStarted};
+pub use webhook::Effect;
 
 use crate::connect::Connect;
 use crate::domain::ids::OrganizationId;

@@ -235,6 +235,51 @@ impl World {
                 );
                 self.assert_a_connected().await;
             }
+            "mutation.retryInboundEvents" => {
+                // A's Ponto webhook whose effect failed: only A can requeue it.
+                let store = &app.store;
+                let body =
+                    br#"{"data":{"id":"iso-evt-1","type":"pontoConnect.account.detailsUpdated"}}"#;
+                let stored = store
+                    .store_inbound_event(ponto_bridge::store::inbound::NewInboundEvent {
+                        ponto_event_id: "iso-evt-1",
+                        ponto_organization_id: None,
+                        event_type: "pontoConnect.account.detailsUpdated",
+                        raw_body: body,
+                    })
+                    .await
+                    .unwrap();
+                assert!(stored);
+                let until = store.clock().now() + chrono::Duration::minutes(1);
+                let claimed = store.claim_inbound("isolation", until, 10).await.unwrap();
+                let failed = ponto_bridge::domain::status::InboundStatus::Failed;
+                assert!(
+                    store
+                        .finish_inbound(
+                            claimed[0].id,
+                            "isolation",
+                            failed,
+                            Some(self.a.org),
+                            Some("test")
+                        )
+                        .await
+                        .unwrap()
+                );
+                let m = "mutation($s: DateTime!) { retryInboundEvents(input: {since: $s}) { requeued } }";
+                let since =
+                    json!({"s": (store.clock().now() - chrono::Duration::days(1)).to_rfc3339()});
+                let b = app.gql_data(tb, m, since.clone()).await;
+                assert_eq!(
+                    b["retryInboundEvents"]["requeued"], 0,
+                    "B requeues nothing of A's"
+                );
+                assert_eq!(
+                    store.inbound_status("iso-evt-1").await.unwrap().as_deref(),
+                    Some(failed.as_str())
+                );
+                let a = app.gql_data(ta, m, since).await;
+                assert_eq!(a["retryInboundEvents"]["requeued"], 1, "A's own: {a}");
+            }
             other => panic!(
                 "root field {other} has no tenant-isolation case: add one to tests/api/isolation.rs"
             ),
@@ -273,7 +318,8 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_root_field_crosses_organizations() {
-    let linked = Linked::start(&[]).await;
+    // No background work: the cases seed rows (a failed webhook, say) a worker would take.
+    let linked = Linked::start(&["--background-tasks", "false"]).await;
     let app = linked.app;
     let a = seed_org(&app.store, "org-a").await;
     let b = seed_org(&app.store, "org-b").await;

@@ -21,6 +21,7 @@ mod events;
 mod extremes;
 mod flows;
 mod health;
+mod inbound;
 mod instances;
 mod invoices;
 mod isolation;

@@ -340,7 +340,10 @@ async fn unusable_requests_get_clear_codes_and_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_an_application_id_webhooks_are_refused_as_not_configured() {
-    let l = Linked::start(&[]).await;
+    let l = crate::support::TestApp::builder()
+        .adjust(|s| s.ponto.ponto_application_id = None)
+        .start_linked()
+        .await;
     let body = event("00000000-0000-4000-8000-000000000010", "x");
     let sig = l.sign(&body, "").await;
     assert_eq!(

@@ -14,14 +14,21 @@ use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 
 /// Pinned: what a payload may show a caller without `read`, besides `id` and `__typename`.
-const PAYLOAD_VISIBLE: [&str; 5] = [
+const PAYLOAD_VISIBLE: [&str; 6] = [
     "userErrors",
     "status",
     "nextSyncAllowedAt",
     "expiresAt",
     "url",
+    "requeued",
 ];
-const STATUS: [&str; 4] = ["status", "nextSyncAllowedAt", "expiresAt", "url"];
+const STATUS: [&str; 5] = [
+    "status",
+    "nextSyncAllowedAt",
+    "expiresAt",
+    "url",
+    "requeued",
+];
 
 /// Where a field stands for a caller without `read`, by its position in a payload.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -222,6 +229,11 @@ fn call(name: &str, w: &World, who: Caller) -> (String, String, Value) {
             "(input: {accountId: $a, customerIpAddress: \"203.0.113.9\"})",
             json!({"a": w.accounts[if who == Caller::WriteOnly { 1 } else { 2 }]}),
         ),
+        "retryInboundEvents" => (
+            "($s: DateTime!)",
+            "(input: {since: $s})",
+            json!({"s": (w.l.clock_now() - Duration::days(1)).to_rfc3339()}),
+        ),
         other => panic!("no call for mutation `{other}`: add one to tests/api/scopes.rs"),
     };
     (defs.to_owned(), args.to_owned(), vars)
@@ -339,8 +351,6 @@ async fn world() -> World {
 async fn a_write_only_token_sees_ids_and_statuses_in_payloads_and_no_tenant_data() {
     let w = world().await;
     let schema = Schema::fetch(&w.l.app).await;
-    let write_only = w.l.app.token("acme", &[Scope::Write]);
-    let read_write = w.l.app.token("acme", &[Scope::Read, Scope::Write]);
     let mut mutations: Vec<&Field> = schema.mutations().iter().collect();
     // Unlinking last: the others need the link.
     mutations.sort_by_key(|f| f.name == "disconnectPonto");
@@ -355,6 +365,11 @@ async fn a_write_only_token_sees_ids_and_statuses_in_payloads_and_no_tenant_data
         let sel = doc.selection(payload, &[], &[payload.to_owned()], Position::Payload);
         expected_types.extend(doc.types.iter().cloned());
 
+        // The mutation's own scope without `read`, then with it (`write`, or `admin`).
+        let scope =
+            crate::surface::call(&format!("mutation.{}", m.name)).map_or(Scope::Write, |c| c.scope);
+        let write_only = w.l.app.token("acme", &[scope]);
+        let read_write = w.l.app.token("acme", &[Scope::Read, scope]);
         let (defs, args, vars) = call(&m.name, &w, Caller::WriteOnly);
         let query = format!("mutation{defs} {{ {}{args} {{ {sel} }} }}", m.name);
         let body = w.l.app.gql(&write_only, &query, vars).await;

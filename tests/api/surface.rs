@@ -97,6 +97,11 @@ pub fn call(field: &str) -> Option<Call> {
             "mutation($id: ID!) { requestReauthorization(input: {accountId: $id, returnUrl: \"https://app.example/\"}) { url } }",
             json!({"id": ponto_bridge::graphql::ids::encode("BankAccount", uuid::Uuid::now_v7())}),
         ),
+        "mutation.retryInboundEvents" => c(
+            Scope::Admin,
+            "mutation($s: DateTime!) { retryInboundEvents(input: {since: $s}) { requeued } }",
+            json!({"s": chrono::Utc::now().to_rfc3339()}),
+        ),
         "mutation.voidInvoice" => c(
             Scope::Write,
             "mutation($id: ID) { voidInvoice(input: {id: $id}) { userErrors { code } } }",

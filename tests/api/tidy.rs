@@ -6,7 +6,7 @@
 
 use ponto_bridge::domain::invoice::{InvoiceKind, InvoiceStatus};
 use ponto_bridge::domain::status::{
-    AccountStatus, ConnectionStatus, DeliveryStatus, EndpointStatus, MatchMethod,
+    AccountStatus, ConnectionStatus, DeliveryStatus, EndpointStatus, InboundStatus, MatchMethod,
 };
 use ponto_bridge::domain::transaction::TransactionStatus;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,7 @@ fn status_words() -> Vec<&'static str> {
     words.extend(MatchMethod::ALL.iter().map(|s| s.as_str()));
     words.extend(EndpointStatus::ALL.iter().map(|s| s.as_str()));
     words.extend(DeliveryStatus::ALL.iter().map(|s| s.as_str()));
+    words.extend(InboundStatus::ALL.iter().map(|s| s.as_str()));
     words.extend(TransactionStatus::ALL.iter().map(|s| s.as_str()));
     words.extend(InvoiceKind::ALL.iter().map(|s| s.as_str()));
     words.extend(InvoiceStatus::ALL.iter().map(|s| s.as_str()));

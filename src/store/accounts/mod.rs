@@ -40,6 +40,9 @@ pub struct Account {
     pub status: AccountStatus,
     pub problems: Vec<String>,
     pub last_synced_at: Option<DateTime<Utc>>,
+    /// When Ponto last reached the bank for the account (a synchronization without change
+    /// says so too); independent of our own imports.
+    pub bank_synchronized_at: Option<DateTime<Utc>>,
     pub last_sync_error: Option<String>,
     pub next_sync_allowed_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -85,6 +88,7 @@ impl TryFrom<bank_account::Model> for Account {
             })?,
             problems: parse_problems(&m.problems),
             last_synced_at: m.last_synced_at,
+            bank_synchronized_at: m.bank_synchronized_at,
             last_sync_error: m.last_sync_error,
             next_sync_allowed_at: m.next_sync_allowed_at,
             revoked_at: m.revoked_at,
@@ -131,6 +135,20 @@ impl Store {
             .into_iter()
             .map(Account::try_from)
             .collect()
+    }
+
+    /// The tenant's account with this Ponto id, if it has one.
+    pub async fn account_by_ponto_id(
+        &self,
+        org: OrganizationId,
+        ponto_id: &str,
+    ) -> AppResult<Option<Account>> {
+        find_in::<bank_account::Entity>(org)
+            .filter(bank_account::Column::PontoId.eq(ponto_id))
+            .one(self.conn())
+            .await?
+            .map(Account::try_from)
+            .transpose()
     }
 
     pub async fn account(&self, org: OrganizationId, id: AccountId) -> AppResult<Option<Account>> {

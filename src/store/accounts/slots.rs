@@ -140,3 +140,70 @@ impl WriteTx {
         Ok(())
     }
 }
+
+impl Store {
+    /// Claims the account's pull lease for `owner` until `until`; `false` while another holder's
+    /// lease lasts. A read and a webhook's pull of one account take it in turn.
+    pub async fn claim_pull_lease(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> AppResult<bool> {
+        use bank_account::Column as C;
+        let now = self.clock().now();
+        let n = update_in::<bank_account::Entity>(org)
+            .col_expr(C::PullLeaseOwner, Some(owner.to_owned()).into())
+            .col_expr(C::PullLeaseUntil, Some(until).into())
+            .filter(C::Id.eq(account.0))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(C::PullLeaseUntil.is_null())
+                    .add(C::PullLeaseUntil.lt(now)),
+            )
+            .exec(self.conn())
+            .await?
+            .rows_affected;
+        Ok(n == 1)
+    }
+
+    /// Gives the lease back, if `owner` still holds it.
+    pub async fn release_pull_lease(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        owner: &str,
+    ) -> AppResult<()> {
+        use bank_account::Column as C;
+        update_in::<bank_account::Entity>(org)
+            .col_expr(C::PullLeaseOwner, Option::<String>::None.into())
+            .col_expr(C::PullLeaseUntil, Option::<DateTime<Utc>>::None.into())
+            .filter(C::Id.eq(account.0))
+            .filter(C::PullLeaseOwner.eq(owner))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Records that Ponto reached the bank at `at`, unless a later time is already known.
+    pub async fn bank_synchronized(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        at: DateTime<Utc>,
+    ) -> AppResult<()> {
+        use bank_account::Column as C;
+        update_in::<bank_account::Entity>(org)
+            .col_expr(C::BankSynchronizedAt, Some(at).into())
+            .filter(C::Id.eq(account.0))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(C::BankSynchronizedAt.is_null())
+                    .add(C::BankSynchronizedAt.lt(at)),
+            )
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+}

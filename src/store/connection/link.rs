@@ -128,17 +128,32 @@ impl WriteTx {
         org: OrganizationId,
         link: Link,
     ) -> AppResult<LinkOutcome> {
+        // A link the other tenant disconnected does not hold the Ponto organization: it only
+        // remembers it (so Ponto's late events about it are recognised and ignored).
         let taken = ponto_connection::Entity::find()
             .filter(
                 ponto_connection::Column::PontoOrganizationId
                     .eq(link.ponto_organization_id.as_str()),
             )
             .filter(ponto_connection::Column::OrganizationId.ne(org.0))
+            .filter(ponto_connection::Column::Status.ne(ConnectionStatus::Disconnected.as_str()))
             .one(self.conn())
             .await?;
         if taken.is_some() {
             return Ok(LinkOutcome::Conflict);
         }
+        ponto_connection::Entity::update_many()
+            .col_expr(
+                ponto_connection::Column::PontoOrganizationId,
+                Option::<String>::None.into(),
+            )
+            .filter(
+                ponto_connection::Column::PontoOrganizationId
+                    .eq(link.ponto_organization_id.as_str()),
+            )
+            .filter(ponto_connection::Column::OrganizationId.ne(org.0))
+            .exec(self.conn())
+            .await?;
         let m = match self.connection_model(org).await {
             Ok(m) => m,
             Err(AppError::NotFound(_)) => self.insert_connection(org, link.connection_id).await?,
@@ -336,7 +351,6 @@ impl WriteTx {
         am.refresh_token_enc = Set(None);
         am.access_token_expires_at = Set(None);
         am.disconnected_at = Set(Some(now));
-        am.ponto_organization_id = Set(None);
         am.next_read_at = Set(None);
         am.updated_at = Set(now);
         am.update(self.conn()).await?;

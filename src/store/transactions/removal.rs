@@ -1,6 +1,7 @@
 //! Owns what happens to transactions Ponto stops reporting: booked ones marked removed (never
 //! deleted), pending ones retired — superseded by their booked successor, else removed.
 
+use super::Transaction;
 use crate::domain::ids::{AccountId, OrganizationId, TransactionId};
 use crate::domain::transaction::TransactionStatus;
 use crate::error::AppResult;
@@ -19,32 +20,28 @@ pub enum Retired {
 
 impl WriteTx {
     /// Marks removed the booked transactions of `account` dated from `since` that Ponto did not
-    /// report in a complete read of that window. Returns them.
+    /// report in a complete read of that window. Returns them as they were.
     pub async fn mark_missing_removed(
         &mut self,
         org: OrganizationId,
         account: AccountId,
         since: NaiveDate,
         reported: &HashSet<String>,
-    ) -> AppResult<Vec<TransactionId>> {
-        let candidates: Vec<(uuid::Uuid, String)> = find_in::<bank_transaction::Entity>(org)
-            .select_only()
-            .column(bank_transaction::Column::Id)
-            .column(bank_transaction::Column::PontoId)
+    ) -> AppResult<Vec<Transaction>> {
+        let gone: Vec<Transaction> = find_in::<bank_transaction::Entity>(org)
             .filter(bank_transaction::Column::AccountId.eq(account.0))
             .filter(bank_transaction::Column::Status.eq(TransactionStatus::Booked.as_str()))
             .filter(bank_transaction::Column::RemovedAt.is_null())
             .filter(bank_transaction::Column::SortDate.gte(since))
-            .into_tuple()
             .all(self.conn())
-            .await?;
-        let gone: Vec<uuid::Uuid> = candidates
+            .await?
             .into_iter()
-            .filter(|(_, p)| !reported.contains(p))
-            .map(|(id, _)| id)
-            .collect();
-        self.set_removed(org, &gone).await?;
-        Ok(gone.into_iter().map(Into::into).collect())
+            .filter(|m| !reported.contains(&m.ponto_id))
+            .map(Transaction::try_from)
+            .collect::<AppResult<_>>()?;
+        let ids: Vec<uuid::Uuid> = gone.iter().map(|t| t.id.0).collect();
+        self.set_removed(org, &ids).await?;
+        Ok(gone)
     }
 
     /// Retires the live pending transactions of `account` that Ponto no longer lists: superseded
@@ -55,7 +52,7 @@ impl WriteTx {
         org: OrganizationId,
         account: AccountId,
         listed: &HashSet<String>,
-    ) -> AppResult<Vec<(TransactionId, Retired)>> {
+    ) -> AppResult<Vec<(Transaction, Retired)>> {
         let stale: Vec<bank_transaction::Model> = find_in::<bank_transaction::Entity>(org)
             .filter(bank_transaction::Column::AccountId.eq(account.0))
             .filter(
@@ -139,7 +136,7 @@ impl WriteTx {
                     Retired::Removed
                 }
             };
-            out.push((p.id.into(), outcome));
+            out.push((Transaction::try_from(p)?, outcome));
         }
         Ok(out)
     }

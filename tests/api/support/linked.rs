@@ -24,7 +24,7 @@ pub struct Linked {
 pub const TEST_KEYS: &str = "1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// Flags pointing a server at `sb`, before the test's own `flags` (which may bring their own
-/// encryption keys).
+/// encryption keys or application id).
 fn sandbox_flags(sb: &Sandbox, flags: &[String]) -> Vec<String> {
     let mut all: Vec<String> = [
         "--ponto-api-root",
@@ -43,8 +43,18 @@ fn sandbox_flags(sb: &Sandbox, flags: &[String]) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    if !flags.iter().any(|f| f == "--encryption-keys") {
-        all.extend(["--encryption-keys".to_owned(), TEST_KEYS.to_owned()]);
+    let defaults = [
+        ("--encryption-keys", TEST_KEYS),
+        // The sandbox signs for this application, so its webhooks verify here.
+        (
+            "--ponto-application-id",
+            ponto_sandbox::webhooks::DEFAULT_APPLICATION_ID,
+        ),
+    ];
+    for (flag, value) in defaults {
+        if !flags.iter().any(|f| f == flag) {
+            all.extend([flag.to_owned(), value.to_owned()]);
+        }
     }
     all.extend_from_slice(flags);
     all
@@ -66,6 +76,13 @@ impl Linked {
     /// A server configured for a fresh sandbox, sharing its clock, on a fresh database.
     pub async fn start(flags: &[&str]) -> Self {
         TestApp::builder().flags(flags).start_linked().await
+    }
+
+    /// Points the sandbox's webhooks at this server's `/webhooks/ponto`.
+    pub async fn webhooks_on(&self) {
+        self.sb
+            .webhooks_to(&format!("{}/webhooks/ponto", self.app.base))
+            .await;
     }
 
     /// Another instance on the same database, sandbox and clock.

@@ -2,14 +2,16 @@
 //! key cache), storing each verified event raw exactly once before it is acknowledged, and
 //! counting every outcome. A rejected webhook is logged and counted, never stored.
 
+pub mod process;
+
 use crate::clock::SharedClock;
 use crate::error::AppError;
 use crate::metrics::WebhookMetrics;
+use crate::ponto::event::WebhookEvent;
 use crate::ponto::webhook::{self, Expected, Rejection};
 use crate::ponto::webhook_keys::WebhookKeys;
 use crate::store::Store;
 use crate::store::inbound::NewInboundEvent;
-use serde::Deserialize;
 
 /// How a webhook was taken in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,35 +35,6 @@ pub struct Inbound {
     expected: Expected,
     clock: SharedClock,
     metrics: WebhookMetrics,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    data: EventData,
-}
-
-#[derive(Deserialize)]
-struct EventData {
-    id: String,
-    #[serde(rename = "type")]
-    event_type: String,
-    #[serde(default)]
-    relationships: Option<Relationships>,
-}
-
-#[derive(Deserialize)]
-struct Relationships {
-    organization: Option<Related>,
-}
-
-#[derive(Deserialize)]
-struct Related {
-    data: RelatedId,
-}
-
-#[derive(Deserialize)]
-struct RelatedId {
-    id: String,
 }
 
 impl Inbound {
@@ -123,26 +96,20 @@ impl Inbound {
         let now = self.clock.now().timestamp();
         webhook::verify(signature, body, &key, &self.expected, now)
             .map_err(IntakeError::Rejected)?;
-        let event: Envelope = serde_json::from_slice(body).map_err(|_| IntakeError::NotAnEvent)?;
-        if event.data.id.is_empty() || event.data.id.len() > 200 {
-            return Err(IntakeError::NotAnEvent);
-        }
-        let ponto_org = event
-            .data
-            .relationships
-            .as_ref()
-            .and_then(|r| r.organization.as_ref())
-            .map(|o| o.data.id.as_str());
+        let event = WebhookEvent::parse(body).ok_or(IntakeError::NotAnEvent)?;
         let stored = self
             .store
             .store_inbound_event(NewInboundEvent {
-                ponto_event_id: &event.data.id,
-                ponto_organization_id: ponto_org,
-                event_type: &event.data.event_type,
+                ponto_event_id: &event.id,
+                ponto_organization_id: event.organization.as_deref(),
+                event_type: &event.event_type,
                 raw_body: body,
             })
             .await
             .map_err(IntakeError::Internal)?;
+        if stored {
+            self.store.bus().wake_inbound();
+        }
         Ok(if stored {
             Intake::Stored
         } else {
