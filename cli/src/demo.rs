@@ -38,6 +38,9 @@ pub struct Demo {
     pub token: String,
     pub sandbox: SandboxHandle,
     pub server: tokio::task::JoinHandle<AppResult<()>>,
+    /// The demo organization's id at the sandbox, and its first account there.
+    pub ponto_organization: String,
+    pub first_account: String,
 }
 
 /// Starts the sandbox and the service (until `shutdown`), links the demo organization and
@@ -61,9 +64,13 @@ pub async fn start(
             .map_err(AppError::internal)?;
     serve.ponto.ponto_client_id = Some(sandbox::DEFAULT_CLIENT_ID.into());
     serve.ponto.ponto_client_secret = Some(Secret::new(sandbox::DEFAULT_CLIENT_SECRET));
+    // The sandbox signs its webhooks for this application, and sends them to us.
+    serve.ponto.ponto_application_id = Some(sandbox::webhooks::DEFAULT_APPLICATION_ID.into());
 
     let app = App::build(serve, clock.clone()).await?;
     let public = app.public_url().as_str().trim_end_matches('/').to_owned();
+    let hook = url::Url::parse(&format!("{public}/webhooks/ponto")).map_err(AppError::internal)?;
+    sandbox.send_webhooks_to(Some(hook));
     let token = app.authenticator().mint_hs256_named(
         DEMO_ORG,
         Some("Demo Company BV"),
@@ -72,18 +79,20 @@ pub async fn start(
         7 * 86_400,
     )?;
     let server = tokio::spawn(app.run(shutdown));
-    let demo = Demo {
-        graphql_url: format!("{public}/graphql"),
-        token,
-        sandbox,
-        server,
-    };
-    let client = Client::new(&demo.graphql_url, &demo.token, &demo.sandbox.base_url)?;
+    let graphql_url = format!("{public}/graphql");
+    let client = Client::new(&graphql_url, &token, &sandbox.base_url)?;
     let seeded = client.seed_bank(clock.now().date_naive()).await?;
     client.link(&seeded.org, &seeded.accounts).await?;
     client.wait_for_import().await?;
     client.push_invoices(&seeded.invoices).await?;
-    Ok(demo)
+    Ok(Demo {
+        graphql_url,
+        token,
+        sandbox,
+        server,
+        ponto_organization: seeded.org,
+        first_account: seeded.accounts[0].clone(),
+    })
 }
 
 /// The demo's own SQLite file in the data directory, emptied so every run starts alike.

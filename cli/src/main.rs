@@ -251,6 +251,18 @@ async fn run(command: Command) -> Result<(), AppError> {
             println!(
                 "  {{ pontoConnection {{ status problems {{ code message }} }} bankAccounts {{ nodes {{ description currentBalance {{ amount currency }} }} }} }}"
             );
+            let sb = &demo.sandbox.base_url;
+            println!(
+                "Ponto's webhooks come here: book a transaction at the sandbox bank, let Ponto synchronize, and it shows up within seconds:"
+            );
+            println!(
+                "  curl -X POST {sb}/_sandbox/accounts/{}/transactions -H 'content-type: application/json' -d '{{\"amount\": \"12.34\", \"remittanceInformation\": \"from the demo\"}}'",
+                demo.first_account
+            );
+            println!(
+                "  curl -X POST {sb}/_sandbox/organizations/{}/synchronize",
+                demo.ponto_organization
+            );
             println!("Ctrl-C stops it.");
             demo.server.await.map_err(AppError::internal)?
         }

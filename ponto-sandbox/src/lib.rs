@@ -113,6 +113,11 @@ impl SandboxHandle {
     pub fn stop(&self) {
         self.task.abort();
     }
+
+    /// Sends webhooks to `url` from now on (as `PUT /_sandbox/webhooks/target` does).
+    pub fn send_webhooks_to(&self, url: Option<url::Url>) {
+        self.state.outbox.set_target(url);
+    }
 }
 
 impl Drop for SandboxHandle {

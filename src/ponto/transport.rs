@@ -25,6 +25,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// A longer `Retry-After` than this is not waited for: the error goes to the caller.
     pub max_retry_after: Duration,
+    /// Shared by every clone of the policy, so by every request of one client.
+    pub gate: RateGate,
 }
 
 impl Default for RetryPolicy {
@@ -34,6 +36,34 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
             max_retry_after: Duration::from_secs(30),
+            gate: RateGate::default(),
+        }
+    }
+}
+
+/// Ponto's rate limit is per client, not per request: a 429's `Retry-After` holds back every
+/// request of the client until it has passed, not only the one that was refused.
+#[derive(Debug, Clone, Default)]
+pub struct RateGate(std::sync::Arc<std::sync::Mutex<Option<tokio::time::Instant>>>);
+
+impl RateGate {
+    /// Waits until no `Retry-After` is pending.
+    pub async fn pass(&self) {
+        loop {
+            let until = *self.0.lock().expect("rate gate");
+            match until {
+                Some(t) if t > tokio::time::Instant::now() => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// Closes the gate for `wait` (never shortens an existing pause).
+    pub fn close_for(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut g = self.0.lock().expect("rate gate");
+        if g.is_none_or(|t| t < until) {
+            *g = Some(until);
         }
     }
 }
@@ -114,6 +144,7 @@ pub async fn send(
     let mut attempt = 0;
     loop {
         let last = attempt >= policy.max_retries;
+        policy.gate.pass().await;
         let result = build().send().await;
         let delay = match result {
             Err(e) => {
@@ -144,6 +175,11 @@ pub async fn send(
                 let retryable = status == StatusCode::TOO_MANY_REQUESTS
                     || (status.is_server_error() && replay == Replay::Safe);
                 let wait = after.unwrap_or_else(|| policy.backoff(attempt));
+                if status == StatusCode::TOO_MANY_REQUESTS
+                    && let Some(after) = after
+                {
+                    policy.gate.close_for(after.min(policy.max_retry_after));
+                }
                 if !retryable || last || wait > policy.max_retry_after {
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         return Err(PontoError::RateLimited { retry_after: after });

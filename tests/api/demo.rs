@@ -68,6 +68,50 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
     assert!(txs.iter().any(|t| t["node"]["status"] == "BOOKED"));
     assert_eq!(d["invoices"]["edges"].as_array().unwrap().len(), 55);
 
+    // The printed way to watch a webhook bring a transaction in.
+    let mut curls = Vec::new();
+    while let Some(line) = lines.next_line() {
+        if let Some(c) = line.trim().strip_prefix("curl -X POST ") {
+            curls.push(c.split_whitespace().next().unwrap().to_owned());
+        }
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    let [book, synchronize] = &curls[..] else {
+        panic!("two curl lines: {curls:?}")
+    };
+    let sent = client
+        .post(book)
+        .json(&json!({"amount": "12.34", "remittanceInformation": "from the demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success());
+    assert!(
+        client
+            .post(synchronize)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let q = "{ transactions(first: 5) { edges { node { remittanceInformation } } } }";
+    crate::support::wait_until(
+        std::time::Duration::from_secs(20),
+        "the webhook's transaction",
+        || async {
+            let d = gql_at(&url, &token, q, json!({})).await;
+            d["transactions"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["node"]["remittanceInformation"] == "from the demo")
+        },
+    )
+    .await;
+
     child.kill().unwrap();
     child.wait().unwrap();
 }

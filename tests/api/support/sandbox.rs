@@ -54,6 +54,7 @@ impl Sandbox {
                 base_delay: Duration::from_millis(10),
                 max_delay: Duration::from_millis(100),
                 max_retry_after: Duration::from_secs(5),
+                gate: Default::default(),
             },
         }
     }
