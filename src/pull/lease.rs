@@ -8,21 +8,25 @@ use crate::error::{AppError, AppResult};
 use crate::store::Store;
 use std::time::Duration;
 
-/// How long a holder may keep an account before others may take it (a holder that died).
-const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+/// How long a claim lasts without renewal: a holder that died blocks the account this long.
+const LEASE: chrono::Duration = chrono::Duration::seconds(30);
+/// How often a live holder renews its claim.
+const RENEW: Duration = Duration::from_secs(10);
 /// How long a pull or read waits for its turn before giving up (and being retried).
 const WAIT: Duration = Duration::from_secs(120);
 
-/// The account's lease while held; given back when dropped.
+/// The account's lease while held (renewed in the background); given back when dropped.
 pub(crate) struct AccountLease {
     store: Store,
     org: OrganizationId,
     account: AccountId,
     owner: String,
+    renewal: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for AccountLease {
     fn drop(&mut self) {
+        self.renewal.abort();
         let (store, org, account, owner) = (
             self.store.clone(),
             self.org,
@@ -57,11 +61,22 @@ impl Puller {
                 .claim_pull_lease(org, account, &owner, until)
                 .await?
             {
+                let (store, holder) = (self.store.clone(), owner.clone());
+                let renewal = tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(RENEW).await;
+                        let until = store.clock().now() + LEASE;
+                        if let Err(e) = store.renew_pull_lease(org, account, &holder, until).await {
+                            tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "could not renew an account's pull lease");
+                        }
+                    }
+                });
                 return Ok(AccountLease {
                     store: self.store.clone(),
                     org,
                     account,
                     owner,
+                    renewal,
                 });
             }
             if tokio::time::Instant::now() >= deadline {

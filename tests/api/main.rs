@@ -23,6 +23,7 @@ mod flows;
 mod health;
 mod inbound;
 mod inbound_burst;
+mod inbound_crash;
 mod instances;
 mod invoices;
 mod isolation;

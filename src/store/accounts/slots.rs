@@ -168,6 +168,24 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Extends `owner`'s lease to `until`, if it still holds it.
+    pub async fn renew_pull_lease(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> AppResult<()> {
+        use bank_account::Column as C;
+        update_in::<bank_account::Entity>(org)
+            .col_expr(C::PullLeaseUntil, Some(until).into())
+            .filter(C::Id.eq(account.0))
+            .filter(C::PullLeaseOwner.eq(owner))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Gives the lease back, if `owner` still holds it.
     pub async fn release_pull_lease(
         &self,

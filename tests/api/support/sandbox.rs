@@ -26,7 +26,11 @@ impl Sandbox {
         // Webhook retries in milliseconds, not Ponto's seconds and minutes.
         opts.webhooks.retry_delays = [50, 100, 200].map(Duration::from_millis).to_vec();
         opts.webhooks.timeout = Duration::from_secs(2);
-        let handle = sandbox::start(opts).await.unwrap();
+        Self::from_handle(sandbox::start(opts).await.unwrap())
+    }
+
+    /// Drives a sandbox the test started with its own options.
+    pub fn from_handle(handle: SandboxHandle) -> Self {
         let base = handle.base_url.clone();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
