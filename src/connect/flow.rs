@@ -444,20 +444,26 @@ impl Connect {
     /// `disconnectPonto`: revoke at Ponto (best effort), then unlink here keeping the data.
     #[tracing::instrument(skip_all, fields(organization = %org))]
     pub async fn disconnect(&self, org: OrganizationId) -> AppResult<bool> {
-        if let (Ok(ponto), Some(t)) = (self.ponto(), self.store.sealed_tokens(org).await?)
-            && let Some(sealed) = &t.refresh_enc
-        {
-            let refresh = self.keys.open_secret(
-                sealed,
-                Connect::token_binding("refresh_token_enc", t.connection_id, org),
-            )?;
-            if let Err(e) = ponto.revoke(&refresh).await {
-                tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "revoking at Ponto failed; unlinking anyway");
-            }
-        }
+        let refresh = match self.store.sealed_tokens(org).await? {
+            Some(t) => match &t.refresh_enc {
+                Some(sealed) => Some(self.keys.open_secret(
+                    sealed,
+                    Connect::token_binding("refresh_token_enc", t.connection_id, org),
+                )?),
+                None => None,
+            },
+            None => None,
+        };
+        // Unlinked here first: Ponto announces the revocation at once (`integration.revoked`),
+        // and that webhook must find the link disconnected, not act on it.
         let mut tx = self.store.begin_write().await?;
         let changed = tx.disconnect(org).await?;
         tx.commit().await?;
+        if let (Ok(ponto), Some(refresh)) = (self.ponto(), refresh)
+            && let Err(e) = ponto.revoke(&refresh).await
+        {
+            tracing::warn!(organization = %org, error = %crate::error::Esc(&e), "revoking at Ponto failed; unlinked here anyway");
+        }
         Ok(changed)
     }
 }

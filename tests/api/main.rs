@@ -22,8 +22,6 @@ mod extremes;
 mod flows;
 mod health;
 mod inbound;
-mod inbound_burst;
-mod inbound_crash;
 mod instances;
 mod invoices;
 mod isolation;

@@ -28,6 +28,7 @@ const PER_ORG: usize = 2;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_is_processed_within_the_bounds_and_a_429_pauses_everyone() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let (orgs, per_org, per_account) = burst_shape();
     let l = Linked::start(&[
         "--read-interval-secs",

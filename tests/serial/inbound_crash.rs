@@ -60,6 +60,7 @@ fn serve(db: &str, data: &std::path::Path, sb: &str, port: u16) -> (Child, Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_mid_burst_and_restarted_every_event_takes_effect_once() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     crate::support::init_tracing();
     let mut opts = SandboxOptions::new("127.0.0.1:0".parse().unwrap(), Arc::new(SystemClock));
     // Ponto keeps retrying while the service is down.
