@@ -94,16 +94,10 @@ impl Puller {
         let done = tx
             .upsert_transactions(org, account.id, rows.clone())
             .await?;
-        let data =
-            |id: &crate::domain::ids::TransactionId, r: &TransactionUpsert| TransactionData {
-                transaction_id: id.to_string(),
-                account_id: account.id.to_string(),
-                status: r.status.as_str().to_owned(),
-                amount: r.amount.to_string(),
-                currency: r.amount.currency.code().to_owned(),
-                counterpart_name: r.counterpart_name.clone(),
-                value_date: r.value_date,
-            };
+        let data = |id: &crate::domain::ids::TransactionId, r: &TransactionUpsert| {
+            let (status, name) = (r.status, r.counterpart_name.clone());
+            transaction_data(*id, account.id, status, r.amount, name, r.value_date)
+        };
         let mut inserted = 0;
         let events: Vec<(Event, Option<String>)> = rows
             .iter()
@@ -239,17 +233,30 @@ fn removed_events(removed: &[Row]) -> Vec<(Event, Option<String>)> {
     removed
         .iter()
         .map(|t| {
-            let data = TransactionData {
-                transaction_id: t.id.to_string(),
-                account_id: t.account_id.to_string(),
-                status: t.status.as_str().to_owned(),
-                amount: t.amount.to_string(),
-                currency: t.amount.currency.code().to_owned(),
-                counterpart_name: t.counterpart_name.clone(),
-                value_date: t.value_date,
-            };
+            let name = t.counterpart_name.clone();
+            let data = transaction_data(t.id, t.account_id, t.status, t.amount, name, t.value_date);
             let key = format!("bank_transaction.removed:{}:{}", t.account_id, t.ponto_id);
             (Event::transaction_removed(data), Some(key))
         })
         .collect()
+}
+
+/// The data of a `bank_transaction.*` event.
+fn transaction_data(
+    id: crate::domain::ids::TransactionId,
+    account: crate::domain::ids::AccountId,
+    status: TransactionStatus,
+    amount: Money,
+    counterpart_name: Option<String>,
+    value_date: Option<chrono::NaiveDate>,
+) -> TransactionData {
+    TransactionData {
+        transaction_id: id.to_string(),
+        account_id: account.to_string(),
+        status: status.as_str().to_owned(),
+        amount: amount.to_string(),
+        currency: amount.currency.code().to_owned(),
+        counterpart_name,
+        value_date,
+    }
 }

@@ -16,6 +16,22 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
+/// An update of event `id` that ends `owner`'s claim on it, applied only while `owner` still
+/// holds it (a claim that ran out and was taken by another worker is left to that worker).
+fn end_claim(id: uuid::Uuid, owner: &str) -> sea_orm::UpdateMany<inbound_ponto_event::Entity> {
+    inbound_ponto_event::Entity::update_many()
+        .col_expr(
+            inbound_ponto_event::Column::LeaseOwner,
+            Option::<String>::None.into(),
+        )
+        .col_expr(
+            inbound_ponto_event::Column::LeaseUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .filter(inbound_ponto_event::Column::Id.eq(id))
+        .filter(inbound_ponto_event::Column::LeaseOwner.eq(owner))
+}
+
 /// A stored event a worker claimed.
 #[derive(Debug, Clone)]
 pub struct ClaimedEvent {
@@ -199,16 +215,8 @@ impl Store {
             status,
             InboundStatus::Processed | InboundStatus::Ignored | InboundStatus::Failed
         );
-        let mut q = inbound_ponto_event::Entity::update_many()
+        let mut q = end_claim(id, owner)
             .col_expr(inbound_ponto_event::Column::Status, status.as_str().into())
-            .col_expr(
-                inbound_ponto_event::Column::LeaseOwner,
-                Option::<String>::None.into(),
-            )
-            .col_expr(
-                inbound_ponto_event::Column::LeaseUntil,
-                Option::<DateTime<Utc>>::None.into(),
-            )
             .col_expr(
                 inbound_ponto_event::Column::LastError,
                 error.map(str::to_owned).into(),
@@ -223,13 +231,7 @@ impl Store {
                 Some(org.0).into(),
             );
         }
-        let n = q
-            .filter(inbound_ponto_event::Column::Id.eq(id))
-            .filter(inbound_ponto_event::Column::LeaseOwner.eq(owner))
-            .exec(self.conn())
-            .await?
-            .rows_affected;
-        Ok(n == 1)
+        Ok(q.exec(self.conn()).await?.rows_affected == 1)
     }
 
     /// Gives a claimed event back for another attempt at `next`.
@@ -240,15 +242,7 @@ impl Store {
         next: DateTime<Utc>,
         error: &str,
     ) -> AppResult<bool> {
-        let n = inbound_ponto_event::Entity::update_many()
-            .col_expr(
-                inbound_ponto_event::Column::LeaseOwner,
-                Option::<String>::None.into(),
-            )
-            .col_expr(
-                inbound_ponto_event::Column::LeaseUntil,
-                Option::<DateTime<Utc>>::None.into(),
-            )
+        let n = end_claim(id, owner)
             .col_expr(
                 inbound_ponto_event::Column::NextAttemptAt,
                 Some(next).into(),
@@ -257,8 +251,6 @@ impl Store {
                 inbound_ponto_event::Column::LastError,
                 Some(error.to_owned()).into(),
             )
-            .filter(inbound_ponto_event::Column::Id.eq(id))
-            .filter(inbound_ponto_event::Column::LeaseOwner.eq(owner))
             .exec(self.conn())
             .await?
             .rows_affected;

@@ -249,11 +249,11 @@ async fn duplicate_delay_hold_and_pause_do_what_they_say() {
     want.sort();
     assert_eq!(got, want);
 
-    // The next event waits 400 ms: the one emitted after it arrives first.
+    // The next event waits 1.5 s: the one emitted after it arrives first.
     sb.control(
         post.clone(),
         "/webhooks/delay",
-        Some(json!({"ms": 400, "events": 1})),
+        Some(json!({"ms": 1500, "events": 1})),
     )
     .await;
     let (c, d) = (h.emit(&org, &acc).await, h.emit(&org, &acc).await);
