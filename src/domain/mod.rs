@@ -9,6 +9,7 @@ pub mod invoice;
 pub mod money;
 pub mod problem;
 pub mod reference;
+pub mod remittance;
 pub mod scope;
 pub mod status;
 pub mod transaction;

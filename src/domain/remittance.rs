@@ -1,0 +1,269 @@
+//! Owns reading free remittance text for reconciliation: every structured reference written in
+//! it (OGM/VCS with `+++`/`***`, slashes, spaces or none; RF grouped or not; several in one
+//! text), whether an invoice number stands in it as a whole token, and generating a reference
+//! for an invoice that has none (OGM/VCS by default, RF by an organization's choice).
+
+use super::reference::{StructuredReference, ogm_from_base, rf_from_body};
+
+/// Every valid structured reference in `text`, once each, in the order they appear. Invalid
+/// candidates (a mod-97 typo, say) are not references: they only ever make a suggestion.
+pub fn references_in(text: &str) -> Vec<StructuredReference> {
+    let mut found: Vec<(usize, StructuredReference)> = Vec::new();
+    let mut add = |at: usize, r: StructuredReference| {
+        if !found.iter().any(|(_, f)| *f == r) {
+            found.push((at, r));
+        }
+    };
+    let rfs = rf_candidates(text);
+    for (at, digits) in digit_runs(text) {
+        // Digits inside an RF reference (`RF18 5390 0754 7034`) are its body, not an OGM.
+        let inside_rf = rfs.iter().any(|(s, e, _)| (*s..*e).contains(&at));
+        if !inside_rf && let Ok(r) = StructuredReference::parse(&digits) {
+            add(at, r);
+        }
+    }
+    for (at, _, candidate) in rfs {
+        add(at, candidate);
+    }
+    found.sort_by_key(|(at, _)| *at);
+    found.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Runs of exactly twelve digits, where digits may be grouped by `/`, spaces, dots or dashes
+/// (`090/9337/55493`, `090 9337 55493`, `090933755493`), delimited or not by `+++`/`***`, and
+/// bounded by anything that is not a digit or a letter.
+fn digit_runs(text: &str) -> Vec<(usize, String)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts = bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let (mut j, mut digits, mut last_digit) = (i, String::new(), i);
+        while j < bytes.len() && digits.len() <= 12 {
+            let b = bytes[j];
+            if b.is_ascii_digit() {
+                digits.push(b as char);
+                last_digit = j;
+            } else if !(matches!(b, b'/' | b' ' | b'.' | b'-')
+                && bytes.get(j + 1).is_some_and(u8::is_ascii_digit))
+            {
+                break;
+            }
+            j += 1;
+        }
+        let bounded = bytes
+            .get(last_digit + 1)
+            .is_none_or(|b| !b.is_ascii_alphanumeric());
+        if digits.len() == 12 && bounded {
+            out.push((i, digits));
+            i = last_digit + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// RF references: `RF` and two check digits at a token start, then a body of up to 21
+/// alphanumerics, written whole or in groups separated by single spaces. The longest valid
+/// reading wins, so `RF18 5390 0754 7034 paid` is one reference.
+fn rf_candidates(text: &str) -> Vec<(usize, usize, StructuredReference)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    for i in 0..bytes.len().saturating_sub(3) {
+        let at_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if !at_start || !bytes[i..i + 2].eq_ignore_ascii_case(b"RF") {
+            continue;
+        }
+        // Whole-token prefixes of the spaced form, each a candidate.
+        let mut compact = String::new();
+        let mut ends = Vec::new();
+        let mut j = i;
+        while j < bytes.len() && compact.len() < 25 {
+            let b = bytes[j];
+            if b.is_ascii_alphanumeric() {
+                compact.push(b.to_ascii_uppercase() as char);
+            } else if b == b' ' && bytes.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) {
+                ends.push((compact.clone(), j));
+            } else {
+                break;
+            }
+            j += 1;
+        }
+        let whole_token = bytes.get(j).is_none_or(|b| !b.is_ascii_alphanumeric());
+        if whole_token {
+            ends.push((compact, j));
+        }
+        if let Some((r, end)) = ends
+            .iter()
+            .rev()
+            .find_map(|(c, end)| StructuredReference::parse(c).ok().map(|r| (r, *end)))
+        {
+            out.push((i, end, r));
+        }
+    }
+    out
+}
+
+/// Whether `number` stands in `text` as a whole token: bounded by something that is not a
+/// letter or digit (or the text's ends), compared without regard to case. Numbers shorter than
+/// four characters, or without a digit, are never taken as found.
+pub fn mentions_invoice_number(text: &str, number: &str) -> bool {
+    let number = number.trim();
+    if number.chars().count() < 4 || !number.chars().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let (hay, needle) = (text.to_lowercase(), number.to_lowercase());
+    let mut from = 0;
+    while let Some(pos) = hay[from..].find(&needle) {
+        let start = from + pos;
+        let end = start + needle.len();
+        let before = hay[..start].chars().next_back();
+        let after = hay[end..].chars().next();
+        let bounded = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+        if bounded(before) && bounded(after) {
+            return true;
+        }
+        from = start + needle.chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
+/// The reference style an organization generates for invoices that have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReferenceStyle {
+    /// Belgian structured communication, `+++ddd/dddd/ddddd+++`: what Belgian banks and
+    /// customers expect.
+    #[default]
+    Ogm,
+    /// ISO 11649 creditor reference, `RFkk…`: understood across SEPA.
+    Rf,
+}
+
+/// A reference for an invoice from `seed` (any number; the caller picks another one when the
+/// result is already taken in the organization): ten digits of it for OGM/VCS, its decimal
+/// digits for RF.
+pub fn generate_reference(style: ReferenceStyle, seed: u64) -> StructuredReference {
+    match style {
+        ReferenceStyle::Ogm => ogm_from_base(seed % 10_000_000_000),
+        ReferenceStyle::Rf => rf_from_body(&format!("{:010}", seed % 10_000_000_000))
+            .expect("ten digits are a valid RF body"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn normalized(text: &str) -> Vec<String> {
+        references_in(text)
+            .iter()
+            .map(|r| r.normalized().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_written_form_of_an_ogm_inside_text() {
+        for text in [
+            "Betaling +++090/9337/55493+++ dank u",
+            "***090/9337/55493*** facture",
+            "mededeling 090/9337/55493",
+            "ref 090 9337 55493 merci",
+            "090.9337.55493",
+            "090-9337-55493",
+            "090933755493",
+            "invoice (090933755493).",
+        ] {
+            assert_eq!(normalized(text), ["090933755493"], "{text}");
+        }
+    }
+
+    #[test]
+    fn several_references_in_one_text_once_each_in_order() {
+        let text = "paid RF18 5390 0754 7034 and +++090/9337/55493+++, again RF18539007547034";
+        assert_eq!(normalized(text), ["RF18539007547034", "090933755493"]);
+    }
+
+    #[test]
+    fn not_references() {
+        for text in [
+            "+++090/9337/55494+++", // a mod-97 typo
+            "BE68539007547034",     // an IBAN's digits are not a run of twelve
+            "0909337554931",        // thirteen digits
+            "A090933755493",        // glued to a letter
+            "RF18 5390 0754 7035",  // bad RF check
+            "order 12345",
+        ] {
+            assert_eq!(normalized(text), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn rf_grouped_or_whole_with_text_around() {
+        for text in [
+            "RF18 5390 0754 7034",
+            "Ref: rf18539007547034.",
+            "betaling RF18 5390 0754 7034 factuur 12",
+        ] {
+            assert_eq!(normalized(text), ["RF18539007547034"], "{text}");
+        }
+    }
+
+    #[test]
+    fn invoice_numbers_as_whole_tokens() {
+        assert!(mentions_invoice_number(
+            "Factuur 2026-0042 dank",
+            "2026-0042"
+        ));
+        assert!(mentions_invoice_number("Facture n°2026/0042.", "2026/0042"));
+        assert!(mentions_invoice_number("invoice #INV-2026-7", "inv-2026-7"));
+        // A number that is a prefix of another is not found inside it.
+        assert!(!mentions_invoice_number("Factuur 2026-00421", "2026-0042"));
+        assert!(!mentions_invoice_number("X2026-0042", "2026-0042"));
+        // Too short, or without a digit: never a match.
+        assert!(!mentions_invoice_number("paid 123", "123"));
+        assert!(!mentions_invoice_number("paid ABCDE", "ABCDE"));
+    }
+
+    #[test]
+    fn generated_references_are_valid_in_both_styles() {
+        let ogm = generate_reference(ReferenceStyle::Ogm, 123_456_789);
+        assert_eq!(ogm.normalized(), "012345678939");
+        assert!(StructuredReference::parse(&ogm.to_string()).is_ok());
+        let rf = generate_reference(ReferenceStyle::Rf, 42);
+        assert!(rf.normalized().starts_with("RF"));
+        assert_eq!(StructuredReference::parse(rf.normalized()), Ok(rf));
+    }
+
+    proptest! {
+        #[test]
+        fn a_generated_reference_is_found_in_any_text_around_it(
+            seed in any::<u64>(),
+            rf in any::<bool>(),
+            before in "[a-z ]{0,20}",
+            after in "[a-z ,.]{0,20}",
+            form in 0usize..3,
+        ) {
+            let style = if rf { ReferenceStyle::Rf } else { ReferenceStyle::Ogm };
+            let r = generate_reference(style, seed);
+            let written = match form {
+                0 => r.to_string(),
+                1 => r.normalized().to_owned(),
+                _ => r.to_string().to_lowercase(),
+            };
+            let text = format!("{before} {written} {after}");
+            prop_assert_eq!(references_in(&text), vec![r]);
+        }
+
+        #[test]
+        fn reading_never_panics(text in "\\PC{0,60}", number in "\\PC{0,12}") {
+            let _ = references_in(&text);
+            let _ = mentions_invoice_number(&text, &number);
+        }
+    }
+}
