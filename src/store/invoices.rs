@@ -246,6 +246,33 @@ impl WriteTx {
     /// Inserts or updates an invoice by external id. An unchanged invoice is not written.
     /// Once money is allocated to it, its currency and kind are fixed (CONFLICT). A status
     /// change that follows from a new total is announced in this transaction.
+    /// A structured reference for a sales invoice that has none (the customer pays with it),
+    /// unique in the organization; purchase invoices and credit notes get none (the supplier's
+    /// reference is theirs to give).
+    async fn new_reference(
+        &mut self,
+        org: OrganizationId,
+        kind: InvoiceKind,
+    ) -> AppResult<Option<String>> {
+        use crate::domain::remittance::{ReferenceStyle, generate_reference};
+        use rand::Rng;
+        if kind != InvoiceKind::SalesInvoice {
+            return Ok(None);
+        }
+        loop {
+            let seed: u64 = rand::rng().random();
+            let r = generate_reference(ReferenceStyle::default(), seed);
+            let taken = find_in::<invoice::Entity>(org)
+                .filter(invoice::Column::StructuredReference.eq(r.normalized()))
+                .one(self.conn())
+                .await?
+                .is_some();
+            if !taken {
+                return Ok(Some(r.normalized().to_owned()));
+            }
+        }
+    }
+
     pub async fn upsert_invoice(
         &mut self,
         org: OrganizationId,
@@ -257,6 +284,10 @@ impl WriteTx {
             .one(self.conn())
             .await?;
         let Some(model) = existing else {
+            let reference = match u.structured_reference {
+                Some(r) => Some(r),
+                None => self.new_reference(org, u.kind).await?,
+            };
             let am = invoice::ActiveModel {
                 id: Set(InvoiceId::new().0),
                 organization_id: Set(org.0),
@@ -269,7 +300,7 @@ impl WriteTx {
                 total_minor: Set(u.total.minor),
                 issue_date: Set(u.issue_date),
                 due_date: Set(u.due_date),
-                structured_reference: Set(u.structured_reference),
+                structured_reference: Set(reference),
                 status: Set(InvoiceStatus::Open.as_str().to_owned()),
                 paid_minor: Set(0),
                 written_off_minor: Set(0),
@@ -306,7 +337,16 @@ impl WriteTx {
         am.total_minor.set_ne(u.total.minor);
         am.issue_date.set_ne(u.issue_date);
         am.due_date.set_ne(u.due_date);
-        am.structured_reference.set_ne(u.structured_reference);
+        // A reference once given (or generated) stays when an upsert omits it: a customer may
+        // already be paying with it.
+        match (u.structured_reference, &before.structured_reference) {
+            (Some(r), _) => am.structured_reference.set_ne(Some(r)),
+            (None, Some(_)) => {}
+            (None, None) => {
+                let generated = self.new_reference(org, u.kind).await?;
+                am.structured_reference.set_ne(generated);
+            }
+        }
         am.status.set_ne(status.as_str().to_owned());
         if !am.is_changed() {
             return Ok((before, UpsertOutcome::Unchanged));

@@ -265,3 +265,68 @@ async fn void_by_id_or_external_id_and_filters() {
         "LIKE wildcards are literal"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sales_invoice_without_a_reference_gets_one_and_keeps_it() {
+    let app = TestApp::start().await;
+    let token = app.full_token("acme");
+    let without = |ext: &str, kind: &str| {
+        let mut i = item(ext, "10.00");
+        i.as_object_mut().unwrap().remove("structuredReference");
+        i["kind"] = json!(kind);
+        i
+    };
+    let batch = json!({"inv": [without("s-1", "SALES_INVOICE"), without("s-2", "SALES_INVOICE"),
+                               without("p-1", "PURCHASE_INVOICE")]});
+    let data = app.gql_data(&token, UPSERT, batch.clone()).await;
+    let invoices = data["upsertInvoices"]["invoices"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let reference = |i: usize| {
+        invoices[i]["structuredReference"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let (r1, r2) = (
+        reference(0).expect("generated"),
+        reference(1).expect("generated"),
+    );
+    for r in [&r1, &r2] {
+        let parsed = ponto_bridge::domain::reference::StructuredReference::parse(r);
+        assert!(
+            matches!(
+                parsed,
+                Ok(ponto_bridge::domain::reference::StructuredReference::Ogm(_))
+            ),
+            "{r}"
+        );
+    }
+    assert_ne!(r1, r2, "unique in the organization");
+    assert_eq!(
+        reference(2),
+        None,
+        "a purchase invoice's reference is the supplier's to give"
+    );
+
+    // Upserted again without a reference: the one a customer may be paying with stays.
+    let mut changed = batch.clone();
+    changed["inv"][0]["total"] = json!("12.00");
+    let data = app.gql_data(&token, UPSERT, changed).await;
+    assert_eq!(
+        data["upsertInvoices"]["invoices"][0]["structuredReference"],
+        r1.as_str()
+    );
+    assert_eq!(
+        data["upsertInvoices"]["invoices"][0]["total"]["amount"],
+        "12.00"
+    );
+    // Given one explicitly, the accounting system's reference wins.
+    let mut given = batch;
+    given["inv"][0]["structuredReference"] = json!("RF18 5390 0754 7034");
+    let data = app.gql_data(&token, UPSERT, given).await;
+    assert_eq!(
+        data["upsertInvoices"]["invoices"][0]["structuredReference"],
+        "RF18 5390 0754 7034"
+    );
+}
