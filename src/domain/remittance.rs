@@ -69,36 +69,41 @@ fn digit_runs(text: &str) -> Vec<(usize, String)> {
 }
 
 /// RF references: `RF` and two check digits at a token start, then a body of up to 21
-/// alphanumerics, written whole or in groups separated by single spaces. The longest valid
-/// reading wins, so `RF18 5390 0754 7034 paid` is one reference.
+/// alphanumerics, written whole or in groups of four separated by single spaces (the last group
+/// may be shorter; a group shorter than four ends the reference). The longest valid reading
+/// wins, so `RF18 5390 0754 7034 paid` is one reference and `RF18 2318 6607 82 j` does not
+/// swallow the `j`.
 fn rf_candidates(text: &str) -> Vec<(usize, usize, StructuredReference)> {
     let bytes = text.as_bytes();
+    let alnum = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_alphanumeric);
     let mut out = Vec::new();
     for i in 0..bytes.len().saturating_sub(3) {
-        let at_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        let at_start = i == 0 || !alnum(i - 1);
         if !at_start || !bytes[i..i + 2].eq_ignore_ascii_case(b"RF") {
             continue;
         }
-        // Whole-token prefixes of the spaced form, each a candidate.
-        let mut compact = String::new();
-        let mut ends = Vec::new();
-        let mut j = i;
-        while j < bytes.len() && compact.len() < 25 {
-            let b = bytes[j];
-            if b.is_ascii_alphanumeric() {
-                compact.push(b.to_ascii_uppercase() as char);
-            } else if b == b' ' && bytes.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) {
-                ends.push((compact.clone(), j));
-            } else {
+        // The readings: the first token, then each further group of 1–4 that follows a group
+        // of exactly four, with where each reading ends.
+        let (mut readings, mut compact, mut j) = (Vec::new(), String::new(), i);
+        loop {
+            let start = j;
+            while alnum(j) {
+                j += 1;
+            }
+            let token = &text[start..j];
+            let group = !readings.is_empty();
+            if (group && token.len() > 4) || compact.len() + token.len() > 25 {
+                break;
+            }
+            compact.push_str(&token.to_ascii_uppercase());
+            readings.push((compact.clone(), j));
+            let continues = token.len() == 4 && bytes.get(j) == Some(&b' ') && alnum(j + 1);
+            if !continues {
                 break;
             }
             j += 1;
         }
-        let whole_token = bytes.get(j).is_none_or(|b| !b.is_ascii_alphanumeric());
-        if whole_token {
-            ends.push((compact, j));
-        }
-        if let Some((r, end)) = ends
+        if let Some((r, end)) = readings
             .iter()
             .rev()
             .find_map(|(c, end)| StructuredReference::parse(c).ok().map(|r| (r, *end)))
@@ -209,6 +214,7 @@ mod tests {
             "RF18 5390 0754 7034",
             "Ref: rf18539007547034.",
             "betaling RF18 5390 0754 7034 factuur 12",
+            "RF18 5390 0754 7034, thanks",
         ] {
             assert_eq!(normalized(text), ["RF18539007547034"], "{text}");
         }
@@ -238,6 +244,12 @@ mod tests {
         let rf = generate_reference(ReferenceStyle::Rf, 42);
         assert!(rf.normalized().starts_with("RF"));
         assert_eq!(StructuredReference::parse(rf.normalized()), Ok(rf));
+    }
+
+    #[test]
+    fn a_short_last_group_ends_an_rf_reference() {
+        // Read on into "j", this would be RF182318660782J, itself a valid RF reference.
+        assert_eq!(normalized("RF18 2318 6607 82 j,"), ["RF182318660782"]);
     }
 
     proptest! {
