@@ -130,24 +130,16 @@ async fn main() {
     let (rss_before, _) = memory();
     reset_peak();
     let started = Instant::now();
-    ponto_bridge_cli::demo::link_through_browser(
+    support::link_and_read(
+        &store,
+        org,
         &graphql,
         &token,
         &sb.base_url,
         &ponto_org,
         &accounts,
     )
-    .await
-    .unwrap();
-    while store
-        .connection(org)
-        .await
-        .unwrap()
-        .and_then(|c| c.last_read_at)
-        .is_none()
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    .await;
     let import = started.elapsed();
     let (_, peak) = memory();
     // The benchmark's own pool, outside the store (as a raw client would be).

@@ -98,24 +98,16 @@ async fn main() {
     let hook = format!("{}webhooks/ponto", app.public_url());
     tokio::spawn(app.run(std::future::pending()));
     let org = store.ensure_organization("bench").await.unwrap();
-    ponto_bridge_cli::demo::link_through_browser(
+    support::link_and_read(
+        &store,
+        org,
         &graphql,
         &token,
         &sb.base_url,
         &ponto_org,
         &accounts,
     )
-    .await
-    .unwrap();
-    while store
-        .connection(org)
-        .await
-        .unwrap()
-        .and_then(|c| c.last_read_at)
-        .is_none()
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    .await;
     let db = ponto_bridge::store::connect(&bench_db.url, 4)
         .await
         .unwrap();

@@ -78,3 +78,28 @@ pub async fn sandbox() -> SandboxHandle {
     .await
     .unwrap()
 }
+
+/// Links `accounts` of the sandbox organization through the real browser flow, then waits for
+/// the first read of `org` to end.
+pub async fn link_and_read(
+    store: &ponto_bridge::store::Store,
+    org: ponto_bridge::domain::ids::OrganizationId,
+    graphql: &str,
+    token: &str,
+    sandbox: &str,
+    ponto_org: &str,
+    accounts: &[String],
+) {
+    ponto_bridge_cli::demo::link_through_browser(graphql, token, sandbox, ponto_org, accounts)
+        .await
+        .unwrap();
+    while store
+        .connection(org)
+        .await
+        .unwrap()
+        .and_then(|c| c.last_read_at)
+        .is_none()
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -259,15 +259,12 @@ impl Processor {
 
     /// Refreshes the waiting and lag gauges.
     async fn observe(&self) {
-        let Ok(counts) = self.store.inbound_counts().await else {
+        let Ok(waiting) = self.store.pending_inbound_count().await else {
             return;
         };
-        let waiting: i64 = counts
-            .iter()
-            .filter(|(s, _, _)| s == InboundStatus::Pending.as_str())
-            .map(|(_, _, n)| n)
-            .sum();
-        self.metrics.waiting.set(waiting);
+        self.metrics
+            .waiting
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
         let lag = match self.store.oldest_pending_inbound().await {
             Ok(Some(t)) => (self.store.clock().now() - t).num_seconds().max(0),
             _ => 0,

@@ -199,8 +199,8 @@ impl Puller {
     }
 
     /// Pending: Ponto lists them all; the ones it stopped listing are retired (a delta cannot
-    /// show an absence, so a webhook's pull of pending transactions does this whole step too).
-    pub(super) async fn import_pending(
+    /// show an absence, so a webhook about pending transactions re-reads the account).
+    async fn import_pending(
         &self,
         org: OrganizationId,
         token: &Secret,

@@ -326,6 +326,14 @@ impl Store {
             .await?)
     }
 
+    /// How many events are `PENDING` (an index lookup: metrics read it every second).
+    pub async fn pending_inbound_count(&self) -> AppResult<u64> {
+        Ok(inbound_ponto_event::Entity::find()
+            .filter(inbound_ponto_event::Column::Status.eq(InboundStatus::Pending.as_str()))
+            .count(self.conn())
+            .await?)
+    }
+
     /// When the oldest due `PENDING` event was received (parked ones are not waiting on us).
     pub async fn oldest_pending_inbound(&self) -> AppResult<Option<DateTime<Utc>>> {
         Ok(inbound_ponto_event::Entity::find()

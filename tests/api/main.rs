@@ -22,6 +22,7 @@ mod extremes;
 mod flows;
 mod health;
 mod inbound;
+mod inbound_races;
 mod instances;
 mod invoices;
 mod isolation;

@@ -140,20 +140,9 @@ async fn pkce_single_use_codes_and_rotating_refresh_tokens() {
     let (sb, org, accounts) = world().await;
     let client = sb.client();
     let verifier = pkce_verifier();
-    let back = sb
-        .decide(
-            &sb.authorization_url(&client, "s", &verifier),
-            &org,
-            &[&accounts[0]],
-            true,
-        )
+    let code = sb
+        .authorize(&client, &org, &[&accounts[0]], &verifier)
         .await;
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
 
     let wrong = client
         .exchange_code(&code, &pkce_verifier(), REDIRECT)

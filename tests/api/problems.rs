@@ -230,14 +230,7 @@ async fn reauthorization_required_expiring_and_fixed() {
     assert_eq!(status, 303, "our one-time URL goes on to Ponto");
     assert!(browser.cookie.is_some(), "and binds this browser");
     let link = link.unwrap();
-    let resp =
-        w.l.sb
-            .http
-            .post(&link)
-            .form(&[("decision", "allow")])
-            .send()
-            .await
-            .unwrap();
+    let resp = w.l.sb.renew_consent(&link).await;
     let back = resp.headers()["location"].to_str().unwrap().to_owned();
     assert!(
         back.starts_with(&format!("{}/oauth/ponto/reauthorized?state=", w.l.app.base)),

@@ -100,13 +100,7 @@ async fn each_of_the_15_types_comes_signed_from_the_action_that_causes_it() {
         .request_reauthorization(&tokens.access_token, &a2, REDIRECT)
         .await
         .unwrap();
-    let renewed = sb
-        .http
-        .post(&link)
-        .form(&[("decision", "allow")])
-        .send()
-        .await
-        .unwrap();
+    let renewed = sb.renew_consent(&link).await;
     assert!(renewed.status().is_redirection());
     // The user switches it off again; Ponto blocks and unblocks; the user revokes.
     sb.control(Method::DELETE, &slider, None).await;

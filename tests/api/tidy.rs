@@ -299,7 +299,7 @@ fn each_rule_catches_its_planted_violation() {
         ("src/domain/x.rs", "//! x\nuse axum::Router;\n", "`axum`"),
         (
             "cli/src/x.rs",
-            "//! x\nfn f() -> axum::Router { todo!() }\n",
+            "//! x\nfn f(r: axum::Router) {}\n",
             "`axum`",
         ),
         (

@@ -231,6 +231,34 @@ impl Sandbox {
         url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap()
     }
 
+    /// The user allows `accounts` of `org` on the authorization page opened with `verifier`'s
+    /// challenge; returns the authorization code sent back.
+    pub async fn authorize(
+        &self,
+        client: &PontoClient,
+        org: &str,
+        accounts: &[&str],
+        verifier: &str,
+    ) -> String {
+        let url = self.authorization_url(client, "st", verifier);
+        let back = self.decide(&url, org, accounts, true).await;
+        back.query_pairs()
+            .find(|(k, _)| k == "code")
+            .expect("a code")
+            .1
+            .into_owned()
+    }
+
+    /// The user renews a consent on the page of a re-authorization link; returns the answer.
+    pub async fn renew_consent(&self, link: &str) -> reqwest::Response {
+        self.http
+            .post(link)
+            .form(&[("decision", "allow")])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Authorizes `accounts` of `org` and exchanges the code: a linked client's tokens.
     pub async fn link(
         &self,
@@ -239,20 +267,7 @@ impl Sandbox {
         accounts: &[&str],
     ) -> ponto_bridge::ponto::model::TokenSet {
         let verifier = ponto_bridge::ponto::pkce_verifier();
-        let back = self
-            .decide(
-                &self.authorization_url(client, "st", &verifier),
-                org,
-                accounts,
-                true,
-            )
-            .await;
-        let code = back
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
+        let code = self.authorize(client, org, accounts, &verifier).await;
         client
             .exchange_code(&code, &verifier, REDIRECT)
             .await
