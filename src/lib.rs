@@ -20,6 +20,7 @@ pub mod keyfile;
 pub mod metrics;
 pub mod ponto;
 pub mod pull;
+pub mod reconcile;
 pub mod secret;
 pub mod store;
 

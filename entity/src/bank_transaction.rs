@@ -33,9 +33,17 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub additional_information: Option<String>,
     pub card_reference: Option<String>,
+    /// Every structured reference read from the remittance text, normalized, space-separated
+    /// and space-bounded (` 090933755493 RF18… `).
+    #[sea_orm(column_type = "Text")]
+    pub references_found: Option<String>,
+    /// `counterpart_reference` when it is a valid IBAN, normalized.
+    pub counterpart_iban: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub raw_json: String,
     pub removed_at: Option<DateTimeUtc>,
+    /// When a complete read first missed this booked transaction; cleared when Ponto lists it.
+    pub missing_since: Option<DateTimeUtc>,
     pub superseded_by_id: Option<Uuid>,
     pub ignored_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text")]

@@ -11,6 +11,7 @@ pub struct Model {
     pub external_id: String,
     pub kind: String,
     pub number: String,
+    pub number_key: Option<String>,
     pub counterparty_name: Option<String>,
     pub counterparty_iban: Option<String>,
     pub currency: String,

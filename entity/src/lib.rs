@@ -5,6 +5,7 @@ pub mod bank_transaction;
 pub mod event;
 pub mod inbound_ponto_event;
 pub mod invoice;
+pub mod match_suggestion;
 pub mod oauth_flow;
 pub mod organization;
 pub mod organization_event_seq;

@@ -10,6 +10,7 @@ pub struct Model {
     pub external_id: String,
     pub name: Option<String>,
     pub match_tolerance_minor: i64,
+    pub reference_style: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

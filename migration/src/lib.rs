@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_initial;
 mod m20261201_000001_flow_confirmation_and_reauth_limits;
 mod m20261204_000001_inbound_processing;
+mod m20261205_000001_reconciliation;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261201_000001_flow_confirmation_and_reauth_limits::Migration),
             Box::new(m20261204_000001_inbound_processing::Migration),
+            Box::new(m20261205_000001_reconciliation::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ pub enum EventType {
     InvoicePartiallyPaid,
     InvoiceOverpaid,
     InvoicePaymentReversed,
+    InvoicePaymentPending,
     BankAccountReauthorizationExpiring,
     BankAccountReauthorizationRequired,
     BankAccountReauthorized,
@@ -30,11 +31,12 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 20] = [
         EventType::InvoicePaid,
         EventType::InvoicePartiallyPaid,
         EventType::InvoiceOverpaid,
         EventType::InvoicePaymentReversed,
+        EventType::InvoicePaymentPending,
         EventType::BankAccountReauthorizationExpiring,
         EventType::BankAccountReauthorizationRequired,
         EventType::BankAccountReauthorized,
@@ -58,6 +60,7 @@ impl EventType {
             EventType::InvoicePartiallyPaid => "invoice.partially_paid",
             EventType::InvoiceOverpaid => "invoice.overpaid",
             EventType::InvoicePaymentReversed => "invoice.payment_reversed",
+            EventType::InvoicePaymentPending => "invoice.payment_pending",
             EventType::BankAccountReauthorizationExpiring => {
                 "bank_account.reauthorization_expiring"
             }
@@ -97,6 +100,19 @@ pub struct InvoicePaymentData {
     pub open_amount: String,
     pub currency: String,
     pub paid_at: Option<NaiveDate>,
+    /// A pending transaction looks like the payment.
+    pub payment_pending: bool,
+    /// The live allocations that make up `paidAmount`, oldest first.
+    pub payments: Vec<PaymentData>,
+}
+
+/// One allocation in an `invoice.*` event: which transaction paid how much, and its value date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentData {
+    pub transaction_id: String,
+    pub amount: String,
+    pub value_date: Option<NaiveDate>,
 }
 
 /// Data of `bank_account.*` re-authorization events.
@@ -287,6 +303,7 @@ event_family!(InvoiceEvent {
     PartiallyPaid => InvoicePartiallyPaid,
     Overpaid => InvoiceOverpaid,
     PaymentReversed => InvoicePaymentReversed,
+    PaymentPending => InvoicePaymentPending,
 });
 event_family!(AuthorizationEvent {
     Expiring => BankAccountReauthorizationExpiring,

@@ -138,16 +138,147 @@ pub fn mentions_invoice_number(text: &str, number: &str) -> bool {
     false
 }
 
-/// The reference style an organization generates for invoices that have none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReferenceStyle {
-    /// Belgian structured communication, `+++ddd/dddd/ddddd+++`: what Belgian banks and
-    /// customers expect.
-    #[default]
-    Ogm,
-    /// ISO 11649 creditor reference, `RFkk…`: understood across SEPA.
-    Rf,
+/// Valid references one edit (a changed character, or two neighbours swapped) away from a
+/// reference-shaped string in `text` that fails its check: what a typing slip makes of a real
+/// reference. Only ever grounds for a suggestion.
+pub fn near_references(text: &str) -> Vec<StructuredReference> {
+    let mut out: Vec<StructuredReference> = Vec::new();
+    let mut consider = |written: &str, alphabet: &[u8], from: usize| {
+        if StructuredReference::parse(written).is_ok() {
+            return;
+        }
+        for variant in one_edit_variants(written, alphabet, from) {
+            if let Ok(r) = StructuredReference::parse(&variant)
+                && !out.contains(&r)
+            {
+                out.push(r);
+            }
+        }
+    };
+    for (_, digits) in digit_runs(text) {
+        consider(&digits, b"0123456789", 0);
+    }
+    // RF-shaped: `RF`, two digits, a body, whole or in groups of four (each reading of the
+    // groups is tried, as `rf_candidates` reads them).
+    let tokens: Vec<&str> = text.split(' ').collect();
+    for (i, first) in tokens.iter().enumerate() {
+        let first = first.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        let t = first.to_ascii_uppercase();
+        if !(t.len() >= 4
+            && t.starts_with("RF")
+            && t.as_bytes()[2..4].iter().all(u8::is_ascii_digit))
+        {
+            continue;
+        }
+        let mut reading = t;
+        let mut last = reading.len();
+        for next in tokens[i + 1..].iter().take(6) {
+            if reading.len() >= 5 && reading.len() <= 25 {
+                consider(&reading, b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 2);
+            }
+            let group = next.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+            if last != 4
+                || group.is_empty()
+                || group.len() > 4
+                || !group.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                break;
+            }
+            reading.push_str(&group.to_ascii_uppercase());
+            last = group.len();
+        }
+        if reading.len() >= 5 && reading.len() <= 25 {
+            consider(&reading, b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 2);
+        }
+    }
+    out
 }
+
+/// `s` with one character from `from` on replaced by another of `alphabet`, or two neighbours
+/// swapped.
+fn one_edit_variants(s: &str, alphabet: &[u8], from: usize) -> Vec<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    for i in from..bytes.len() {
+        for &c in alphabet {
+            if c != bytes[i] {
+                let mut v = bytes.to_vec();
+                v[i] = c;
+                out.push(String::from_utf8(v).expect("ASCII"));
+            }
+        }
+        if i + 1 < bytes.len() && bytes[i] != bytes[i + 1] {
+            let mut v = bytes.to_vec();
+            v.swap(i, i + 1);
+            out.push(String::from_utf8(v).expect("ASCII"));
+        }
+    }
+    out
+}
+
+/// Every stretch of `text` that could be an invoice number, case-folded: runs of letters and
+/// digits joined by single other characters (`2026-0042`, `INV/2026/7`), up to six runs and 40
+/// characters, at least four characters with a digit. A superset of what
+/// [`mentions_invoice_number`] accepts, for looking numbers up by index.
+pub fn number_tokens(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let runs: Vec<(usize, usize)> = {
+        let mut runs = Vec::new();
+        let mut start = None;
+        for (i, c) in lower.char_indices() {
+            match (c.is_alphanumeric(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    runs.push((s, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            runs.push((s, lower.len()));
+        }
+        runs
+    };
+    let mut out: Vec<String> = Vec::new();
+    for i in 0..runs.len() {
+        for j in i..runs.len().min(i + 6) {
+            // Runs joined by exactly one character each.
+            if j > i && lower[runs[j - 1].1..runs[j].0].chars().count() != 1 {
+                break;
+            }
+            let span = &lower[runs[i].0..runs[j].1];
+            if span.chars().count() > 40 {
+                break;
+            }
+            if span.chars().count() >= 4
+                && span.chars().any(|c| c.is_ascii_digit())
+                && !out.iter().any(|o| o == span)
+            {
+                out.push(span.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The case-folded form invoice numbers are looked up by.
+pub fn number_key(number: &str) -> String {
+    number.trim().to_lowercase()
+}
+
+super::status::string_enum!(
+    /// The reference style an organization generates for invoices that have none.
+    #[derive(Default)]
+    ReferenceStyle {
+        /// Belgian structured communication, `+++ddd/dddd/ddddd+++`: what Belgian banks and
+        /// customers expect.
+        #[default]
+        Ogm => "OGM",
+        /// ISO 11649 creditor reference, `RFkk…`: understood across SEPA.
+        Rf => "RF",
+    }
+);
 
 /// A reference for an invoice from `seed` (any number; the caller picks another one when the
 /// result is already taken in the organization): ten digits of it for OGM/VCS, its decimal
@@ -237,6 +368,33 @@ mod tests {
     }
 
     #[test]
+    fn near_references_are_one_slip_away() {
+        let near = |t: &str| -> Vec<String> {
+            near_references(t)
+                .iter()
+                .map(|r| r.normalized().to_owned())
+                .collect()
+        };
+        // A changed digit and a swapped pair of +++090/9337/55493+++ both lead back to it.
+        assert!(near("+++090/9337/55483+++").contains(&"090933755493".to_owned()));
+        assert!(near("+++090/9373/55493+++").contains(&"090933755493".to_owned()));
+        assert!(near("RF18 5390 0754 7043").contains(&"RF18539007547034".to_owned()));
+        // A valid reference is not a slip.
+        assert!(near("+++090/9337/55493+++").is_empty());
+    }
+
+    #[test]
+    fn number_tokens_cover_every_mention() {
+        let text = "Factuur INV/2026/0042 en 2026-0043, merci";
+        let tokens = number_tokens(text);
+        for n in ["inv/2026/0042", "2026/0042", "2026-0043"] {
+            assert!(tokens.contains(&n.to_owned()), "{n} in {tokens:?}");
+            assert!(mentions_invoice_number(text, n));
+        }
+        assert!(!tokens.iter().any(|t| t == "en"));
+    }
+
+    #[test]
     fn generated_references_are_valid_in_both_styles() {
         let ogm = generate_reference(ReferenceStyle::Ogm, 123_456_789);
         assert_eq!(ogm.normalized(), "012345678939");
@@ -275,7 +433,21 @@ mod tests {
         #[test]
         fn reading_never_panics(text in "\\PC{0,60}", number in "\\PC{0,12}") {
             let _ = references_in(&text);
+            let _ = near_references(&text);
             let _ = mentions_invoice_number(&text, &number);
+        }
+
+        /// Whatever the text, every number it mentions is among its tokens.
+        #[test]
+        fn a_mentioned_number_is_a_token(
+            before in "[a-zA-Z ,.]{0,15}",
+            number in "[A-Za-z]{0,3}[0-9]{1,4}([-/][0-9]{1,4}){0,2}",
+            after in "[a-zA-Z ,.]{0,15}",
+        ) {
+            let text = format!("{before} {number} {after}");
+            if mentions_invoice_number(&text, &number) {
+                prop_assert!(number_tokens(&text).contains(&number_key(&number)));
+            }
         }
     }
 }

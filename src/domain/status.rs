@@ -77,6 +77,37 @@ string_enum!(
 );
 
 string_enum!(
+    /// What a payment match rests on (pinned in GraphQL).
+    MatchRule {
+        /// The transaction carries the invoice's structured reference (OGM/VCS or RF).
+        StructuredReference => "STRUCTURED_REFERENCE",
+        /// The invoice number stands in the remittance text and the amount is what is open.
+        InvoiceNumber => "INVOICE_NUMBER",
+        /// The open amount, from the invoice's counterparty IBAN, and no other invoice fits.
+        AmountAndIban => "AMOUNT_AND_IBAN",
+        /// A person allocated it.
+        Manual => "MANUAL",
+    }
+);
+
+string_enum!(
+    /// What a suggestion (a likely payment the engine does not apply on its own) rests on.
+    SuggestionBasis {
+        /// The invoice's reference, but something stops automation: the invoice is already
+        /// paid, the currency differs, another invoice carries it too, or a person undid it.
+        StructuredReference => "STRUCTURED_REFERENCE",
+        /// A reference that fails its check, one typing slip from the invoice's.
+        NearReference => "NEAR_REFERENCE",
+        /// The invoice number is mentioned but the amount is not what is open.
+        InvoiceNumber => "INVOICE_NUMBER",
+        /// Amount and IBAN fit, but so do other invoices.
+        AmountAndIban => "AMOUNT_AND_IBAN",
+        /// Only the counterparty's name is the invoice's.
+        CounterpartyName => "COUNTERPARTY_NAME",
+    }
+);
+
+string_enum!(
     /// A subscriber's webhook endpoint.
     EndpointStatus {
         Enabled => "ENABLED",
@@ -141,6 +172,12 @@ mod tests {
         }
         for m in MatchMethod::ALL {
             assert_eq!(MatchMethod::parse(m.as_str()), Some(*m));
+        }
+        for r in MatchRule::ALL {
+            assert_eq!(MatchRule::parse(r.as_str()), Some(*r));
+        }
+        for b in SuggestionBasis::ALL {
+            assert_eq!(SuggestionBasis::parse(b.as_str()), Some(*b));
         }
         for o in FlowOutcome::ALL {
             assert_eq!(FlowOutcome::parse(o.as_str()), Some(*o));

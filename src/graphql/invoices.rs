@@ -236,7 +236,8 @@ impl InvoicesMutation {
         })
     }
 
-    /// Marks an invoice VOID: it no longer awaits payment. Its matches stay for the record.
+    /// Marks an invoice VOID: it no longer awaits payment. Its live matches are reversed (kept
+    /// for the record) and the amounts they took are free again on their transactions.
     #[graphql(guard = "RequireScope(Scope::Write)")]
     async fn void_invoice(
         &self,

@@ -21,6 +21,19 @@ pub enum MatchMethod {
     Manual,
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::status::MatchRule")]
+pub enum MatchRule {
+    /// The transaction carries the invoice's structured reference (OGM/VCS or RF).
+    StructuredReference,
+    /// The invoice number stands in the communication and the amount is what was open.
+    InvoiceNumber,
+    /// The open amount came from the invoice's counterparty IBAN and no other invoice fits.
+    AmountAndIban,
+    /// A person allocated it.
+    Manual,
+}
+
 #[derive(SimpleObject)]
 pub struct PaymentMatch {
     pub id: ID,
@@ -29,8 +42,14 @@ pub struct PaymentMatch {
     /// The amount allocated, in the invoice's currency.
     amount: Money,
     method: MatchMethod,
-    /// What the match rests on, e.g. `STRUCTURED_REFERENCE`, `INVOICE_NUMBER`, `AMOUNT_AND_IBAN`.
+    /// What the match rests on.
+    rule: MatchRule,
+    /// Why, in words: "structured communication +++090/9337/55493+++ equals invoice 2026-0042".
     evidence: String,
+    /// A shortfall within the organization's tolerance this match counts as paid.
+    written_off: Money,
+    /// An excess within tolerance, recorded and left unallocated on the transaction.
+    excess: Money,
     /// 0–100.
     confidence: i32,
     /// Who made it: `system` or the token's subject.
@@ -48,7 +67,10 @@ impl From<Record> for PaymentMatch {
             transaction: Related::new(m.transaction_id),
             amount: m.amount.into(),
             method: m.method.into(),
+            rule: m.rule.into(),
             evidence: m.evidence,
+            written_off: crate::domain::money::Money::new(m.written_off, m.amount.currency).into(),
+            excess: crate::domain::money::Money::new(m.excess, m.amount.currency).into(),
             confidence: m.confidence,
             created_by: m.created_by,
             created_at: m.created_at,

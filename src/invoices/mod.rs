@@ -10,7 +10,7 @@ pub use validate::{InvoiceDraft, validate};
 use crate::domain::ids::{InvoiceId, OrganizationId};
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
-use crate::store::invoices::Invoice;
+use crate::store::invoices::{Invoice, UpsertOutcome};
 use std::collections::HashSet;
 
 /// The most invoices one call may carry.
@@ -119,9 +119,16 @@ impl Invoices {
             return Ok(out);
         }
         let mut tx = self.store.begin_write().await?;
+        tx.lock_organization(org).await?;
+        let mut changed = Vec::new();
         for (index, u) in valid {
             match tx.upsert_invoice(org, u).await {
-                Ok((invoice, _)) => out.invoices.push(invoice),
+                Ok((invoice, outcome)) => {
+                    if outcome != UpsertOutcome::Unchanged {
+                        changed.push((out.invoices.len(), invoice.id));
+                    }
+                    out.invoices.push(invoice);
+                }
                 Err(AppError::Conflict(message)) => out.problems.push(ItemProblem::new(
                     index,
                     "currency",
@@ -131,11 +138,20 @@ impl Invoices {
                 Err(other) => return Err(other),
             }
         }
+        let ids: Vec<InvoiceId> = changed.iter().map(|(_, id)| *id).collect();
+        crate::reconcile::invoices(&mut tx, org, &ids).await?;
+        // What reconciling did to them is part of the answer.
+        let settled = tx.invoices_in(org, &ids).await?;
+        for (slot, id) in changed {
+            if let Some(inv) = settled.get(&id) {
+                out.invoices[slot] = inv.clone();
+            }
+        }
         tx.commit().await?;
         Ok(out)
     }
 
-    /// Marks an invoice VOID (its matches stay for the record); `None` when it is not the
+    /// Marks an invoice VOID (its live matches are reversed, kept for the record); `None` when it is not the
     /// organization's.
     #[tracing::instrument(skip_all, fields(organization = %org))]
     pub async fn void(
@@ -152,10 +168,14 @@ impl Invoices {
             },
         };
         let mut tx = self.store.begin_write().await?;
+        tx.lock_organization(org).await?;
         match tx.void_invoice(org, id).await {
-            Ok(invoice) => {
+            Ok(_) => {
+                // Its live matches are reversed and their money is free for other invoices.
+                crate::reconcile::invoices(&mut tx, org, &[id]).await?;
+                let invoice = tx.invoices_in(org, &[id]).await?.remove(&id);
                 tx.commit().await?;
-                Ok(Some(invoice))
+                Ok(invoice)
             }
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),

@@ -91,9 +91,17 @@ impl Puller {
             .collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<String> = rows.iter().map(|r| r.ponto_id.clone()).collect();
         let mut tx = self.store.begin_write().await?;
+        // Reconciliation needs the organization's lock; taken before writing anything.
+        tx.lock_organization(org).await?;
         let done = tx
             .upsert_transactions(org, account.id, rows.clone())
             .await?;
+        let changed: Vec<_> = done
+            .iter()
+            .filter(|u| !matches!(u, Upserted::Unchanged(_)))
+            .map(|u| u.id())
+            .collect();
+        crate::reconcile::transactions(&mut tx, org, &changed).await?;
         let data = |id: &crate::domain::ids::TransactionId, r: &TransactionUpsert| {
             let (status, name) = (r.status, r.counterpart_name.clone());
             transaction_data(*id, account.id, status, r.amount, name, r.value_date)
@@ -189,9 +197,12 @@ impl Puller {
             }
         }
         let mut tx = self.store.begin_write().await?;
+        tx.lock_organization(org).await?;
         let removed = tx
             .mark_missing_removed(org, account.id, window_start, &reported)
             .await?;
+        let ids: Vec<_> = removed.iter().map(|t| t.id).collect();
+        crate::reconcile::transactions(&mut tx, org, &ids).await?;
         tx.append_fresh_events(org, removed_events(&removed))
             .await?;
         tx.commit().await?;
@@ -215,7 +226,10 @@ impl Puller {
             listed.extend(self.store_page(org, account, chunk.to_vec()).await?);
         }
         let mut tx = self.store.begin_write().await?;
+        tx.lock_organization(org).await?;
         let retired = tx.retire_pending(org, account.id, &listed).await?;
+        let ids: Vec<_> = retired.iter().map(|(t, _)| t.id).collect();
+        crate::reconcile::transactions(&mut tx, org, &ids).await?;
         let removed: Vec<Row> = retired
             .into_iter()
             .filter(|(_, r)| *r == Retired::Removed)

@@ -4,10 +4,11 @@
 use super::page::{self, Page, PageArgs};
 use super::{Store, WriteTx};
 use super::{find_in, owned_by};
-use crate::domain::event::{Event, InvoiceEvent, InvoicePaymentData};
+use crate::domain::event::{InvoiceEvent, InvoicePaymentData, PaymentData};
 use crate::domain::ids::{InvoiceId, OrganizationId};
 use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
 use crate::domain::money::Money;
+use crate::domain::remittance::number_key;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::invoice;
@@ -50,7 +51,8 @@ impl Invoice {
         Money::new(open, self.total.currency)
     }
 
-    pub fn event_data(&self) -> InvoicePaymentData {
+    /// The data of its `invoice.*` events, with the live allocations that make up its paid amount.
+    pub fn event_data(&self, payments: Vec<PaymentData>) -> InvoicePaymentData {
         InvoicePaymentData {
             invoice_id: self.id.to_string(),
             external_id: self.external_id.clone(),
@@ -60,6 +62,8 @@ impl Invoice {
             open_amount: self.open_amount().to_string(),
             currency: self.total.currency.code().to_owned(),
             paid_at: self.paid_at,
+            payment_pending: self.payment_pending,
+            payments,
         }
     }
 }
@@ -232,6 +236,21 @@ impl Store {
 }
 
 impl WriteTx {
+    /// Invoices by id, as this transaction sees them.
+    pub async fn invoices_in(
+        &self,
+        org: OrganizationId,
+        ids: &[InvoiceId],
+    ) -> AppResult<HashMap<InvoiceId, Invoice>> {
+        find_in::<invoice::Entity>(org)
+            .filter(invoice::Column::Id.is_in(ids.iter().map(|i| i.0)))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|m| Invoice::try_from(m).map(|i| (i.id, i)))
+            .collect()
+    }
+
     pub(crate) async fn invoice_model(
         &self,
         org: OrganizationId,
@@ -243,9 +262,6 @@ impl WriteTx {
             .await?)
     }
 
-    /// Inserts or updates an invoice by external id. An unchanged invoice is not written.
-    /// Once money is allocated to it, its currency and kind are fixed (CONFLICT). A status
-    /// change that follows from a new total is announced in this transaction.
     /// A structured reference for a sales invoice that has none (the customer pays with it),
     /// unique in the organization; purchase invoices and credit notes get none (the supplier's
     /// reference is theirs to give).
@@ -259,9 +275,14 @@ impl WriteTx {
         if kind != InvoiceKind::SalesInvoice {
             return Ok(None);
         }
+        let style = entity::organization::Entity::find_by_id(org.0)
+            .one(self.conn())
+            .await?
+            .and_then(|o| ReferenceStyle::parse(&o.reference_style))
+            .unwrap_or_default();
         loop {
             let seed: u64 = rand::rng().random();
-            let r = generate_reference(ReferenceStyle::default(), seed);
+            let r = generate_reference(style, seed);
             let taken = find_in::<invoice::Entity>(org)
                 .filter(invoice::Column::StructuredReference.eq(r.normalized()))
                 .one(self.conn())
@@ -273,6 +294,9 @@ impl WriteTx {
         }
     }
 
+    /// Inserts or updates an invoice by external id. An unchanged invoice is not written.
+    /// Once money is allocated to it, its currency and kind are fixed (CONFLICT). A status
+    /// change that follows from a new total is announced in this transaction.
     pub async fn upsert_invoice(
         &mut self,
         org: OrganizationId,
@@ -293,6 +317,7 @@ impl WriteTx {
                 organization_id: Set(org.0),
                 external_id: Set(u.external_id),
                 kind: Set(u.kind.as_str().to_owned()),
+                number_key: Set(Some(number_key(&u.number))),
                 number: Set(u.number),
                 counterparty_name: Set(u.counterparty_name),
                 counterparty_iban: Set(u.counterparty_iban),
@@ -323,13 +348,9 @@ impl WriteTx {
                 "currency and kind cannot change once payments are allocated to the invoice".into(),
             ));
         }
-        let status = if before.status == InvoiceStatus::Void {
-            InvoiceStatus::Void
-        } else {
-            InvoiceStatus::from_amounts(u.total.minor, before.paid.minor, before.written_off.minor)
-        };
         let mut am = model.into_active_model();
         am.kind.set_ne(u.kind.as_str().to_owned());
+        am.number_key.set_ne(Some(number_key(&u.number)));
         am.number.set_ne(u.number);
         am.counterparty_name.set_ne(u.counterparty_name);
         am.counterparty_iban.set_ne(u.counterparty_iban);
@@ -347,18 +368,16 @@ impl WriteTx {
                 am.structured_reference.set_ne(generated);
             }
         }
-        am.status.set_ne(status.as_str().to_owned());
         if !am.is_changed() {
             return Ok((before, UpsertOutcome::Unchanged));
         }
         am.updated_at = Set(now);
-        let after = Invoice::try_from(am.update(self.conn()).await?)?;
-        if after.status != before.status
-            && let Some(kind) = payment_event(after.status)
-        {
-            self.append_event(org, &Event::invoice(kind, after.event_data()), None)
-                .await?;
-        }
+        am.update(self.conn()).await?;
+        // A new total can change the status; settling says so with its event.
+        let after = self
+            .settle_invoices(org, &[before.id], &Default::default())
+            .await?
+            .remove(0);
         Ok((after, UpsertOutcome::Updated))
     }
 

@@ -1,23 +1,20 @@
-//! Owns payment matches as rows: allocating (part of) a transaction to an invoice with the
-//! invoice's new paid amount, status and event in the same transaction, and reading matches
-//! per invoice or per transaction for data loaders.
+//! Owns payment matches as rows: allocating (part of) a transaction to an invoice by hand, with
+//! the invoice settled and announced in the same transaction, and reading matches per invoice
+//! or per transaction for data loaders.
 
 use super::find_in;
-use super::invoices::{Invoice, payment_event};
+use super::invoices::Invoice;
 use super::{Store, WriteTx};
-use crate::domain::event::Event;
 use crate::domain::ids::{InvoiceId, MatchId, OrganizationId, TransactionId};
 use crate::domain::invoice::InvoiceStatus;
 use crate::domain::money::Money;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{bank_transaction, payment_match};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 
-pub use crate::domain::status::MatchMethod;
+pub use crate::domain::status::{MatchMethod, MatchRule};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentMatch {
@@ -26,6 +23,9 @@ pub struct PaymentMatch {
     pub transaction_id: TransactionId,
     pub amount: Money,
     pub method: MatchMethod,
+    pub rule: MatchRule,
+    pub written_off: i64,
+    pub excess: i64,
     pub evidence: String,
     pub confidence: i32,
     pub created_by: String,
@@ -52,6 +52,11 @@ impl TryFrom<payment_match::Model> for PaymentMatch {
                     m.method
                 ))
             })?,
+            rule: MatchRule::parse(&m.rule).ok_or_else(|| {
+                AppError::internal(format!("unknown match rule {:?} in the database", m.rule))
+            })?,
+            written_off: m.written_off_minor,
+            excess: m.excess_minor,
             evidence: m.evidence,
             confidence: m.confidence,
             created_by: m.created_by,
@@ -69,27 +74,65 @@ pub struct NewMatch {
     pub transaction_id: TransactionId,
     /// Positive amount allocated, in the invoice's currency.
     pub amount: Money,
-    pub method: MatchMethod,
+    pub rule: MatchRule,
+    /// A shortfall within tolerance this match settles without money.
+    pub written_off: i64,
+    /// An excess within tolerance, recorded and left on the transaction.
+    pub excess: i64,
     pub evidence: String,
     pub confidence: i32,
     pub created_by: String,
 }
 
+impl NewMatch {
+    pub(crate) fn into_row(
+        self,
+        org: OrganizationId,
+        now: DateTime<Utc>,
+    ) -> payment_match::ActiveModel {
+        let method = if self.rule == MatchRule::Manual {
+            MatchMethod::Manual
+        } else {
+            MatchMethod::Automatic
+        };
+        payment_match::ActiveModel {
+            id: Set(MatchId::new().0),
+            organization_id: Set(org.0),
+            invoice_id: Set(self.invoice_id.0),
+            transaction_id: Set(self.transaction_id.0),
+            amount_minor: Set(self.amount.minor),
+            currency: Set(self.amount.currency.code().to_owned()),
+            method: Set(method.as_str().to_owned()),
+            rule: Set(self.rule.as_str().to_owned()),
+            written_off_minor: Set(self.written_off),
+            excess_minor: Set(self.excess),
+            evidence: Set(self.evidence),
+            confidence: Set(self.confidence.clamp(0, 100)),
+            created_by: Set(self.created_by),
+            created_at: Set(now),
+            reversed_at: Set(None),
+            reversed_by: Set(None),
+            reversal_reason: Set(None),
+        }
+    }
+}
+
 impl WriteTx {
-    /// Allocates `m.amount` of a booked transaction to an invoice: writes the match, raises the
-    /// invoice's paid amount, recomputes its status (paid-at = the completing transaction's
-    /// value date) and appends the matching `invoice.*` event — all in this transaction.
+    /// Allocates `m.amount` of a booked transaction to an invoice: writes the match, then
+    /// settles the invoice from its live matches (paid amount, status, paid-at) and appends its
+    /// `invoice.*` event — all in this transaction.
     pub async fn apply_match(
         &mut self,
         org: OrganizationId,
         m: NewMatch,
     ) -> AppResult<(PaymentMatch, Invoice)> {
-        let model = self
+        let before = self
             .invoice_model(org, m.invoice_id)
             .await?
+            .map(Invoice::try_from)
+            .transpose()?
             .ok_or_else(|| AppError::not_found("invoice"))?;
-        let before = Invoice::try_from(model.clone())?;
-        let tx = find_in::<bank_transaction::Entity>(org)
+        find_in::<bank_transaction::Entity>(org)
             .filter(bank_transaction::Column::Id.eq(m.transaction_id.0))
             .one(self.conn())
             .await?
@@ -103,44 +146,11 @@ impl WriteTx {
             return Err(AppError::Conflict("the invoice is void".into()));
         }
         let now = self.now();
-        let row = payment_match::ActiveModel {
-            id: Set(MatchId::new().0),
-            organization_id: Set(org.0),
-            invoice_id: Set(m.invoice_id.0),
-            transaction_id: Set(m.transaction_id.0),
-            amount_minor: Set(m.amount.minor),
-            currency: Set(m.amount.currency.code().to_owned()),
-            method: Set(m.method.as_str().to_owned()),
-            evidence: Set(m.evidence),
-            confidence: Set(m.confidence.clamp(0, 100)),
-            created_by: Set(m.created_by),
-            created_at: Set(now),
-            reversed_at: Set(None),
-            reversed_by: Set(None),
-            reversal_reason: Set(None),
-        }
-        .insert(self.conn())
-        .await?;
-
-        let paid = before.paid.minor + m.amount.minor;
-        let status =
-            InvoiceStatus::from_amounts(before.total.minor, paid, before.written_off.minor);
-        let mut am = model.into_active_model();
-        am.paid_minor = Set(paid);
-        am.status = Set(status.as_str().to_owned());
-        if matches!(status, InvoiceStatus::Paid | InvoiceStatus::Overpaid)
-            && before.paid_at.is_none()
-        {
-            am.paid_at = Set(tx.value_date.or(tx.execution_date));
-        }
-        am.updated_at = Set(now);
-        let after = Invoice::try_from(am.update(self.conn()).await?)?;
-        if after.status != before.status
-            && let Some(kind) = payment_event(after.status)
-        {
-            self.append_event(org, &Event::invoice(kind, after.event_data()), None)
-                .await?;
-        }
+        let row = m.into_row(org, now).insert(self.conn()).await?;
+        let after = self
+            .settle_invoices(org, &[before.id], &Default::default())
+            .await?
+            .remove(0);
         Ok((PaymentMatch::try_from(row)?, after))
     }
 }

@@ -16,6 +16,7 @@ pub mod invoices;
 pub mod matches;
 pub mod organizations;
 pub mod page;
+pub mod reconcile;
 mod scoped;
 pub mod secrets;
 pub mod synchronizations;

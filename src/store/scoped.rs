@@ -5,8 +5,8 @@
 
 use crate::domain::ids::OrganizationId;
 use entity::{
-    bank_account, bank_transaction, event, invoice, oauth_flow, payment_match, ponto_connection,
-    ponto_synchronization, webhook_delivery, webhook_endpoint,
+    bank_account, bank_transaction, event, invoice, match_suggestion, oauth_flow, payment_match,
+    ponto_connection, ponto_synchronization, webhook_delivery, webhook_endpoint,
 };
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
@@ -32,6 +32,7 @@ tenant_tables!(
     bank_transaction,
     event,
     invoice,
+    match_suggestion,
     oauth_flow,
     payment_match,
     ponto_connection,

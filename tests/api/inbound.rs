@@ -215,8 +215,15 @@ async fn changed_pending_and_booked_transactions_and_their_events() {
     h.l.sb.delete_transaction(&gone).await;
     h.synchronize().await;
     // A synchronization's updated list cannot show an absence: the read (the safety net)
-    // does, and announces it.
+    // does, and announces it — once a second read misses it too.
     let org = h.l.app.store.ensure_organization("acme").await.unwrap();
+    h.l.app.puller.read(org).await.unwrap();
+    let txs = h.l.transactions(&h.token, true).await;
+    assert!(
+        txs.iter()
+            .any(|(r, _, s)| r == "first, corrected" && s == "BOOKED"),
+        "one read missing it is not enough: {txs:?}"
+    );
     h.l.app.puller.read(org).await.unwrap();
     let txs = h.l.transactions(&h.token, true).await;
     assert!(

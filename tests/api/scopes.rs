@@ -6,10 +6,7 @@
 use crate::schema_walk::{Field, Schema};
 use crate::support::Linked;
 use chrono::Duration;
-use ponto_bridge::domain::money::{Currency, Money};
 use ponto_bridge::domain::scope::Scope;
-use ponto_bridge::graphql::ids;
-use ponto_bridge::store::matches::{MatchMethod, NewMatch};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 
@@ -270,7 +267,6 @@ async fn world() -> World {
             .await
             .ends_with("ponto_status=CONNECTED")
     );
-    let org = l.app.store.ensure_organization("acme").await.unwrap();
     // The first import runs as soon as the link commits; wait for all six transactions.
     l.reads_settled("acme").await;
     crate::support::wait_until(
@@ -321,29 +317,13 @@ async fn world() -> World {
     let invoice = data["upsertInvoices"]["invoices"][0]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{data}"));
-    let paying = &by_ref["BE68539007547034"]
-        .1
-        .iter()
-        .find(|(_, a)| a == "12.10")
-        .unwrap()
-        .0;
-    let uuid = |gid: &str| ids::decode(&async_graphql::ID(gid.to_owned())).unwrap().1;
-    let mut tx = l.app.store.begin_write().await.unwrap();
-    tx.apply_match(
-        org,
-        NewMatch {
-            invoice_id: uuid(invoice).into(),
-            transaction_id: uuid(paying).into(),
-            amount: Money::new(1210, Currency::parse("EUR").unwrap()),
-            method: MatchMethod::Manual,
-            evidence: "INVOICE_NUMBER".into(),
-            confidence: 100,
-            created_by: "tester".into(),
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    // The engine pays it from one of the three "2026-0001" transactions as the upsert commits.
+    let q = "query($id: ID!) { node(id: $id) { ... on Invoice { status matches { rule } } } }";
+    let paid = l.app.gql_data(&token, q, json!({"id": invoice})).await;
+    assert_eq!(
+        paid["node"],
+        json!({"status": "PAID", "matches": [{"rule": "INVOICE_NUMBER"}]}),
+    );
     World { l, accounts }
 }
 

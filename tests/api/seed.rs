@@ -10,7 +10,7 @@ use ponto_bridge::domain::transaction::TransactionStatus;
 use ponto_bridge::store::Store;
 use ponto_bridge::store::accounts::AccountUpsert;
 use ponto_bridge::store::invoices::InvoiceUpsert;
-use ponto_bridge::store::matches::{MatchMethod, NewMatch};
+use ponto_bridge::store::matches::{MatchRule, NewMatch};
 use ponto_bridge::store::transactions::TransactionUpsert;
 
 pub fn eur(minor: i64) -> Money {
@@ -155,7 +155,9 @@ pub async fn seed_org(store: &Store, org_claim: &str) -> Seeded {
                 invoice_id: invoices[0],
                 transaction_id: transactions[0],
                 amount: eur(10_000),
-                method: MatchMethod::Automatic,
+                rule: MatchRule::StructuredReference,
+                written_off: 0,
+                excess: 0,
                 evidence: "STRUCTURED_REFERENCE".into(),
                 confidence: 100,
                 created_by: "system".into(),

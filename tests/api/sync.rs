@@ -94,10 +94,25 @@ async fn the_first_import_and_later_changes_reach_graphql() {
         .await;
     l.sb.delete_transaction(&id_of("first")).await;
     sync_and_read(&l, &ponto_org).await;
+    // A booked transaction missing from one read may be the bank's hiccup: still BOOKED.
     wait_for(
         &l,
         &token,
-        "booked, changed and deleted at the bank",
+        "booked and changed at the bank, the deleted one missed once",
+        vec![
+            ("card pending", "-9.99", "BOOKED"),
+            ("card pending", "-9.99", "SUPERSEDED"),
+            ("first", "100.00", "BOOKED"),
+            ("second", "-25.01", "BOOKED"),
+            ("third", "42.00", "BOOKED"),
+        ],
+    )
+    .await;
+    sync_and_read(&l, &ponto_org).await;
+    wait_for(
+        &l,
+        &token,
+        "the deleted one still missing at the next read",
         vec![
             ("card pending", "-9.99", "BOOKED"),
             ("card pending", "-9.99", "SUPERSEDED"),

@@ -5,7 +5,7 @@
 use crate::seed::{date, eur, invoice, transaction};
 use crate::support::{Linked, RETURN, TestApp};
 use chrono::Duration;
-use ponto_bridge::store::matches::{MatchMethod, NewMatch};
+use ponto_bridge::store::matches::{MatchRule, NewMatch};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::json;
 
@@ -273,7 +273,9 @@ async fn a_revoked_integration_breaks_the_link_and_reconnecting_keeps_history() 
             invoice_id: inv.id,
             transaction_id: t,
             amount: eur(12_100),
-            method: MatchMethod::Manual,
+            rule: MatchRule::Manual,
+            written_off: 0,
+            excess: 0,
             evidence: "MANUAL".into(),
             confidence: 100,
             created_by: "t".into(),

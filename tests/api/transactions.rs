@@ -7,7 +7,7 @@ use chrono::Duration;
 use ponto_bridge::domain::ids::{AccountId, OrganizationId};
 use ponto_bridge::domain::money::{Currency, Money};
 use ponto_bridge::domain::transaction::TransactionStatus;
-use ponto_bridge::store::matches::{MatchMethod, NewMatch};
+use ponto_bridge::store::matches::{MatchRule, NewMatch};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -215,7 +215,9 @@ async fn every_filter() {
             invoice_id: inv.id,
             transaction_id: ids[0],
             amount: eur(1_050),
-            method: MatchMethod::Manual,
+            rule: MatchRule::Manual,
+            written_off: 0,
+            excess: 0,
             evidence: "MANUAL".into(),
             confidence: 100,
             created_by: "t".into(),
@@ -367,7 +369,9 @@ async fn a_page_with_accounts_and_matches_costs_a_constant_number_of_statements(
                     invoice_id: inv.id,
                     transaction_id: t,
                     amount: eur(1_000),
-                    method: MatchMethod::Automatic,
+                    rule: MatchRule::StructuredReference,
+                    written_off: 0,
+                    excess: 0,
                     evidence: "X".into(),
                     confidence: 90,
                     created_by: "system".into(),

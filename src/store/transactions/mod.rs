@@ -50,6 +50,8 @@ pub struct Transaction {
     pub card_reference: Option<String>,
     pub removed_at: Option<DateTime<Utc>>,
     pub superseded_by: Option<TransactionId>,
+    /// `counterpart_reference` when it is a valid IBAN, normalized.
+    pub counterpart_iban: Option<String>,
     pub ignored_at: Option<DateTime<Utc>>,
     pub ignored_reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -87,6 +89,7 @@ impl TryFrom<bank_transaction::Model> for Transaction {
             card_reference: m.card_reference,
             removed_at: m.removed_at,
             superseded_by: m.superseded_by_id.map(Into::into),
+            counterpart_iban: m.counterpart_iban,
             ignored_at: m.ignored_at,
             ignored_reason: m.ignored_reason,
             created_at: m.created_at,
@@ -312,6 +315,11 @@ fn apply(
     now: DateTime<Utc>,
     is_new: bool,
 ) {
+    let text = Transaction::text_of(
+        t.remittance_information.as_deref(),
+        t.description.as_deref(),
+    );
+    let (references, iban) = keys(&t.counterpart_reference, &text);
     let sort_date = t
         .value_date
         .or(t.execution_date)
@@ -342,8 +350,43 @@ fn apply(
     am.additional_information.set_ne(t.additional_information);
     am.card_reference.set_ne(t.card_reference);
     am.raw_json.set_ne(t.raw_json);
+    am.references_found.set_ne(references);
+    am.counterpart_iban.set_ne(iban);
     // A transaction Ponto reports again is no longer removed.
     am.removed_at.set_ne(None);
+}
+
+/// What reconciliation looks a transaction up by: every structured reference in its text
+/// (` a b `, space-bounded for `LIKE '% a %'`) and its counterparty IBAN, normalized.
+fn keys(counterpart: &Option<String>, text: &str) -> (Option<String>, Option<String>) {
+    let found = crate::domain::remittance::references_in(text);
+    let references = (!found.is_empty()).then(|| {
+        let list: Vec<&str> = found.iter().map(|r| r.normalized()).collect();
+        format!(" {} ", list.join(" "))
+    });
+    let iban = counterpart
+        .as_deref()
+        .and_then(|c| crate::domain::iban::Iban::parse(c).ok())
+        .map(|i| i.as_str().to_owned());
+    (references, iban)
+}
+
+impl Transaction {
+    /// The free text reconciliation reads: the remittance information, then the description.
+    pub fn text_of(remittance: Option<&str>, description: Option<&str>) -> String {
+        [remittance, description]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn text(&self) -> String {
+        Self::text_of(
+            self.remittance_information.as_deref(),
+            self.description.as_deref(),
+        )
+    }
 }
 
 fn new_row(
@@ -356,6 +399,7 @@ fn new_row(
         organization_id: Set(org.0),
         account_id: Set(account.0),
         removed_at: Set(None),
+        missing_since: Set(None),
         superseded_by_id: Set(None),
         ignored_at: Set(None),
         ignored_reason: Set(None),

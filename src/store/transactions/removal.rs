@@ -8,7 +8,7 @@ use crate::error::AppResult;
 use crate::store::{WriteTx, find_in, owned_by, update_in};
 use chrono::{Duration, NaiveDate};
 use entity::bank_transaction;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::HashSet;
 
 /// What happened to a pending transaction Ponto stopped listing.
@@ -19,8 +19,10 @@ pub enum Retired {
 }
 
 impl WriteTx {
-    /// Marks removed the booked transactions of `account` dated from `since` that Ponto did not
-    /// report in a complete read of that window. Returns them as they were.
+    /// After a complete read of the window from `since`: a booked transaction of `account` that
+    /// Ponto did not report is remembered as missing the first time and marked removed when the
+    /// next read misses it too, so one incomplete answer from a bank never takes a payment away
+    /// (a reported one is no longer missing). Returns the ones removed now, as they were.
     pub async fn mark_missing_removed(
         &mut self,
         org: OrganizationId,
@@ -28,17 +30,39 @@ impl WriteTx {
         since: NaiveDate,
         reported: &HashSet<String>,
     ) -> AppResult<Vec<Transaction>> {
-        let gone: Vec<Transaction> = find_in::<bank_transaction::Entity>(org)
-            .filter(bank_transaction::Column::AccountId.eq(account.0))
-            .filter(bank_transaction::Column::Status.eq(TransactionStatus::Booked.as_str()))
-            .filter(bank_transaction::Column::RemovedAt.is_null())
-            .filter(bank_transaction::Column::SortDate.gte(since))
+        use bank_transaction::Column as C;
+        let rows = find_in::<bank_transaction::Entity>(org)
+            .filter(C::AccountId.eq(account.0))
+            .filter(C::Status.eq(TransactionStatus::Booked.as_str()))
+            .filter(C::RemovedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(C::SortDate.gte(since))
+                    .add(C::MissingSince.is_not_null()),
+            )
             .all(self.conn())
-            .await?
-            .into_iter()
-            .filter(|m| !reported.contains(&m.ponto_id))
-            .map(Transaction::try_from)
-            .collect::<AppResult<_>>()?;
+            .await?;
+        let (mut first_miss, mut back, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+        for m in rows {
+            match (reported.contains(&m.ponto_id), m.missing_since.is_some()) {
+                (true, true) => back.push(m.id),
+                (true, false) => {}
+                // Outside the window this read did not cover it: nothing is learnt.
+                (false, _) if m.sort_date < since => {}
+                (false, false) => first_miss.push(m.id),
+                (false, true) => gone.push(Transaction::try_from(m)?),
+            }
+        }
+        let now = self.now();
+        for (ids, missing) in [(first_miss, Some(now)), (back, None)] {
+            for chunk in ids.chunks(500) {
+                update_in::<bank_transaction::Entity>(org)
+                    .col_expr(C::MissingSince, missing.into())
+                    .filter(C::Id.is_in(chunk.iter().copied()))
+                    .exec(self.conn())
+                    .await?;
+            }
+        }
         let ids: Vec<uuid::Uuid> = gone.iter().map(|t| t.id.0).collect();
         self.set_removed(org, &ids).await?;
         Ok(gone)
