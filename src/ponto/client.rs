@@ -8,8 +8,7 @@
 
 use super::error::PontoError;
 use super::model::{
-    AccountAttributes, Collection, Resource, Single, TokenResponse, TokenSet, Transaction,
-    TransactionAttributes, UserInfo,
+    AccountAttributes, Collection, Resource, Single, TokenResponse, TokenSet, Transaction, UserInfo,
 };
 use super::transport::{self, Replay, RetryPolicy};
 use crate::secret::Secret;
@@ -376,17 +375,7 @@ impl PontoClient {
         let items = doc
             .data
             .into_iter()
-            .map(|raw| {
-                let r: Resource<TransactionAttributes> = serde_json::from_str(raw.get())
-                    .map_err(|e| PontoError::Malformed(e.to_string()))?;
-                let pending = pending || r.kind == "pendingTransaction";
-                Ok(Transaction {
-                    id: r.id,
-                    pending,
-                    attributes: r.attributes,
-                    raw_json: raw.get().to_owned(),
-                })
-            })
+            .map(|raw| Transaction::from_resource(raw.get(), pending))
             .collect::<Result<Vec<_>, PontoError>>()?;
         Ok(Page {
             items,

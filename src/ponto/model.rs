@@ -149,6 +149,21 @@ pub struct Transaction {
     pub raw_json: String,
 }
 
+impl Transaction {
+    /// One JSON:API resource of a transaction listing, kept verbatim. `pending` when it came
+    /// from a pending listing (or says it is a `pendingTransaction`).
+    pub fn from_resource(raw: &str, pending: bool) -> Result<Self, super::error::PontoError> {
+        let r: Resource<TransactionAttributes> = serde_json::from_str(raw)
+            .map_err(|e| super::error::PontoError::Malformed(e.to_string()))?;
+        Ok(Transaction {
+            pending: pending || r.kind == "pendingTransaction",
+            id: r.id,
+            attributes: r.attributes,
+            raw_json: raw.to_owned(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserInfo {

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod import;
+pub mod ingest;
 mod lease;
 pub mod problems;
 mod scheduler;

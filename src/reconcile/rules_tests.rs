@@ -64,7 +64,12 @@ fn allocated(d: &Decision) -> Vec<(InvoiceId, i64, MatchRule)> {
 fn a_reference_pays_any_amount_and_says_why_in_words() {
     let inv = with_ref(invoice("2026-0042", 12100), REF);
     for amount in [5000, 12100, 20000] {
-        let d = decide(&pay(amount, &format!("betaling {REF}")), std::slice::from_ref(&inv), 0).unwrap();
+        let d = decide(
+            &pay(amount, &format!("betaling {REF}")),
+            std::slice::from_ref(&inv),
+            0,
+        )
+        .unwrap();
         assert_eq!(
             allocated(&d),
             [(inv.id, amount, MatchRule::StructuredReference)]
@@ -105,18 +110,38 @@ fn wrong_direction_and_void_invoices_are_never_considered() {
 #[test]
 fn an_invoice_number_needs_the_open_amount_within_tolerance() {
     let inv = invoice("2026-0042", 12100);
-    let exact = decide(&pay(12100, "Factuur 2026-0042"), std::slice::from_ref(&inv), 0).unwrap();
+    let exact = decide(
+        &pay(12100, "Factuur 2026-0042"),
+        std::slice::from_ref(&inv),
+        0,
+    )
+    .unwrap();
     assert_eq!(
         allocated(&exact),
         [(inv.id, 12100, MatchRule::InvoiceNumber)]
     );
-    let short = decide(&pay(12098, "Factuur 2026-0042"), std::slice::from_ref(&inv), 0).unwrap();
+    let short = decide(
+        &pay(12098, "Factuur 2026-0042"),
+        std::slice::from_ref(&inv),
+        0,
+    )
+    .unwrap();
     assert!(short.allocations.is_empty());
     assert_eq!(short.suggestions.len(), 1);
-    let fee = decide(&pay(12098, "Factuur 2026-0042"), std::slice::from_ref(&inv), 5).unwrap();
+    let fee = decide(
+        &pay(12098, "Factuur 2026-0042"),
+        std::slice::from_ref(&inv),
+        5,
+    )
+    .unwrap();
     assert_eq!(fee.allocations[0].amount, 12098);
     assert_eq!(fee.allocations[0].written_off, 2);
-    let over = decide(&pay(12103, "Factuur 2026-0042"), std::slice::from_ref(&inv), 5).unwrap();
+    let over = decide(
+        &pay(12103, "Factuur 2026-0042"),
+        std::slice::from_ref(&inv),
+        5,
+    )
+    .unwrap();
     assert_eq!(
         (over.allocations[0].amount, over.allocations[0].excess),
         (12100, 3)
@@ -198,7 +223,12 @@ fn a_text_pointing_at_one_invoice_never_pays_another_by_amount_and_iban() {
 #[test]
 fn a_slip_in_a_reference_and_a_name_are_suggestions() {
     let a = with_ref(invoice("2026-0042", 12100), REF);
-    let d = decide(&pay(12100, "+++090/9337/55483+++"), std::slice::from_ref(&a), 0).unwrap();
+    let d = decide(
+        &pay(12100, "+++090/9337/55483+++"),
+        std::slice::from_ref(&a),
+        0,
+    )
+    .unwrap();
     assert!(d.allocations.is_empty());
     assert_eq!(d.suggestions[0].basis, SuggestionBasis::NearReference);
     let mut named = invoice("2026-0042", 12100);

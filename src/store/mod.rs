@@ -19,6 +19,7 @@ pub mod page;
 pub mod reconcile;
 mod scoped;
 pub mod secrets;
+pub mod suggestions;
 pub mod synchronizations;
 pub mod transactions;
 pub mod webhooks;

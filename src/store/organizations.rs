@@ -2,8 +2,10 @@
 
 use super::{Store, stmt};
 use crate::domain::ids::OrganizationId;
-use crate::error::AppResult;
+use crate::domain::remittance::ReferenceStyle;
+use crate::error::{AppError, AppResult};
 use entity::organization;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,7 +13,10 @@ pub struct Organization {
     pub id: OrganizationId,
     pub external_id: String,
     pub name: Option<String>,
+    /// What reconciliation may write off (or leave over) on an invoice, in minor units.
     pub match_tolerance_minor: i64,
+    /// The style of the references generated for sales invoices that have none.
+    pub reference_style: ReferenceStyle,
 }
 
 impl From<organization::Model> for Organization {
@@ -21,6 +26,7 @@ impl From<organization::Model> for Organization {
             external_id: m.external_id,
             name: m.name,
             match_tolerance_minor: m.match_tolerance_minor,
+            reference_style: ReferenceStyle::parse(&m.reference_style).unwrap_or_default(),
         }
     }
 }
@@ -63,6 +69,38 @@ impl Store {
         self.find_organization_id(external_id)
             .await?
             .ok_or_else(|| crate::error::AppError::internal("organization vanished after insert"))
+    }
+
+    /// Sets the organization's reconciliation settings. They apply to the runs that follow;
+    /// matches already made stay as they are.
+    pub async fn set_reconciliation_settings(
+        &self,
+        org: OrganizationId,
+        tolerance_minor: i64,
+        style: ReferenceStyle,
+    ) -> AppResult<()> {
+        if tolerance_minor < 0 {
+            return Err(AppError::BadUserInput {
+                message: "the tolerance cannot be negative".into(),
+                field: Some(vec!["tolerance".into()]),
+            });
+        }
+        let tx = self.begin_write().await?;
+        let now = tx.now();
+        organization::Entity::update_many()
+            .col_expr(
+                organization::Column::MatchToleranceMinor,
+                Expr::value(tolerance_minor),
+            )
+            .col_expr(
+                organization::Column::ReferenceStyle,
+                Expr::value(style.as_str()),
+            )
+            .col_expr(organization::Column::UpdatedAt, Expr::value(now))
+            .filter(organization::Column::Id.eq(org.0))
+            .exec(tx.conn())
+            .await?;
+        tx.commit().await
     }
 
     async fn find_organization_id(&self, external_id: &str) -> AppResult<Option<OrganizationId>> {

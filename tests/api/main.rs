@@ -34,6 +34,7 @@ mod ponto_client;
 mod ponto_webhooks;
 mod posture;
 mod problems;
+mod reconcile_corpus;
 mod rotation;
 mod sandbox_sync;
 mod sandbox_webhooks;

@@ -1,0 +1,399 @@
+//! The reconciliation corpus (tests/fixtures/reconcile_corpus.json, made by
+//! scripts/gen-reconcile-corpus.py): every case runs against a fresh organization through the
+//! import path's Ponto-JSON normalizer, the invoices service and the real store, and its outcome
+//! must equal what the generator expected from the DESIGN.md §7 row it names.
+
+use crate::seed;
+use crate::support::{TestApp, day_date};
+use chrono::Duration;
+use ponto_bridge::domain::ids::{AccountId, OrganizationId};
+use ponto_bridge::domain::invoice::InvoiceKind;
+use ponto_bridge::domain::money::parse_decimal;
+use ponto_bridge::domain::remittance::ReferenceStyle;
+use ponto_bridge::invoices::{InvoiceDraft, InvoiceRef, Invoices};
+use ponto_bridge::ponto::model::Transaction;
+use ponto_bridge::pull::ingest;
+use ponto_bridge::store::Store;
+use ponto_bridge::store::page::PageArgs;
+use ponto_bridge::store::transactions::TransactionFilter;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+#[derive(Deserialize)]
+struct Corpus {
+    rows: HashMap<String, String>,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Case {
+    name: String,
+    row: String,
+    tolerance: String,
+    reference_style: String,
+    steps: Vec<Step>,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Step {
+    Upsert(Vec<Value>),
+    Read(Vec<Value>),
+    Void(String),
+}
+
+#[derive(Deserialize)]
+struct Expect {
+    matches: Vec<ExpectedMatch>,
+    invoices: HashMap<String, ExpectedInvoice>,
+    suggestions: Vec<ExpectedSuggestion>,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ExpectedMatch {
+    transaction: String,
+    invoice: String,
+    amount: String,
+    rule: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExpectedInvoice {
+    status: String,
+    payment_pending: bool,
+    open: Option<String>,
+    written_off: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ExpectedSuggestion {
+    transaction: String,
+    invoice: String,
+    pending: bool,
+}
+
+fn dec(s: &str) -> Decimal {
+    parse_decimal(s).unwrap()
+}
+
+/// `"@-3"` is three days before the day the suite runs; Ponto sends dates as midnight UTC.
+fn with_dates(mut v: Value, ponto: bool) -> Value {
+    match &mut v {
+        Value::String(s) if s.starts_with('@') => {
+            let date = day_date(s[1..].parse().unwrap());
+            *s = if ponto {
+                format!("{date}T00:00:00.000Z")
+            } else {
+                date.to_string()
+            };
+        }
+        Value::Array(items) => {
+            for i in items {
+                *i = with_dates(i.take(), ponto);
+            }
+        }
+        Value::Object(map) => {
+            for (_, i) in map.iter_mut() {
+                *i = with_dates(i.take(), ponto);
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+fn draft(v: Value) -> InvoiceDraft {
+    let v = with_dates(v, false);
+    let s = |k: &str| v[k].as_str().map(str::to_owned);
+    InvoiceDraft {
+        external_id: s("externalId").unwrap(),
+        kind: InvoiceKind::parse(&s("kind").unwrap()).unwrap(),
+        number: s("number").unwrap(),
+        counterparty_name: s("counterpartyName"),
+        counterparty_iban: s("counterpartyIban"),
+        currency: s("currency").unwrap(),
+        total: dec(&s("total").unwrap()),
+        issue_date: s("issueDate").unwrap().parse().unwrap(),
+        due_date: s("dueDate").map(|d| d.parse().unwrap()),
+        structured_reference: s("structuredReference"),
+    }
+}
+
+/// One read of the bank: the account's whole booked and pending state, stored and closed as
+/// the puller does.
+async fn read(store: &Store, org: OrganizationId, account: AccountId, bank: Vec<Value>) {
+    let (mut booked, mut pending) = (Vec::new(), Vec::new());
+    for resource in bank {
+        let resource = with_dates(resource, true);
+        let is_pending = resource["type"] == "pendingTransaction";
+        let t = Transaction::from_resource(&resource.to_string(), is_pending).unwrap();
+        if is_pending {
+            pending.push(t)
+        } else {
+            booked.push(t)
+        }
+    }
+    let reported: HashSet<String> = ingest::store_page(store, org, account, booked)
+        .await
+        .unwrap()
+        .ponto_ids
+        .into_iter()
+        .collect();
+    let window_start = day_date(0) - Duration::days(90);
+    ingest::close_booked_read(store, org, account, window_start, &reported)
+        .await
+        .unwrap();
+    let listed: HashSet<String> = ingest::store_page(store, org, account, pending)
+        .await
+        .unwrap()
+        .ponto_ids
+        .into_iter()
+        .collect();
+    ingest::close_pending_read(store, org, account, &listed)
+        .await
+        .unwrap();
+}
+
+/// What a case ended with, in the corpus's terms.
+struct Outcome {
+    /// Live automatic matches.
+    automatic: BTreeSet<ExpectedMatch>,
+    manual: usize,
+    suggestions: BTreeSet<ExpectedSuggestion>,
+    problems: Vec<String>,
+}
+
+async fn run(store: &Store, invoices: &Invoices, case: &Case) -> Outcome {
+    let org = store
+        .ensure_organization(&format!("corpus-{}", case.name))
+        .await
+        .unwrap();
+    let tolerance = (dec(&case.tolerance) * Decimal::from(100))
+        .try_into()
+        .unwrap();
+    let style = ReferenceStyle::parse(&case.reference_style).unwrap();
+    store
+        .set_reconciliation_settings(org, tolerance, style)
+        .await
+        .unwrap();
+    let mut tx = store.begin_write().await.unwrap();
+    let (_, account) = tx
+        .upsert_account(
+            org,
+            None,
+            seed::account("corpus-account", "BE71096123456769"),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    for step in &case.steps {
+        match step {
+            Step::Upsert(items) => {
+                let drafts: Vec<InvoiceDraft> = items.iter().cloned().map(draft).collect();
+                let done = invoices.upsert(org, &drafts).await.unwrap();
+                assert!(
+                    done.problems.is_empty(),
+                    "{}: {:?}",
+                    case.name,
+                    done.problems
+                );
+            }
+            Step::Read(bank) => read(store, org, account.id, bank.clone()).await,
+            Step::Void(key) => {
+                let which = InvoiceRef::ExternalId(key.clone());
+                assert!(invoices.void(org, &which).await.unwrap().is_some());
+            }
+        }
+    }
+
+    let filter = TransactionFilter {
+        include_removed: true,
+        ..Default::default()
+    };
+    let page = PageArgs {
+        first: Some(100),
+        ..Default::default()
+    };
+    let transactions = store.transactions(org, &filter, &page).await.unwrap().items;
+    let ponto_id: HashMap<_, _> = transactions
+        .iter()
+        .map(|t| (t.id, t.ponto_id.clone()))
+        .collect();
+    let ids: Vec<_> = transactions.iter().map(|t| t.id).collect();
+    let mut external = HashMap::new();
+    let mut problems = Vec::new();
+    for (key, want) in &case.expect.invoices {
+        let inv = store
+            .invoice_by_external_id(org, key)
+            .await
+            .unwrap()
+            .unwrap();
+        external.insert(inv.id, key.clone());
+        let mut check = |what: &str, got: String, want: &str| {
+            if got != want {
+                problems.push(format!("invoice {key}: {what} {got}, expected {want}"));
+            }
+        };
+        check("status", inv.status.as_str().into(), &want.status);
+        check(
+            "paymentPending",
+            inv.payment_pending.to_string(),
+            &want.payment_pending.to_string(),
+        );
+        if let Some(open) = &want.open {
+            let got = inv.open_amount().to_decimal();
+            check("open", got.to_string(), &dec(open).to_string());
+        }
+        let written_off = want.written_off.as_deref().unwrap_or("0");
+        check(
+            "writtenOff",
+            inv.written_off.to_decimal().normalize().to_string(),
+            &dec(written_off).normalize().to_string(),
+        );
+    }
+    let name = |id| {
+        external
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("unexpected invoice {id}"))
+    };
+    let mut automatic = BTreeSet::new();
+    let mut manual = 0;
+    for m in store
+        .matches_by_transactions(org, &ids)
+        .await
+        .unwrap()
+        .into_values()
+        .flatten()
+        .filter(|m| m.reversed_at.is_none())
+    {
+        if m.rule == ponto_bridge::store::matches::MatchRule::Manual {
+            manual += 1;
+            continue;
+        }
+        automatic.insert(ExpectedMatch {
+            transaction: ponto_id[&m.transaction_id].clone(),
+            invoice: name(m.invoice_id),
+            amount: m.amount.to_decimal().normalize().to_string(),
+            rule: m.rule.as_str().into(),
+        });
+    }
+    let suggestions = store
+        .suggestions_by_transactions(org, &ids)
+        .await
+        .unwrap()
+        .into_values()
+        .flatten()
+        .map(|s| ExpectedSuggestion {
+            transaction: ponto_id[&s.transaction_id].clone(),
+            invoice: name(s.invoice_id),
+            pending: s.pending,
+        })
+        .collect();
+    Outcome {
+        automatic,
+        manual,
+        suggestions,
+        problems,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_corpus_matches_exactly_what_its_rows_expect() {
+    let corpus: Corpus = serde_json::from_str(include_str!(repo_path!(
+        "tests/fixtures/reconcile_corpus.json"
+    )))
+    .unwrap();
+    assert!(corpus.cases.len() >= 300, "the issue asks for 300 cases");
+    let app = TestApp::start().await;
+    let invoices = Invoices::new(app.store.clone());
+
+    let (mut made, mut acceptable, mut expecting, mut got_all, mut suggestions) = (0, 0, 0, 0, 0);
+    let mut failures = Vec::new();
+    for case in &corpus.cases {
+        assert!(corpus.rows.contains_key(&case.row), "{}", case.name);
+        let out = run(&app.store, &invoices, case).await;
+        let expected: BTreeSet<ExpectedMatch> = case
+            .expect
+            .matches
+            .iter()
+            .cloned()
+            .map(|mut m| {
+                m.amount = dec(&m.amount).normalize().to_string();
+                m
+            })
+            .collect();
+        let accept: BTreeSet<_> = expected
+            .iter()
+            .map(|m| (&m.transaction, &m.invoice, &m.amount))
+            .collect();
+        made += out.automatic.len();
+        acceptable += out
+            .automatic
+            .iter()
+            .filter(|m| accept.contains(&(&m.transaction, &m.invoice, &m.amount)))
+            .count();
+        if !expected.is_empty() {
+            expecting += 1;
+            got_all += usize::from(expected.is_subset(&out.automatic));
+        }
+        suggestions += out.suggestions.len();
+
+        let mut problems = out.problems;
+        if out.automatic != expected {
+            problems.push(format!(
+                "matches {:?}, expected {expected:?}",
+                out.automatic
+            ));
+        }
+        let want: BTreeSet<_> = case.expect.suggestions.iter().cloned().collect();
+        if out.suggestions != want {
+            problems.push(format!(
+                "suggestions {:?}, expected {want:?}",
+                out.suggestions
+            ));
+        }
+        if out.manual > 0 {
+            problems.push(format!("{} manual matches, none expected", out.manual));
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{} (row {}): {}",
+                case.name,
+                case.row,
+                problems.join("; ")
+            ));
+        }
+    }
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            0.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
+    println!(
+        "reconciliation corpus: {} cases; precision {:.1}% ({acceptable}/{made} automatic matches \
+         acceptable); recall {:.1}% ({got_all}/{expecting} cases expecting an automatic match); \
+         {suggestions} suggestions left",
+        corpus.cases.len(),
+        pct(acceptable, made),
+        pct(got_all, expecting),
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        corpus.cases.len(),
+        failures.join("\n")
+    );
+    // 0 of 0 is no evidence: the corpus must have made automatic matches, all acceptable.
+    assert!(made > 0 && acceptable == made && got_all == expecting);
+    app.stop().await;
+}
