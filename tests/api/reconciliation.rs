@@ -193,3 +193,64 @@ async fn payments_from_the_bank_pay_invoices_and_bank_changes_undo_them_once() {
     // B, paid by another transaction, is untouched.
     assert_eq!(invoice_state(&l, &token, "B").await.0, "PAID");
 }
+
+/// Twenty writers at once over two instances (each its own connection pool), all about one
+/// payment: ten upsert its invoice through GraphQL (each a real change, so each reconciles),
+/// ten import its transaction through the import path (each a real change too). The
+/// organization's lock must leave one match and one `invoice.paid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_upserts_and_imports_of_one_payment_make_one_match() {
+    use ponto_bridge::ponto::model::Transaction;
+    use ponto_bridge::pull::ingest;
+    let l = Linked::start(&[]).await;
+    let ponto_org = l.sb.org("Acme BV").await;
+    let acc = l.sb.account(&ponto_org, json!({})).await;
+    let token = l.token("acme");
+    assert!(
+        l.connect(&token, &ponto_org, &[&acc], true, false)
+            .await
+            .ends_with("ponto_status=CONNECTED")
+    );
+    l.reads_settled("acme").await;
+    let second = l.second_instance().await;
+    let org = l.app.store.ensure_organization("acme").await.unwrap();
+    let account = l.app.store.accounts_of(org).await.unwrap().remove(0).id;
+
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let instance = if i % 2 == 0 { &l.app } else { &second };
+        let (barrier, token, store) = (barrier.clone(), token.clone(), instance.store.clone());
+        let endpoint = format!("{}/graphql", instance.base);
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            if i < 10 {
+                let mut inv = invoice("A", "2026-0042", "121.00", Some("+++090/9337/55493+++"));
+                inv["counterpartyName"] = json!(format!("Customer, version {i}"));
+                let data =
+                    crate::support::gql_at(&endpoint, &token, UPSERT, json!({"i": [inv]})).await;
+                assert_eq!(
+                    data["upsertInvoices"]["userErrors"],
+                    json!([]),
+                    "{data}"
+                );
+            } else {
+                let resource = json!({"type": "transaction", "id": "race-payment", "attributes": {
+                    "amount": 121.00, "currency": "EUR", "remittanceInformation": "+++090/9337/55493+++",
+                    "remittanceInformationType": "unstructured", "additionalInformation": format!("read {i}"),
+                    "valueDate": format!("{}T00:00:00.000Z", day(-1))}});
+                let page = vec![Transaction::from_resource(&resource.to_string(), false).unwrap()];
+                ingest::store_page(&store, org, account, page).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (status, open, live) = invoice_state(&l, &token, "A").await;
+    assert_eq!((status.as_str(), open.as_str()), ("PAID", "0.00"));
+    assert_eq!(live, ["STRUCTURED_REFERENCE \"121.00\""], "one live match");
+    let types: Vec<String> = invoice_events(&l).await.into_iter().map(|e| e.0).collect();
+    assert_eq!(types, ["invoice.paid"]);
+    drop(second);
+}
