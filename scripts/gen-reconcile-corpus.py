@@ -338,6 +338,20 @@ for _ in range(5):
          {"A": state("PAID", 0), "B": state("PARTIALLY_PAID", short)},
          [match("t1", "A", ta, "STRUCTURED_REFERENCE"), match("t1", "B", tb - short, "STRUCTURED_REFERENCE")])
 
+for _ in range(4):
+    # Two bare references side by side, and an IBAN in the text whose digits pass mod 97 too.
+    ra, rb = new_ogm(), new_ogm()
+    ta, tb = amount(), amount()
+    payer = iban()
+    text = f"{ra} {rb[:3]} {rb[3:7]} {rb[7:]} from {payer[:4]} {payer[4:8]} {payer[8:12]} {payer[12:]}"
+    case("reference-two-bare", "split",
+         [upsert(invoice("A", number(8), ta, reference=ra, due=-12),
+                 invoice("B", number(9), tb, reference=rb, due=-8),
+                 invoice("C", number(31), ta + tb, reference=payer[4:])),
+          read(tx("t1", ta + tb, text))],
+         {"A": state("PAID", 0), "B": state("PAID", 0), "C": state("OPEN", ta + tb)},
+         [match("t1", "A", ta, "STRUCTURED_REFERENCE"), match("t1", "B", tb, "STRUCTURED_REFERENCE")])
+
 # --- suggestion-only cases ------------------------------------------------------------------
 
 for _ in range(15):

@@ -31,26 +31,42 @@ pub fn references_in(text: &str) -> Vec<StructuredReference> {
 
 /// Runs of exactly twelve digits, where digits may be grouped by `/`, spaces, dots or dashes
 /// (`090/9337/55493`, `090 9337 55493`, `090933755493`), delimited or not by `+++`/`***`, and
-/// bounded by anything that is not a digit or a letter.
+/// bounded by anything that is not a digit or a letter. Two references side by side
+/// (`090933755493 000420000094`) are two runs; the digits of an IBAN (`BE68 5390 0754 7034`,
+/// whose Belgian check is the same mod 97) are none.
 fn digit_runs(text: &str) -> Vec<(usize, String)> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let starts = bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        let starts = bytes[i].is_ascii_digit()
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+            && !after_iban_prefix(bytes, i);
         if !starts {
             i += 1;
             continue;
         }
         let (mut j, mut digits, mut last_digit) = (i, String::new(), i);
+        let mut groups: Vec<usize> = vec![0];
         while j < bytes.len() && digits.len() <= 12 {
             let b = bytes[j];
             if b.is_ascii_digit() {
                 digits.push(b as char);
                 last_digit = j;
-            } else if !(matches!(b, b'/' | b' ' | b'.' | b'-')
-                && bytes.get(j + 1).is_some_and(u8::is_ascii_digit))
+                *groups.last_mut().expect("never empty") += 1;
+                // Twelve digits written as an OGM is written, then a space: the end of this
+                // reference, whatever follows.
+                if digits.len() == 12
+                    && bytes.get(j + 1) == Some(&b' ')
+                    && matches!(groups[..], [12] | [3, 4, 5])
+                {
+                    break;
+                }
+            } else if matches!(b, b'/' | b' ' | b'.' | b'-')
+                && bytes.get(j + 1).is_some_and(u8::is_ascii_digit)
             {
+                groups.push(0);
+            } else {
                 break;
             }
             j += 1;
@@ -58,7 +74,8 @@ fn digit_runs(text: &str) -> Vec<(usize, String)> {
         let bounded = bytes
             .get(last_digit + 1)
             .is_none_or(|b| !b.is_ascii_alphanumeric());
-        if digits.len() == 12 && bounded {
+        // Only as an OGM is written: whole, or in groups of 3, 4 and 5 (not a phone number's).
+        if digits.len() == 12 && bounded && matches!(groups[..], [12] | [3, 4, 5]) {
             out.push((i, digits));
             i = last_digit + 1;
         } else {
@@ -66,6 +83,15 @@ fn digit_runs(text: &str) -> Vec<(usize, String)> {
         }
     }
     out
+}
+
+/// Whether the digits at `i` follow an IBAN's country code and check digits (`BE68 `).
+fn after_iban_prefix(bytes: &[u8], i: usize) -> bool {
+    i >= 5
+        && bytes[i - 1] == b' '
+        && bytes[i - 5..i - 3].iter().all(u8::is_ascii_alphabetic)
+        && bytes[i - 3..i - 1].iter().all(u8::is_ascii_digit)
+        && (i == 5 || !bytes[i - 6].is_ascii_alphanumeric())
 }
 
 /// RF references: `RF` and two check digits at a token start, then a body of up to 21
@@ -323,6 +349,20 @@ mod tests {
     fn several_references_in_one_text_once_each_in_order() {
         let text = "paid RF18 5390 0754 7034 and +++090/9337/55493+++, again RF18539007547034";
         assert_eq!(normalized(text), ["RF18539007547034", "090933755493"]);
+        // Bare, side by side: two references, not one long run of digits.
+        assert_eq!(
+            normalized("090933755493 000420000094"),
+            ["090933755493", "000420000094"]
+        );
+        assert_eq!(
+            normalized("090 9337 55493 000420000094"),
+            ["090933755493", "000420000094"]
+        );
+        // Other groupings are not an OGM, whatever their check says.
+        assert!(normalized("0909 3375 5493 0004").is_empty());
+        assert!(normalized("tel 0909 337 554 93").is_empty());
+        // An IBAN's digits pass the same mod-97 check, but are an account, not a reference.
+        assert!(normalized("from BE68 5390 0754 7034, thanks").is_empty());
     }
 
     #[test]

@@ -165,15 +165,17 @@ pub async fn close_pending_read(
     tx.commit().await
 }
 
-/// `bank_transaction.removed` for rows Ponto stopped reporting, once per row.
+/// `bank_transaction.removed` for rows Ponto stopped reporting, once per removal.
 fn removed_events(removed: &[Row]) -> Vec<(Event, Option<String>)> {
     removed
         .iter()
         .map(|t| {
             let name = t.counterpart_name.clone();
             let data = transaction_data(t.id, t.account_id, t.status, t.amount, name, t.value_date);
-            let key = format!("bank_transaction.removed:{}:{}", t.account_id, t.ponto_id);
-            (Event::transaction_removed(data), Some(key))
+            // No dedupe key: rows are removed under the organization's lock and only while not
+            // removed yet, so each removal is announced once — and a transaction the bank
+            // brings back and removes again is news again.
+            (Event::transaction_removed(data), None)
         })
         .collect()
 }

@@ -35,6 +35,7 @@ mod ponto_webhooks;
 mod posture;
 mod problems;
 mod reconcile_corpus;
+mod reconcile_props;
 mod reconciliation;
 mod rotation;
 mod sandbox_sync;

@@ -107,7 +107,7 @@ fn with_dates(mut v: Value, ponto: bool) -> Value {
     v
 }
 
-fn draft(v: Value) -> InvoiceDraft {
+pub fn draft(v: Value) -> InvoiceDraft {
     let v = with_dates(v, false);
     let s = |k: &str| v[k].as_str().map(str::to_owned);
     InvoiceDraft {
@@ -126,7 +126,7 @@ fn draft(v: Value) -> InvoiceDraft {
 
 /// One read of the bank: the account's whole booked and pending state, stored and closed as
 /// the puller does.
-async fn read(store: &Store, org: OrganizationId, account: AccountId, bank: Vec<Value>) {
+pub async fn read(store: &Store, org: OrganizationId, account: AccountId, bank: Vec<Value>) {
     let (mut booked, mut pending) = (Vec::new(), Vec::new());
     for resource in bank {
         let resource = with_dates(resource, true);
@@ -168,15 +168,14 @@ struct Outcome {
     problems: Vec<String>,
 }
 
-async fn run(store: &Store, invoices: &Invoices, case: &Case) -> Outcome {
-    let org = store
-        .ensure_organization(&format!("corpus-{}", case.name))
-        .await
-        .unwrap();
-    let tolerance = (dec(&case.tolerance) * Decimal::from(100))
-        .try_into()
-        .unwrap();
-    let style = ReferenceStyle::parse(&case.reference_style).unwrap();
+/// A fresh organization with these settings and one account.
+pub async fn organization(
+    store: &Store,
+    name: &str,
+    tolerance: i64,
+    style: ReferenceStyle,
+) -> (OrganizationId, AccountId) {
+    let org = store.ensure_organization(name).await.unwrap();
     store
         .set_reconciliation_settings(org, tolerance, style)
         .await
@@ -191,6 +190,16 @@ async fn run(store: &Store, invoices: &Invoices, case: &Case) -> Outcome {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    (org, account.id)
+}
+
+async fn run(store: &Store, invoices: &Invoices, case: &Case) -> Outcome {
+    let tolerance = (dec(&case.tolerance) * Decimal::from(100))
+        .try_into()
+        .unwrap();
+    let style = ReferenceStyle::parse(&case.reference_style).unwrap();
+    let name = format!("corpus-{}", case.name);
+    let (org, account) = organization(store, &name, tolerance, style).await;
 
     for step in &case.steps {
         match step {
@@ -204,7 +213,7 @@ async fn run(store: &Store, invoices: &Invoices, case: &Case) -> Outcome {
                     done.problems
                 );
             }
-            Step::Read(bank) => read(store, org, account.id, bank.clone()).await,
+            Step::Read(bank) => read(store, org, account, bank.clone()).await,
             Step::Void(key) => {
                 let which = InvoiceRef::ExternalId(key.clone());
                 assert!(invoices.void(org, &which).await.unwrap().is_some());

@@ -10,7 +10,8 @@ use std::time::Duration as Wait;
 const UPSERT: &str = "mutation($i: [InvoiceInput!]!) { upsertInvoices(input: {invoices: $i}) {
     invoices { externalId status openAmount { amount } } userErrors { code message } } }";
 
-const INVOICES: &str = "{ invoices(first: 10) { edges { node { externalId status openAmount { amount }
+const INVOICES: &str =
+    "{ invoices(first: 10) { edges { node { externalId status openAmount { amount }
     matches { rule evidence amount { amount } reversedAt } } } } }";
 
 fn invoice(ext: &str, number: &str, total: &str, reference: Option<&str>) -> Value {
@@ -116,13 +117,14 @@ async fn payments_from_the_bank_pay_invoices_and_bank_changes_undo_them_once() {
     assert_eq!(rules, ["INVOICE_NUMBER \"250.00\""]);
 
     // Paid by a transfer carrying its structured communication.
-    let paying = l.sb.transactions(
-        &acc,
-        json!({"amount": "121.00", "remittanceInformation": "+++090/9337/55493+++",
+    let paying =
+        l.sb.transactions(
+            &acc,
+            json!({"amount": "121.00", "remittanceInformation": "+++090/9337/55493+++",
                "valueDate": day(-1)}),
-    )
-    .await
-    .remove(0);
+        )
+        .await
+        .remove(0);
     bank_read(&l, &ponto_org).await;
     wait_for_invoice(&l, &token, "A", "PAID", "0.00").await;
     let data = l.app.gql_data(&token, INVOICES, json!({})).await;
