@@ -373,6 +373,20 @@ const SUPPLIERS: &[(&str, &str)] = &[
     ("Colruyt", "Card payment"),
 ];
 
+/// `+++ddd/dddd/ddddd+++` with two different neighbouring digits of its base swapped: that
+/// changes the base by 9·(a−b)·10ᵏ, never a multiple of 97, so the check always fails.
+fn typo(ogm: &str) -> String {
+    let mut b = ogm.as_bytes().to_vec();
+    let digits: Vec<usize> = (0..b.len()).filter(|&i| b[i].is_ascii_digit()).collect();
+    let pair = digits[..10]
+        .windows(2)
+        .rev()
+        .find(|w| b[w[0]] != b[w[1]])
+        .expect("an OGM has two different digits");
+    b.swap(pair[0], pair[1]);
+    String::from_utf8(b).expect("ASCII")
+}
+
 fn money(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
@@ -382,7 +396,9 @@ impl DemoData {
     fn generate(rng: &mut StdRng, today: NaiveDate) -> Self {
         let mut current = Vec::new();
         let mut invoices = Vec::new();
-        // Sales invoices: the older ones paid by transfer with their structured reference.
+        // Sales invoices: the older ones paid by transfer with their structured reference —
+        // some only in part, some with too much, one with a typing slip in the reference (a
+        // suggestion for a person to accept), the recent ones not yet.
         for n in 1..=40u64 {
             let (name, iban) = CUSTOMERS[rng.random_range(0..CUSTOMERS.len())];
             let cents: i64 = rng.random_range(15_000..750_000);
@@ -390,10 +406,25 @@ impl DemoData {
             let reference = ogm_from_base(2_026_000_000 + n);
             let paid = issued + Duration::days(rng.random_range(3..30));
             if paid < today {
+                let (amount, communication, kind) = match n % 10 {
+                    3 => (
+                        cents * 2 / 5,
+                        reference.normalized().to_owned(),
+                        "structured",
+                    ),
+                    7 => (
+                        cents + 2_500,
+                        reference.normalized().to_owned(),
+                        "structured",
+                    ),
+                    // The customer swapped two digits: the check fails, one slip from ours.
+                    5 => (cents, typo(&reference.to_string()), "unstructured"),
+                    _ => (cents, reference.normalized().to_owned(), "structured"),
+                };
                 current.push(json!({
-                    "amount": money(cents), "counterpartName": name, "counterpartReference": iban,
-                    "remittanceInformation": reference.normalized(),
-                    "remittanceInformationType": "structured",
+                    "amount": money(amount), "counterpartName": name, "counterpartReference": iban,
+                    "remittanceInformation": communication,
+                    "remittanceInformationType": kind,
                     "valueDate": paid, "executionDate": paid,
                     "endToEndId": format!("DEMO-SI-{n}"),
                 }));
@@ -499,6 +530,9 @@ mod tests {
         assert!((200..600).contains(&a.current.len()), "{}", a.current.len());
         assert_eq!(a.current.iter().filter(|t| t["pending"] == true).count(), 6);
         assert_eq!(a.invoices.len(), 55);
+        let typo = super::typo("+++090/9337/55493+++");
+        assert_eq!(typo, "+++090/9337/54593+++");
+        assert!(ponto_bridge::domain::reference::StructuredReference::parse(&typo).is_err());
         assert!(
             a.invoices
                 .iter()

@@ -42,7 +42,7 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
     let q = "{ pontoConnection { status problems { code } }
         bankAccounts { nodes { description problems { code }
             transactions(first: 100) { edges { node { status } } pageInfo { hasNextPage } } } }
-        invoices(first: 100) { edges { node { number } } } }";
+        invoices(first: 100) { edges { node { number status } } } }";
     let d = gql_at(&url, &token, q, json!({})).await;
     assert_eq!(d["pontoConnection"]["status"], "CONNECTED", "{d}");
     assert_eq!(d["pontoConnection"]["problems"], json!([]));
@@ -66,7 +66,18 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
     assert_eq!(current["transactions"]["pageInfo"]["hasNextPage"], true);
     assert!(txs.iter().any(|t| t["node"]["status"] == "PENDING"));
     assert!(txs.iter().any(|t| t["node"]["status"] == "BOOKED"));
-    assert_eq!(d["invoices"]["edges"].as_array().unwrap().len(), 55);
+    let invoices = d["invoices"]["edges"].as_array().unwrap();
+    assert_eq!(invoices.len(), 55);
+    // Its sandbox transactions paid them, in part, too much, or not yet.
+    let statuses: std::collections::BTreeSet<&str> = invoices
+        .iter()
+        .map(|i| i["node"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.into_iter().collect::<Vec<_>>(),
+        ["OPEN", "OVERPAID", "PAID", "PARTIALLY_PAID"],
+        "{d}"
+    );
 
     // The printed way to watch a webhook bring a transaction in.
     let mut curls = Vec::new();
