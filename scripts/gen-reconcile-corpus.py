@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates tests/fixtures/reconcile_corpus.json: the reconciliation engine's corpus.
 
-Each case names the row of DESIGN.md section 7 it exercises and carries its expected outcome,
+Each case names the row of the reconciliation table it exercises (ARCHITECTURE.md, Reconciliation;
+DESIGN.md section 7) and carries its expected outcome,
 set here from that row alone: this script never calls the engine. References are computed
 with their own mod-97 arithmetic, so a slip in the engine's reference code cannot hide itself.
 

@@ -33,10 +33,6 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub additional_information: Option<String>,
     pub card_reference: Option<String>,
-    /// Every structured reference read from the remittance text, normalized, space-separated
-    /// and space-bounded (` 090933755493 RF18… `).
-    #[sea_orm(column_type = "Text")]
-    pub references_found: Option<String>,
     /// `counterpart_reference` when it is a valid IBAN, normalized.
     pub counterpart_iban: Option<String>,
     #[sea_orm(column_type = "Text")]

@@ -12,6 +12,8 @@ pub struct Model {
     pub kind: String,
     pub number: String,
     pub number_key: Option<String>,
+    /// The counterparty name, trimmed and case-folded, for finding invoices by name.
+    pub name_key: Option<String>,
     pub counterparty_name: Option<String>,
     pub counterparty_iban: Option<String>,
     pub currency: String,

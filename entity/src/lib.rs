@@ -12,6 +12,7 @@ pub mod organization_event_seq;
 pub mod payment_match;
 pub mod ponto_connection;
 pub mod ponto_synchronization;
+pub mod transaction_key;
 pub mod webhook_attempt;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

@@ -1,7 +1,9 @@
 //! Reconciliation: matches record the rule that made them and what they wrote off or left over;
-//! invoices get a case-folded number key and transactions the keys read from their text (every
-//! structured reference found, the counterparty IBAN normalized), so candidates are found by
-//! index; a booked transaction missing from a read is remembered (`missing_since`) and removed
+//! invoices get case-folded number and counterparty-name keys, transactions their counterparty
+//! IBAN normalized and a `transaction_key` row per key read from their text and counterparty
+//! (structured references, number-like tokens, the name), so candidates are found by index in
+//! both directions — never by scanning an organization's rows (transactions stored before this
+//! migration get their keys when next changed); a booked transaction missing from a read is remembered (`missing_since`) and removed
 //! only when the next read misses it too; suggestions the engine does not apply get their own
 //! table; organizations choose the reference style generated for their invoices.
 
@@ -31,10 +33,10 @@ fn index(table: &'static str, name: &str, cols: &[&'static str]) -> IndexCreateS
 const COLUMNS: &[(&str, &str)] = &[
     ("organization", "reference_style"),
     ("invoice", "number_key"),
+    ("invoice", "name_key"),
     ("payment_match", "rule"),
     ("payment_match", "written_off_minor"),
     ("payment_match", "excess_minor"),
-    ("bank_transaction", "references_found"),
     ("bank_transaction", "counterpart_iban"),
     ("bank_transaction", "missing_since"),
 ];
@@ -71,6 +73,25 @@ fn match_suggestion() -> TableCreateStatement {
     t.to_owned()
 }
 
+/// What a transaction can be found by: `r:` a structured reference, `n:` a number-like token,
+/// `c:` the counterparty's name (domain::remittance::transaction_keys).
+fn transaction_key() -> TableCreateStatement {
+    let mut t = Table::create();
+    t.table("transaction_key")
+        .col(uuid("transaction_id"))
+        .col(string("key"))
+        .col(uuid("organization_id"))
+        .primary_key(Index::create().col("transaction_id").col("key"))
+        .foreign_key(
+            ForeignKey::create()
+                .name("fk_transaction_key_transaction")
+                .from("transaction_key", "transaction_id")
+                .to("bank_transaction", "id")
+                .on_delete(ForeignKeyAction::Cascade),
+        );
+    t.to_owned()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -80,6 +101,7 @@ impl MigrationTrait for Migration {
                 string("reference_style").default("OGM").take(),
             ),
             ("invoice", string_null("number_key")),
+            ("invoice", string_null("name_key")),
             ("payment_match", string("rule").default("MANUAL").take()),
             (
                 "payment_match",
@@ -89,7 +111,6 @@ impl MigrationTrait for Migration {
                 "payment_match",
                 big_integer("excess_minor").default(0).take(),
             ),
-            ("bank_transaction", text_null("references_found")),
             ("bank_transaction", string_null("counterpart_iban")),
             (
                 "bank_transaction",
@@ -100,8 +121,10 @@ impl MigrationTrait for Migration {
         }
         let db = manager.get_connection();
         // Invoice numbers are compared without regard to ASCII case.
-        db.execute_unprepared("UPDATE invoice SET number_key = lower(number)")
-            .await?;
+        db.execute_unprepared(
+            "UPDATE invoice SET number_key = lower(number), name_key = lower(trim(counterparty_name))",
+        )
+        .await?;
         // Before this migration an automatic match named its rule in `evidence`.
         db.execute_unprepared(
             "UPDATE payment_match SET rule = evidence WHERE method = 'AUTOMATIC' \
@@ -109,12 +132,15 @@ impl MigrationTrait for Migration {
         )
         .await?;
         manager.create_table(match_suggestion()).await?;
+        manager.create_table(transaction_key()).await?;
         for idx in [
             index(
                 "invoice",
                 "org_number_key",
                 &["organization_id", "number_key"],
             ),
+            index("invoice", "org_name_key", &["organization_id", "name_key"]),
+            index("transaction_key", "org_key", &["organization_id", "key"]),
             index(
                 "invoice",
                 "org_counterparty_iban",
@@ -144,6 +170,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (table, name) in [
             ("invoice", "org_number_key"),
+            ("invoice", "org_name_key"),
             ("invoice", "org_counterparty_iban"),
             ("bank_transaction", "org_counterpart_iban"),
         ] {
@@ -156,9 +183,11 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
-        manager
-            .drop_table(Table::drop().table("match_suggestion").to_owned())
-            .await?;
+        for table in ["transaction_key", "match_suggestion"] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
         for (table, col) in COLUMNS.iter().rev() {
             manager.alter_table(drop_column(table, col)).await?;
         }

@@ -6,6 +6,7 @@ pub mod event;
 pub mod iban;
 pub mod ids;
 pub mod invoice;
+pub mod lookup;
 pub mod money;
 pub mod problem;
 pub mod reference;

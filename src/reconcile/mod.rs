@@ -65,9 +65,8 @@ pub async fn transactions(
         .filter_map(|t| {
             t.counterpart_name
                 .as_deref()
-                .map(|n| n.trim().to_lowercase())
+                .and_then(crate::domain::lookup::name_key)
         })
-        .filter(|n| !n.is_empty())
         .collect();
     if !names.is_empty() {
         let by_name = CandidateKeys {

@@ -7,6 +7,7 @@ use super::{find_in, owned_by};
 use crate::domain::event::{InvoiceEvent, InvoicePaymentData, PaymentData};
 use crate::domain::ids::{InvoiceId, OrganizationId};
 use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
+use crate::domain::lookup::name_key;
 use crate::domain::money::Money;
 use crate::domain::remittance::number_key;
 use crate::error::{AppError, AppResult};
@@ -318,6 +319,7 @@ impl WriteTx {
                 external_id: Set(u.external_id),
                 kind: Set(u.kind.as_str().to_owned()),
                 number_key: Set(Some(number_key(&u.number))),
+                name_key: Set(u.counterparty_name.as_deref().and_then(name_key)),
                 number: Set(u.number),
                 counterparty_name: Set(u.counterparty_name),
                 counterparty_iban: Set(u.counterparty_iban),
@@ -351,6 +353,8 @@ impl WriteTx {
         let mut am = model.into_active_model();
         am.kind.set_ne(u.kind.as_str().to_owned());
         am.number_key.set_ne(Some(number_key(&u.number)));
+        am.name_key
+            .set_ne(u.counterparty_name.as_deref().and_then(name_key));
         am.number.set_ne(u.number);
         am.counterparty_name.set_ne(u.counterparty_name);
         am.counterparty_iban.set_ne(u.counterparty_iban);

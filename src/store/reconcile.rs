@@ -16,7 +16,6 @@ use crate::domain::transaction::TransactionStatus;
 use crate::error::{AppError, AppResult};
 use chrono::Duration;
 use entity::{bank_transaction, invoice, match_suggestion, organization, payment_match};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
     EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
@@ -163,11 +162,7 @@ impl WriteTx {
             conditions.push(Condition::all().add(C::CounterpartyIban.is_in(chunk)));
         }
         for chunk in chunks(&keys.names) {
-            conditions.push(
-                Condition::all()
-                    .add(open())
-                    .add(Expr::expr(Func::lower(Expr::col(C::CounterpartyName))).is_in(chunk)),
-            );
+            conditions.push(Condition::all().add(open()).add(C::NameKey.is_in(chunk)));
         }
         for chunk in chunks(&keys.ids) {
             conditions.push(Condition::all().add(C::Id.is_in(chunk.iter().map(|i| i.0))));
@@ -188,8 +183,9 @@ impl WriteTx {
     }
 
     /// The transactions a run about these invoices must reconsider: those holding a live match
-    /// to one of them, and live ones that could pay one (its reference, number, IBAN or
-    /// counterparty name, in the settling direction, dated from a year before its issue).
+    /// to one of them, and live ones that could pay one — found by its reference, number or
+    /// counterparty name (`transaction_key`) or IBAN, in the settling direction, dated from a
+    /// year before its issue. Every lookup goes through an index.
     pub async fn transactions_for_invoices(
         &self,
         org: OrganizationId,
@@ -218,60 +214,55 @@ impl WriteTx {
             )
             .await?;
         for inv in invoices.iter().filter(|i| i.status != InvoiceStatus::Void) {
-            let mut any = Condition::any();
-            if let Some(r) = &inv.structured_reference {
-                any = any
-                    .add(C::StructuredReference.eq(r.as_str()))
-                    .add(C::ReferencesFound.like(format!("% {r} %")));
-            }
+            let keys = crate::domain::lookup::invoice_keys(
+                inv.structured_reference.as_deref(),
+                &inv.number,
+                inv.counterparty_name.as_deref(),
+            );
+            let mut found = self.transactions_with_keys(org, &keys).await?;
             if let Some(iban) = &inv.counterparty_iban {
-                any = any.add(C::CounterpartIban.eq(iban.as_str()));
-            }
-            let key = crate::domain::remittance::number_key(&inv.number);
-            if key.chars().count() >= 4 && key.chars().any(|c| c.is_ascii_digit()) {
-                let escaped = key
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
-                any = any
-                    .add(
-                        Expr::expr(Func::lower(Expr::col(C::RemittanceInformation)))
-                            .like(pattern()),
-                    )
-                    .add(Expr::expr(Func::lower(Expr::col(C::Description))).like(pattern()));
-            }
-            if let Some(name) = inv
-                .counterparty_name
-                .as_deref()
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-            {
-                any = any.add(
-                    Expr::expr(Func::lower(Expr::col(C::CounterpartName))).eq(name.to_lowercase()),
-                );
-            }
-            if any.is_empty() {
-                continue;
+                let by_iban: Vec<uuid::Uuid> = find_in::<bank_transaction::Entity>(org)
+                    .select_only()
+                    .column(C::Id)
+                    .filter(C::CounterpartIban.eq(iban.as_str()))
+                    .into_tuple()
+                    .all(self.conn())
+                    .await?;
+                found.extend(by_iban.into_iter().map(TransactionId::from));
             }
             let direction = if inv.kind.settlement_sign() > 0 {
                 C::AmountMinor.gt(0)
             } else {
                 C::AmountMinor.lt(0)
             };
-            let found: Vec<uuid::Uuid> = find_in::<bank_transaction::Entity>(org)
-                .select_only()
-                .column(C::Id)
-                .filter(C::RemovedAt.is_null())
-                .filter(C::SupersededById.is_null())
-                .filter(C::SortDate.gte(inv.issue_date - Duration::days(365)))
-                .filter(direction)
-                .filter(any)
-                .limit(500)
-                .into_tuple()
-                .all(self.conn())
-                .await?;
-            out.extend(found.into_iter().map(TransactionId::from));
+            let found: Vec<TransactionId> = found.into_iter().collect();
+            let mut live: Vec<(chrono::NaiveDate, uuid::Uuid)> = Vec::new();
+            for chunk in chunks(&found) {
+                // No ORDER BY here: it would tempt the planner into walking the organization's
+                // date index instead of looking these ids up.
+                let rows: Vec<(uuid::Uuid, chrono::NaiveDate)> =
+                    find_in::<bank_transaction::Entity>(org)
+                        .select_only()
+                        .column(C::Id)
+                        .column(C::SortDate)
+                        .filter(C::Id.is_in(chunk.iter().map(|i| i.0)))
+                        .filter(C::RemovedAt.is_null())
+                        .filter(C::SupersededById.is_null())
+                        .filter(C::SortDate.gte(inv.issue_date - Duration::days(365)))
+                        .filter(direction.clone())
+                        .into_tuple()
+                        .all(self.conn())
+                        .await?;
+                live.extend(rows.into_iter().map(|(id, date)| (date, id)));
+            }
+            // A customer paying every month must not make each invoice reconsider years of
+            // payments: the newest 500 are the ones that can be its.
+            live.sort_unstable_by(|a, b| b.cmp(a));
+            out.extend(
+                live.into_iter()
+                    .take(500)
+                    .map(|(_, id)| TransactionId::from(id)),
+            );
         }
         Ok(out.into_iter().collect())
     }

@@ -6,7 +6,7 @@
 use crate::domain::ids::OrganizationId;
 use entity::{
     bank_account, bank_transaction, event, invoice, match_suggestion, oauth_flow, payment_match,
-    ponto_connection, ponto_synchronization, webhook_delivery, webhook_endpoint,
+    ponto_connection, ponto_synchronization, transaction_key, webhook_delivery, webhook_endpoint,
 };
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
@@ -37,6 +37,7 @@ tenant_tables!(
     payment_match,
     ponto_connection,
     ponto_synchronization,
+    transaction_key,
     webhook_delivery,
     webhook_endpoint,
 );

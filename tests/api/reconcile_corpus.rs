@@ -1,7 +1,8 @@
 //! The reconciliation corpus (tests/fixtures/reconcile_corpus.json, made by
 //! scripts/gen-reconcile-corpus.py): every case runs against a fresh organization through the
 //! import path's Ponto-JSON normalizer, the invoices service and the real store, and its outcome
-//! must equal what the generator expected from the DESIGN.md §7 row it names.
+//! must equal what the generator expected from the row it names (ARCHITECTURE.md,
+//! Reconciliation).
 
 use crate::seed;
 use crate::support::{TestApp, day_date};

@@ -2,6 +2,7 @@
 //! by id for data loaders, the idempotent upsert by Ponto id used by the sync, and what happens
 //! to rows Ponto stops reporting (`removal`).
 
+mod keys;
 mod removal;
 
 pub use removal::Retired;
@@ -315,11 +316,7 @@ fn apply(
     now: DateTime<Utc>,
     is_new: bool,
 ) {
-    let text = Transaction::text_of(
-        t.remittance_information.as_deref(),
-        t.description.as_deref(),
-    );
-    let (references, iban) = keys(&t.counterpart_reference, &text);
+    let iban = normalized_iban(t.counterpart_reference.as_deref());
     let sort_date = t
         .value_date
         .or(t.execution_date)
@@ -350,25 +347,25 @@ fn apply(
     am.additional_information.set_ne(t.additional_information);
     am.card_reference.set_ne(t.card_reference);
     am.raw_json.set_ne(t.raw_json);
-    am.references_found.set_ne(references);
     am.counterpart_iban.set_ne(iban);
     // A transaction Ponto reports again is no longer removed.
     am.removed_at.set_ne(None);
 }
 
-/// What reconciliation looks a transaction up by: every structured reference in its text
-/// (` a b `, space-bounded for `LIKE '% a %'`) and its counterparty IBAN, normalized.
-fn keys(counterpart: &Option<String>, text: &str) -> (Option<String>, Option<String>) {
-    let found = crate::domain::remittance::references_in(text);
-    let references = (!found.is_empty()).then(|| {
-        let list: Vec<&str> = found.iter().map(|r| r.normalized()).collect();
-        format!(" {} ", list.join(" "))
-    });
-    let iban = counterpart
-        .as_deref()
+/// The counterparty account when it is a valid IBAN, normalized: what invoices are found by.
+fn normalized_iban(counterpart: Option<&str>) -> Option<String> {
+    counterpart
         .and_then(|c| crate::domain::iban::Iban::parse(c).ok())
-        .map(|i| i.as_str().to_owned());
-    (references, iban)
+        .map(|i| i.as_str().to_owned())
+}
+
+/// What reconciliation finds a transaction by (its `transaction_key` rows).
+fn lookup_keys(t: &TransactionUpsert) -> Vec<String> {
+    let text = Transaction::text_of(
+        t.remittance_information.as_deref(),
+        t.description.as_deref(),
+    );
+    crate::domain::lookup::transaction_keys(&text, t.counterpart_name.as_deref())
 }
 
 impl Transaction {
@@ -447,7 +444,10 @@ impl WriteTx {
         }
         let mut out = Vec::with_capacity(rows.len());
         let mut inserts = Vec::new();
+        // Lookup keys of the rows written, replaced wholesale for changed ones.
+        let (mut keys, mut rekeyed) = (Vec::new(), Vec::new());
         for t in rows {
+            let lookup = lookup_keys(&t);
             match existing.remove(&t.ponto_id) {
                 Some(m) => {
                     let id: TransactionId = m.id.into();
@@ -457,6 +457,8 @@ impl WriteTx {
                         am.updated_at = Set(now);
                         am.update(self.conn()).await?;
                         out.push(Upserted::Updated(id));
+                        rekeyed.push(id.0);
+                        keys.extend(lookup.into_iter().map(|k| (id, k)));
                     } else {
                         out.push(Upserted::Unchanged(id));
                     }
@@ -466,6 +468,7 @@ impl WriteTx {
                     apply(&mut am, t, now, true);
                     if let sea_orm::ActiveValue::Set(id) = am.id {
                         out.push(Upserted::Inserted(id.into()));
+                        keys.extend(lookup.into_iter().map(|k| (id.into(), k)));
                     }
                     inserts.push(am);
                 }
@@ -476,6 +479,7 @@ impl WriteTx {
                 .exec_without_returning(self.conn())
                 .await?;
         }
+        self.write_lookup_keys(org, &rekeyed, keys).await?;
         Ok(out)
     }
 }
