@@ -24,25 +24,6 @@ use std::time::{Duration, Instant};
 
 const ACCOUNTS: usize = 5;
 
-/// Resident and peak resident memory of this process, in MiB.
-fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Resets the peak (VmHWM) to the current resident size.
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 #[tokio::main]
 async fn main() {
     ponto_bridge::install_crypto_provider();
@@ -127,8 +108,8 @@ async fn main() {
     let org = store.ensure_organization("bench").await.unwrap();
 
     // Measured: from the start of the connect flow to the end of the first read.
-    let (rss_before, _) = memory();
-    reset_peak();
+    let (rss_before, _) = support::memory();
+    support::reset_peak();
     let started = Instant::now();
     support::link_and_read(
         &store,
@@ -141,7 +122,7 @@ async fn main() {
     )
     .await;
     let import = started.elapsed();
-    let (_, peak) = memory();
+    let (_, peak) = support::memory();
     // The benchmark's own pool, outside the store (as a raw client would be).
     let db = ponto_bridge::store::connect(&url, 4).await.unwrap();
     let imported = count(&db, org).await;

@@ -29,24 +29,6 @@ use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-/// Resident and peak resident memory of this process, in MiB.
-fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 fn eur() -> Currency {
     Currency::parse("EUR").unwrap()
 }
@@ -265,10 +247,10 @@ async fn main() {
         eprintln!("{n}: seeded in {:.1}s", seeding.elapsed().as_secs_f64());
 
         let (base_time, joined) = baseline(&db, org).await;
-        reset_peak();
-        let (rss_before, _) = memory();
+        support::reset_peak();
+        let (rss_before, _) = support::memory();
         let took = engine(&store, org, &ids).await;
-        let (_, peak) = memory();
+        let (_, peak) = support::memory();
         let matched = live_matches(&db, org).await;
         // Every reference and every number with its amount is paid; nothing else.
         assert_eq!(
@@ -285,10 +267,10 @@ async fn main() {
             .unwrap();
         seed(&store, late, n, false).await;
         db.execute_unprepared("ANALYZE").await.unwrap();
-        reset_peak();
-        let (rss_late, _) = memory();
+        support::reset_peak();
+        let (rss_late, _) = support::memory();
         let late_took = invoices_after(&store, late, n).await;
-        let (_, late_peak) = memory();
+        let (_, late_peak) = support::memory();
         assert_eq!(live_matches(&db, late).await as usize, n / 10 * 9);
         rows.push((n, took, base_time, peak - rss_before));
         late_rows.push((n, late_took, late_peak - rss_late));

@@ -103,3 +103,22 @@ pub async fn link_and_read(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Resident and peak resident memory of this process, in MiB (Linux; NaN elsewhere).
+pub fn memory() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Resets the peak (VmHWM) to the current resident size.
+pub fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

@@ -226,14 +226,22 @@ impl Store {
         org: OrganizationId,
         ids: &[InvoiceId],
     ) -> AppResult<HashMap<InvoiceId, Invoice>> {
-        find_in::<invoice::Entity>(org)
-            .filter(invoice::Column::Id.is_in(ids.iter().map(|i| i.0)))
-            .all(self.conn())
-            .await?
-            .into_iter()
-            .map(|m| Invoice::try_from(m).map(|i| (i.id, i)))
-            .collect()
+        invoices_with_ids(self.conn(), org, ids).await
     }
+}
+
+async fn invoices_with_ids(
+    conn: &impl sea_orm::ConnectionTrait,
+    org: OrganizationId,
+    ids: &[InvoiceId],
+) -> AppResult<HashMap<InvoiceId, Invoice>> {
+    find_in::<invoice::Entity>(org)
+        .filter(invoice::Column::Id.is_in(ids.iter().map(|i| i.0)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| Invoice::try_from(m).map(|i| (i.id, i)))
+        .collect()
 }
 
 impl WriteTx {
@@ -243,13 +251,7 @@ impl WriteTx {
         org: OrganizationId,
         ids: &[InvoiceId],
     ) -> AppResult<HashMap<InvoiceId, Invoice>> {
-        find_in::<invoice::Entity>(org)
-            .filter(invoice::Column::Id.is_in(ids.iter().map(|i| i.0)))
-            .all(self.conn())
-            .await?
-            .into_iter()
-            .map(|m| Invoice::try_from(m).map(|i| (i.id, i)))
-            .collect()
+        invoices_with_ids(self.conn(), org, ids).await
     }
 
     pub(crate) async fn invoice_model(

@@ -160,6 +160,19 @@ pub async fn read(store: &Store, org: OrganizationId, account: AccountId, bank: 
         .unwrap();
 }
 
+/// The organization's transactions (a case holds fewer than a page) under `filter`.
+pub async fn transactions(
+    store: &Store,
+    org: OrganizationId,
+    filter: TransactionFilter,
+) -> Vec<ponto_bridge::store::transactions::Transaction> {
+    let page = PageArgs {
+        first: Some(100),
+        ..Default::default()
+    };
+    store.transactions(org, &filter, &page).await.unwrap().items
+}
+
 /// What a case ended with, in the corpus's terms.
 struct Outcome {
     /// Live automatic matches.
@@ -226,11 +239,7 @@ async fn run(store: &Store, invoices: &Invoices, case: &Case) -> Outcome {
         include_removed: true,
         ..Default::default()
     };
-    let page = PageArgs {
-        first: Some(100),
-        ..Default::default()
-    };
-    let transactions = store.transactions(org, &filter, &page).await.unwrap().items;
+    let transactions = transactions(store, org, filter).await;
     let ponto_id: HashMap<_, _> = transactions
         .iter()
         .map(|t| (t.id, t.ponto_id.clone()))

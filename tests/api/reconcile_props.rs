@@ -3,13 +3,12 @@
 //! invoice's paid amount is the sum of its live matches, and nothing removed, superseded or
 //! void keeps a live match.
 
-use crate::reconcile_corpus::{draft, organization, read};
+use crate::reconcile_corpus::{draft, organization, read, transactions};
 use crate::support::TestApp;
 use ponto_bridge::domain::ids::OrganizationId;
 use ponto_bridge::domain::reference::ogm_from_base;
 use ponto_bridge::domain::remittance::ReferenceStyle;
 use ponto_bridge::invoices::{InvoiceRef, Invoices};
-use ponto_bridge::store::page::PageArgs;
 use ponto_bridge::store::transactions::TransactionFilter;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -129,16 +128,7 @@ async fn check(app: &TestApp, org: OrganizationId) -> Result<(), String> {
         include_removed: true,
         ..Default::default()
     };
-    let page = PageArgs {
-        first: Some(100),
-        ..Default::default()
-    };
-    let txs = app
-        .store
-        .transactions(org, &filter, &page)
-        .await
-        .unwrap()
-        .items;
+    let txs = transactions(&app.store, org, filter).await;
     let ids: Vec<_> = txs.iter().map(|t| t.id).collect();
     let matches: Vec<_> = app
         .store
@@ -301,12 +291,8 @@ fn live_matches_never_exceed_a_payment_and_always_make_up_the_paid_amount() {
                 matched: Some(true),
                 ..Default::default()
             };
-            let page = PageArgs {
-                first: Some(100),
-                ..Default::default()
-            };
-            let found = app.store.transactions(org, &filter, &page).await.unwrap();
-            matched.set(matched.get() + found.items.len());
+            let found = transactions(&app.store, org, filter).await;
+            matched.set(matched.get() + found.len());
             Ok::<_, String>(())
         })
         .map_err(TestCaseError::fail)
