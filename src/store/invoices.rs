@@ -3,7 +3,7 @@
 
 use super::page::{self, Page, PageArgs};
 use super::{Store, WriteTx};
-use super::{find_in, owned_by};
+use super::{find_ids_in, find_in, owned_by};
 use crate::domain::event::{InvoiceEvent, InvoicePaymentData, PaymentData};
 use crate::domain::ids::{InvoiceId, OrganizationId};
 use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
@@ -235,9 +235,7 @@ async fn invoices_with_ids(
     org: OrganizationId,
     ids: &[InvoiceId],
 ) -> AppResult<HashMap<InvoiceId, Invoice>> {
-    find_in::<invoice::Entity>(org)
-        .filter(invoice::Column::Id.is_in(ids.iter().map(|i| i.0)))
-        .all(conn)
+    find_ids_in::<invoice::Entity>(conn, org, ids.iter().map(|i| i.0))
         .await?
         .into_iter()
         .map(|m| Invoice::try_from(m).map(|i| (i.id, i)))

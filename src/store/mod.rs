@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use db::{connect, migrate};
-use scoped::{find_in, owned_by, update_in};
+use scoped::{find_ids_in, find_in, owned_by, update_in};
 
 /// Handle to the database, the bus and the clock. Cheap to clone.
 #[derive(Clone)]

@@ -6,7 +6,7 @@
 use super::invoices::Invoice;
 use super::matches::{NewMatch, PaymentMatch};
 use super::transactions::Transaction;
-use super::{WriteTx, find_in, update_in};
+use super::{WriteTx, find_ids_in, find_in, update_in};
 use crate::domain::event::{Event, InvoiceEvent, PaymentData};
 use crate::domain::ids::{InvoiceId, MatchId, OrganizationId, TransactionId};
 use crate::domain::invoice::InvoiceStatus;
@@ -101,17 +101,11 @@ impl WriteTx {
         org: OrganizationId,
         ids: &[TransactionId],
     ) -> AppResult<Vec<Transaction>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in chunks(ids) {
-            for m in find_in::<bank_transaction::Entity>(org)
-                .filter(bank_transaction::Column::Id.is_in(chunk.iter().map(|i| i.0)))
-                .all(self.conn())
-                .await?
-            {
-                out.push(Transaction::try_from(m)?);
-            }
-        }
-        Ok(out)
+        find_ids_in::<bank_transaction::Entity>(self.conn(), org, ids.iter().map(|i| i.0))
+            .await?
+            .into_iter()
+            .map(Transaction::try_from)
+            .collect()
     }
 
     /// The live matches of these transactions, and the (transaction, invoice) pairs a person
@@ -164,10 +158,13 @@ impl WriteTx {
         for chunk in chunks(&keys.names) {
             conditions.push(Condition::all().add(open()).add(C::NameKey.is_in(chunk)));
         }
-        for chunk in chunks(&keys.ids) {
-            conditions.push(Condition::all().add(C::Id.is_in(chunk.iter().map(|i| i.0))));
-        }
         let mut found: HashMap<InvoiceId, Invoice> = HashMap::new();
+        for m in
+            find_ids_in::<invoice::Entity>(self.conn(), org, keys.ids.iter().map(|i| i.0)).await?
+        {
+            let inv = Invoice::try_from(m)?;
+            found.insert(inv.id, inv);
+        }
         // One statement per kind of key, so each uses its own index.
         for c in conditions {
             for m in find_in::<invoice::Entity>(org)
@@ -377,11 +374,7 @@ impl WriteTx {
         let mut pending_by: HashMap<InvoiceId, Vec<uuid::Uuid>> = HashMap::new();
         for chunk in chunks(ids) {
             let uuids = || chunk.iter().map(|i| i.0);
-            for m in find_in::<invoice::Entity>(org)
-                .filter(invoice::Column::Id.is_in(uuids()))
-                .all(self.conn())
-                .await?
-            {
+            for m in find_ids_in::<invoice::Entity>(self.conn(), org, uuids()).await? {
                 models.insert(m.id.into(), m);
             }
             for m in find_in::<payment_match::Entity>(org)

@@ -10,7 +10,7 @@ use crate::domain::status::AccountStatus;
 use crate::error::{AppError, AppResult};
 use crate::store::page::{self, Page, PageArgs};
 use crate::store::{Store, WriteTx};
-use crate::store::{find_in, update_in};
+use crate::store::{find_ids_in, find_in, update_in};
 use chrono::{DateTime, Utc};
 use entity::bank_account;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
@@ -166,9 +166,7 @@ impl Store {
         org: OrganizationId,
         ids: &[AccountId],
     ) -> AppResult<HashMap<AccountId, Account>> {
-        find_in::<bank_account::Entity>(org)
-            .filter(bank_account::Column::Id.is_in(ids.iter().map(|i| i.0)))
-            .all(self.conn())
+        find_ids_in::<bank_account::Entity>(self.conn(), org, ids.iter().map(|i| i.0))
             .await?
             .into_iter()
             .map(|m| Account::try_from(m).map(|a| (a.id, a)))

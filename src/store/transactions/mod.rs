@@ -13,7 +13,7 @@ use crate::domain::transaction::{Direction, TransactionStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::page::{self, Page, PageArgs};
 use crate::store::{Store, WriteTx};
-use crate::store::{find_in, owned_by};
+use crate::store::{find_ids_in, find_in, owned_by};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{bank_transaction, payment_match};
 use rust_decimal::Decimal;
@@ -298,9 +298,7 @@ impl Store {
         org: OrganizationId,
         ids: &[TransactionId],
     ) -> AppResult<HashMap<TransactionId, Transaction>> {
-        find_in::<bank_transaction::Entity>(org)
-            .filter(bank_transaction::Column::Id.is_in(ids.iter().map(|i| i.0)))
-            .all(self.conn())
+        find_ids_in::<bank_transaction::Entity>(self.conn(), org, ids.iter().map(|i| i.0))
             .await?
             .into_iter()
             .map(|m| Transaction::try_from(m).map(|t| (t.id, t)))
