@@ -210,41 +210,37 @@ impl<'a> AutoAnalyze<'a> {
         if db.get_database_backend() != sea_orm::DbBackend::Postgres {
             return None;
         }
-        let row = db
-            .query_one_raw(Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT current_setting('autovacuum') = 'off', \
-                 (SELECT count(*) FROM invoice)",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        let off: bool = row.try_get_by_index(0).unwrap();
-        let rows: i64 = row.try_get_by_index(1).unwrap();
-        off.then(|| Self {
+        let off: bool = Self::scalar(db, "SELECT current_setting('autovacuum') = 'off'").await;
+        let mut me = Self {
             db,
             since: 0,
-            threshold: 50 + rows as usize / 10,
-        })
+            threshold: 0,
+        };
+        me.reset().await;
+        off.then_some(me)
+    }
+
+    async fn scalar<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
+        db.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index(0)
+            .unwrap()
+    }
+
+    /// PostgreSQL's default trigger, from the table as it is now.
+    async fn reset(&mut self) {
+        let rows: i64 = Self::scalar(self.db, "SELECT count(*) FROM invoice").await;
+        self.since = 0;
+        self.threshold = 50 + rows as usize / 10;
     }
 
     async fn wrote(&mut self, rows: usize) {
         self.since += rows;
         if self.since > self.threshold {
             self.db.execute_unprepared("ANALYZE invoice").await.unwrap();
-            let total: i64 = self
-                .db
-                .query_one_raw(Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    "SELECT count(*) FROM invoice",
-                ))
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index(0)
-                .unwrap();
-            self.since = 0;
-            self.threshold = 50 + total as usize / 10;
+            self.reset().await;
         }
     }
 }
