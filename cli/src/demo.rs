@@ -421,8 +421,15 @@ impl DemoData {
                     5 => (cents, typo(&reference.to_string()), "unstructured"),
                     _ => (cents, reference.normalized().to_owned(), "structured"),
                 };
+                // The mistyped one is paid from an account the invoice does not name, so only
+                // the slip (and the name) point at it: a suggestion, never applied on its own.
+                let from = if n % 10 == 5 {
+                    "BE56363123456788"
+                } else {
+                    iban
+                };
                 current.push(json!({
-                    "amount": money(amount), "counterpartName": name, "counterpartReference": iban,
+                    "amount": money(amount), "counterpartName": name, "counterpartReference": from,
                     "remittanceInformation": communication,
                     "remittanceInformationType": kind,
                     "valueDate": paid, "executionDate": paid,

@@ -2,7 +2,7 @@
 //! transaction's text and counterparty yield (`transaction_keys`, one `transaction_key` row
 //! each) and the same keys read from an invoice (`invoice_keys`).
 
-use super::remittance::{number_key, number_tokens, references_in};
+use super::remittance::{near_references, number_key, number_tokens, references_in};
 
 /// At most this many number-like tokens of one text are kept: a remittance text is short, and
 /// a longer one (an address, a list) must not flood the index.
@@ -14,11 +14,23 @@ pub fn name_key(name: &str) -> Option<String> {
     (!key.is_empty()).then_some(key)
 }
 
-/// What a transaction is found by: each structured reference in its text (`r:`), each
-/// number-like token without spaces (`n:`), its counterparty's name (`c:`); each once.
+/// At most this many valid references one slip away from a failing one are kept.
+const MAX_NEAR_REFERENCES: usize = 8;
+
+/// What a transaction is found by: each structured reference in its text and each valid one a
+/// typing slip away from a reference in it that fails its check (`r:`), each number-like token
+/// without spaces (`n:`), its counterparty's name (`c:`); each once. The slips are keys too, so
+/// an invoice upserted after a mistyped payment still finds it and suggests it.
 pub fn transaction_keys(text: &str, counterparty_name: Option<&str>) -> Vec<String> {
-    let mut keys: Vec<String> = references_in(text)
+    let written = references_in(text);
+    let slips = near_references(text);
+    let slips = slips
         .iter()
+        .filter(|r| !written.contains(r))
+        .take(MAX_NEAR_REFERENCES);
+    let mut keys: Vec<String> = written
+        .iter()
+        .chain(slips)
         .map(|r| format!("r:{}", r.normalized()))
         .collect();
     keys.extend(
@@ -62,6 +74,9 @@ mod tests {
         }
         // Not a number that is only a prefix of one in the text.
         assert!(!tx.contains(&"n:inv/2026/004".to_owned()));
+        // A mistyped reference (two digits swapped) still finds its invoice.
+        let slip = transaction_keys("+++090/9373/55493+++", None);
+        assert!(slip.contains(&"r:090933755493".to_owned()), "{slip:?}");
     }
 
     #[test]

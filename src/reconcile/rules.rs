@@ -396,7 +396,10 @@ pub fn decide(p: &Payment, candidates: &[Candidate], tolerance: i64) -> Result<D
         );
     }
 
-    // The counterparty's name alone: a hint, never more.
+    // The counterparty's name alone: a hint, never more, and only for an amount that could be
+    // this invoice's payment or a good part of it (from half its open amount to all of it). A
+    // supplier that also takes card payments would otherwise have every small purchase
+    // suggested for each of its invoices.
     if let Some(name) = p.counterparty_name.as_deref().map(str::trim)
         && !name.is_empty()
     {
@@ -406,6 +409,8 @@ pub fn decide(p: &Payment, candidates: &[Candidate], tolerance: i64) -> Result<D
             .filter(|c| {
                 c.currency == currency
                     && c.open > 0
+                    && p.available >= c.open / 2
+                    && p.available <= c.open.saturating_add(tolerance)
                     && c.name
                         .as_deref()
                         .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))

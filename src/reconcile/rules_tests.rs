@@ -235,9 +235,16 @@ fn a_slip_in_a_reference_and_a_name_are_suggestions() {
     named.name = Some("Acme NV".into());
     let mut p = pay(12100, "thanks");
     p.counterparty_name = Some("ACME NV".into());
-    let d = decide(&p, &[named], 0).unwrap();
+    let d = decide(&p, std::slice::from_ref(&named), 0).unwrap();
     assert!(d.allocations.is_empty());
     assert_eq!(d.suggestions[0].basis, SuggestionBasis::CounterpartyName);
+    // The same name on a small purchase, or on more than the invoice asks: no hint.
+    for amount in [6049, 12101] {
+        let mut p = pay(amount, "thanks");
+        p.counterparty_name = Some("ACME NV".into());
+        let d = decide(&p, std::slice::from_ref(&named), 0).unwrap();
+        assert!(d.suggestions.is_empty(), "{amount}: {:?}", d.suggestions);
+    }
 }
 
 #[test]
