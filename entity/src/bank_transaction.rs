@@ -45,6 +45,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub ignored_reason: Option<String>,
     pub ignored_by: Option<String>,
+    /// The keyword rule that ignored it; NULL when a person did (or it is not ignored).
+    pub ignore_rule_id: Option<Uuid>,
+    /// A person restored it: no rule ignores it again.
+    pub restored_at: Option<DateTimeUtc>,
+    pub restored_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

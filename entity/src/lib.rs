@@ -1,8 +1,10 @@
 //! Owns the sea-orm entity definitions, one module per table; only `store` uses them.
 
+pub mod audit_entry;
 pub mod bank_account;
 pub mod bank_transaction;
 pub mod event;
+pub mod ignore_rule;
 pub mod inbound_ponto_event;
 pub mod invoice;
 pub mod match_suggestion;

@@ -45,6 +45,8 @@ typed_id!(
     TransactionId,
     InvoiceId,
     MatchId,
+    IgnoreRuleId,
+    AuditEntryId,
     EventId,
     EndpointId,
     DeliveryId,

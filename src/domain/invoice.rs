@@ -31,6 +31,11 @@ impl InvoiceKind {
 }
 
 impl InvoiceStatus {
+    /// Open or partially paid: money is still expected.
+    pub fn awaits_payment(self) -> bool {
+        matches!(self, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid)
+    }
+
     /// The status of a live (not void) invoice from its amounts in minor units: `paid` is
     /// what was allocated to it, `written_off` a shortfall accepted within tolerance.
     pub fn from_amounts(total: i64, paid: i64, written_off: i64) -> InvoiceStatus {

@@ -5,6 +5,8 @@
 pub mod event;
 pub mod iban;
 pub mod ids;
+pub mod ignore_rule;
+pub mod input;
 pub mod invoice;
 pub mod lookup;
 pub mod money;

@@ -108,6 +108,20 @@ string_enum!(
 );
 
 string_enum!(
+    /// What a person did to reconciliation, as the audit trail records it.
+    AuditAction {
+        TransactionMatched => "TRANSACTION_MATCHED",
+        TransactionUnmatched => "TRANSACTION_UNMATCHED",
+        SuggestionDismissed => "SUGGESTION_DISMISSED",
+        TransactionIgnored => "TRANSACTION_IGNORED",
+        TransactionRestored => "TRANSACTION_RESTORED",
+        IgnoreRuleCreated => "IGNORE_RULE_CREATED",
+        IgnoreRuleDeleted => "IGNORE_RULE_DELETED",
+        SettingsChanged => "SETTINGS_CHANGED",
+    }
+);
+
+string_enum!(
     /// A subscriber's webhook endpoint.
     EndpointStatus {
         Enabled => "ENABLED",
@@ -178,6 +192,9 @@ mod tests {
         }
         for b in SuggestionBasis::ALL {
             assert_eq!(SuggestionBasis::parse(b.as_str()), Some(*b));
+        }
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         for o in FlowOutcome::ALL {
             assert_eq!(FlowOutcome::parse(o.as_str()), Some(*o));

@@ -6,10 +6,11 @@ use super::errors::GqlResult;
 use super::invoice_input::{
     UpsertInvoicesInput, UpsertInvoicesPayload, VoidInvoiceInput, VoidInvoicePayload,
 };
-use super::loaders::MatchesOf;
+use super::loaders::{MatchesOf, SuggestionsOf};
 use super::matches::PaymentMatch;
 use super::related::Related;
 use super::scalars::{Date, Money, UserError, connection};
+use super::suggestions::MatchSuggestion;
 use super::{ContextExt, RequireScope, ids};
 use crate::domain::ids::InvoiceId;
 use crate::domain::reference::StructuredReference;
@@ -19,7 +20,7 @@ use crate::invoices::{InvoiceDraft, InvoiceRef};
 use crate::store::invoices::{Invoice as Record, InvoiceFilter};
 use crate::store::page::{Cursor, PageArgs};
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 pub const INVOICE_TYPE: &str = "Invoice";
@@ -48,6 +49,7 @@ pub enum InvoiceStatus {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Invoice {
     pub id: ID,
     /// The accounting product's id for this invoice.
@@ -74,8 +76,23 @@ pub struct Invoice {
     payment_pending: bool,
     voided_at: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
-    /// Allocations of bank transactions to this invoice, reversed ones included.
+    /// Allocations of bank transactions to this invoice, reversed ones included: each with its
+    /// transaction, rule, evidence, confidence, who made it and when, and who reversed it.
     matches: Related<MatchesOf, Vec<PaymentMatch>>,
+    /// Transactions that likely pay it but were not matched on their own, most confident first.
+    suggestions: Related<SuggestionsOf, Vec<MatchSuggestion>>,
+    /// The due date while it still awaits payment.
+    #[graphql(skip)]
+    awaiting_since: Option<chrono::NaiveDate>,
+}
+
+#[ComplexObject]
+impl Invoice {
+    /// Past its due date and not (fully) paid.
+    async fn overdue(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let today = ctx.store()?.clock().now().date_naive();
+        Ok(self.awaiting_since.is_some_and(|due| due < today))
+    }
 }
 
 impl From<Record> for Invoice {
@@ -101,6 +118,8 @@ impl From<Record> for Invoice {
             voided_at: r.voided_at,
             updated_at: r.updated_at,
             matches: Related::new(MatchesOf::Invoice(r.id)),
+            suggestions: Related::new(SuggestionsOf::Invoice(r.id)),
+            awaiting_since: r.due_date.filter(|_| r.status.awaits_payment()),
             external_id: r.external_id,
             number: r.number,
             counterparty_name: r.counterparty_name,
@@ -117,10 +136,15 @@ pub struct InvoiceFilterInput {
     pub due_before: Option<Date>,
     /// Text in the counterparty name (any case), or the counterparty's exact IBAN.
     pub counterparty: Option<String>,
+    /// Only invoices past their due date and not (fully) paid (true), or only the others.
+    pub overdue: Option<bool>,
+    /// Only invoices a pending transaction looks like paying (true), or only the others.
+    pub payment_pending: Option<bool>,
 }
 
 impl InvoiceFilterInput {
-    pub fn into_store(self) -> InvoiceFilter {
+    /// `today` decides what is overdue.
+    pub fn into_store(self, today: chrono::NaiveDate) -> InvoiceFilter {
         InvoiceFilter {
             kinds: self
                 .kinds
@@ -136,6 +160,8 @@ impl InvoiceFilterInput {
                 .collect(),
             due_before: self.due_before.map(|d| d.0),
             counterparty: self.counterparty,
+            overdue: self.overdue.map(|o| (o, today)),
+            payment_pending: self.payment_pending,
         }
     }
 }
@@ -164,7 +190,8 @@ impl InvoicesQuery {
         before: Option<String>,
     ) -> GqlResult<Connection<String, Invoice>> {
         let args = PageArgs::parse(first, after.as_deref(), last, before.as_deref())?;
-        let filter = filter.unwrap_or_default().into_store();
+        let today = ctx.store()?.clock().now().date_naive();
+        let filter = filter.unwrap_or_default().into_store(today);
         let p = ctx.principal()?;
         let page = ctx
             .store()?

@@ -13,6 +13,7 @@ use crate::store::Store;
 use crate::store::accounts::Account;
 use crate::store::invoices::Invoice;
 use crate::store::matches::PaymentMatch;
+use crate::store::suggestions::Suggestion;
 use crate::store::transactions::Transaction;
 use async_graphql::Lookahead;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -26,6 +27,13 @@ pub struct Scoped {
 /// Matches keyed by transaction, or by invoice.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MatchesOf {
+    Transaction(TransactionId),
+    Invoice(InvoiceId),
+}
+
+/// Undismissed suggestions keyed by transaction, or by invoice.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SuggestionsOf {
     Transaction(TransactionId),
     Invoice(InvoiceId),
 }
@@ -78,7 +86,8 @@ impl Loaders {
                 .feed_many(self.store.accounts_by_ids(self.org, &ids).await?)
                 .await;
         }
-        if selected(look, &["matches"]) {
+        // The unallocated amount is what the live matches leave.
+        if selected(look, &["matches"]) || selected(look, &["unallocatedAmount"]) {
             let ids: Vec<_> = txs.iter().map(|t| t.id).collect();
             let matches = self.store.matches_by_transactions(self.org, &ids).await?;
             self.feed_matches(
@@ -90,6 +99,18 @@ impl Loaders {
                 },
             )
             .await?;
+        }
+        if selected(look, &["suggestions"]) {
+            let ids: Vec<_> = txs.iter().map(|t| t.id).collect();
+            let found = self
+                .store
+                .suggestions_by_transactions(self.org, &ids)
+                .await?;
+            let fed = ids.into_iter().map(|t| {
+                let s = found.get(&t).cloned().unwrap_or_default();
+                (SuggestionsOf::Transaction(t), s)
+            });
+            self.loader.feed_many(fed).await;
         }
         Ok(())
     }
@@ -108,6 +129,15 @@ impl Loaders {
                 MatchesOf::Transaction(_) => None,
             })
             .await?;
+        }
+        if selected(look, &["suggestions"]) {
+            let ids: Vec<_> = invoices.iter().map(|i| i.id).collect();
+            let found = self.store.suggestions_by_invoices(self.org, &ids).await?;
+            let fed = ids.into_iter().map(|i| {
+                let s = found.get(&i).cloned().unwrap_or_default();
+                (SuggestionsOf::Invoice(i), s)
+            });
+            self.loader.feed_many(fed).await;
         }
         Ok(())
     }
@@ -206,6 +236,42 @@ impl Loader<MatchesOf> for Scoped {
                     MatchesOf::Invoice(i),
                     by_inv.get(&i).cloned().unwrap_or_default(),
                 )
+            }));
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<SuggestionsOf> for Scoped {
+    type Value = Vec<Suggestion>;
+    type Error = GqlError;
+    async fn load(
+        &self,
+        keys: &[SuggestionsOf],
+    ) -> Result<HashMap<SuggestionsOf, Vec<Suggestion>>, GqlError> {
+        let (mut txs, mut invs) = (Vec::new(), Vec::new());
+        for k in keys {
+            match k {
+                SuggestionsOf::Transaction(t) => txs.push(*t),
+                SuggestionsOf::Invoice(i) => invs.push(*i),
+            }
+        }
+        let mut out = HashMap::new();
+        if !txs.is_empty() {
+            let mut found = self
+                .store
+                .suggestions_by_transactions(self.org, &txs)
+                .await?;
+            out.extend(txs.into_iter().map(|t| {
+                let s = found.remove(&t).unwrap_or_default();
+                (SuggestionsOf::Transaction(t), s)
+            }));
+        }
+        if !invs.is_empty() {
+            let mut found = self.store.suggestions_by_invoices(self.org, &invs).await?;
+            out.extend(invs.into_iter().map(|i| {
+                let s = found.remove(&i).unwrap_or_default();
+                (SuggestionsOf::Invoice(i), s)
             }));
         }
         Ok(out)

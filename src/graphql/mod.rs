@@ -17,10 +17,13 @@ mod invoice_input;
 mod invoices;
 pub mod limits;
 mod loaders;
+mod manual;
 mod matches;
 mod node;
 mod related;
 mod scalars;
+mod settings;
+mod suggestions;
 mod sync;
 mod transactions;
 mod viewer;
@@ -45,12 +48,16 @@ pub struct Query(
     bank::BankQuery,
     transactions::TransactionsQuery,
     invoices::InvoicesQuery,
+    suggestions::SuggestionsQuery,
+    settings::SettingsQuery,
     node::NodeQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     invoices::InvoicesMutation,
+    manual::ManualMutation,
+    settings::SettingsMutation,
     connect::ConnectMutation,
     sync::SyncMutation,
 );
@@ -105,7 +112,9 @@ pub struct Principal {
 impl Principal {
     /// Who did it, for audit columns.
     pub fn actor(&self) -> String {
-        self.subject.clone().unwrap_or_else(|| "token".to_owned())
+        self.subject
+            .as_deref()
+            .map_or_else(|| "token".to_owned(), crate::reconcile::manual::actor_name)
     }
 }
 

@@ -95,7 +95,7 @@ impl From<DomainMoney> for Money {
 
 /// Machine-readable reason of a `UserError`.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "crate::invoices::Problem")]
+#[graphql(remote = "crate::domain::input::Problem")]
 pub enum UserErrorCode {
     /// A required value is missing or blank.
     Required,
@@ -121,6 +121,27 @@ pub enum UserErrorCode {
     NotFound,
     /// The change conflicts with the object's state.
     Conflict,
+    /// More than the transaction has left to allocate.
+    AllocationExceedsUnallocated,
+    /// The transaction's currency is not the invoice's.
+    CurrencyMismatch,
+    /// The invoice is void.
+    InvoiceVoid,
+    /// Money going the wrong way for the invoice's kind (incoming pays sales invoices and
+    /// purchase credit notes; outgoing pays purchase invoices and sales credit notes).
+    WrongDirection,
+    /// The transaction is pending: only booked money pays an invoice.
+    TransactionPending,
+}
+
+impl From<crate::domain::input::Refusal> for UserError {
+    fn from(r: crate::domain::input::Refusal) -> Self {
+        UserError {
+            field: Some(vec![r.field.into()]),
+            message: r.message,
+            code: r.problem.into(),
+        }
+    }
 }
 
 /// An expected failure of a mutation, pointing at the input field at fault.

@@ -3,20 +3,22 @@
 
 use super::bank::{BankAccount, decode_account_id};
 use super::errors::GqlResult;
-use super::loaders::MatchesOf;
+use super::loaders::{MatchesOf, SuggestionsOf};
 use super::matches::PaymentMatch;
 use super::related::Related;
 use super::scalars::{Date, Decimal, Money, connection};
+use super::suggestions::MatchSuggestion;
 use super::{ContextExt, RequireScope, ids};
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, TransactionId};
 use crate::domain::money::MAX_AMOUNT;
+use crate::domain::money::Money as DomainMoney;
 use crate::domain::scope::Scope;
 use crate::domain::transaction::TransactionStatus;
 use crate::error::AppError;
 use crate::store::page::{Cursor, PageArgs};
 use crate::store::transactions::{Transaction, TransactionFilter};
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 pub const TRANSACTION_TYPE: &str = "BankTransaction";
@@ -58,6 +60,9 @@ pub struct TransactionFilterInput {
     pub text: Option<String>,
     /// Only transactions with (true) or without (false) a live payment match.
     pub matched: Option<bool>,
+    /// Only booked, not ignored transactions with an amount left to allocate (true), or only
+    /// the others (false): the list a bookkeeper works through.
+    pub unallocated: Option<bool>,
     /// Only ignored (true) or not ignored (false) transactions.
     pub ignored: Option<bool>,
     /// Also list transactions the bank removed or that were superseded. Default false.
@@ -87,6 +92,7 @@ impl TransactionFilterInput {
             status: self.status.map(TransactionStatus::from),
             text: self.text,
             matched: self.matched,
+            unallocated: self.unallocated,
             ignored: self.ignored,
             include_removed: self.include_removed.unwrap_or(false),
         })
@@ -137,6 +143,7 @@ pub async fn list(
 
 // A booked or pending bank transaction as reported by Ponto.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct BankTransaction {
     pub id: ID,
     account: Related<AccountId, Option<BankAccount>>,
@@ -160,10 +167,43 @@ pub struct BankTransaction {
     removed_at: Option<DateTime<Utc>>,
     /// The booked transaction that replaced this pending one.
     superseded_by: Option<ID>,
+    /// Set aside as not invoice-related (by a person or a keyword rule): reconciliation leaves
+    /// it alone until it is restored.
+    ignored: bool,
     ignored_at: Option<DateTime<Utc>>,
     ignored_reason: Option<String>,
+    /// Who set it aside: the person, or the author of the keyword rule.
+    ignored_by: Option<String>,
     /// Allocations of this transaction to invoices, reversed ones included.
     matches: Related<MatchesOf, Vec<PaymentMatch>>,
+    /// Invoices it likely pays that the engine did not match on its own, most confident first.
+    suggestions: Related<SuggestionsOf, Vec<MatchSuggestion>>,
+    #[graphql(skip)]
+    record: (TransactionId, DomainMoney),
+}
+
+#[ComplexObject]
+impl BankTransaction {
+    /// What is left to allocate: the amount (absolute) less its live matches.
+    async fn unallocated_amount(&self, ctx: &Context<'_>) -> GqlResult<Money> {
+        let (id, amount) = self.record;
+        let matches = ctx
+            .loaders()?
+            .loader
+            .load_one(MatchesOf::Transaction(id))
+            .await?
+            .unwrap_or_default();
+        let allocated = matches
+            .iter()
+            .filter(|m| m.reversed_at.is_none())
+            .fold(0i64, |s, m| s.saturating_add(m.amount.minor));
+        let left = amount
+            .minor
+            .saturating_abs()
+            .saturating_sub(allocated)
+            .max(0);
+        Ok(DomainMoney::new(left, amount.currency).into())
+    }
 }
 
 impl From<Transaction> for BankTransaction {
@@ -179,6 +219,10 @@ impl From<Transaction> for BankTransaction {
                 .superseded_by
                 .map(|s| ID(ids::encode(TRANSACTION_TYPE, s.0))),
             matches: Related::new(MatchesOf::Transaction(t.id)),
+            suggestions: Related::new(SuggestionsOf::Transaction(t.id)),
+            record: (t.id, t.amount),
+            ignored: t.ignored_at.is_some(),
+            ignored_by: t.ignored_by,
             counterpart_name: t.counterpart_name,
             counterpart_reference: t.counterpart_reference,
             remittance_information: t.remittance_information,

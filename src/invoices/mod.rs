@@ -16,22 +16,7 @@ use std::collections::HashSet;
 /// The most invoices one call may carry.
 pub const MAX_BATCH: usize = 500;
 
-/// Why an item, or a field of it, was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Problem {
-    Required,
-    TooLong,
-    Invalid,
-    InvalidCurrency,
-    TooManyDecimals,
-    NotPositive,
-    OutOfRange,
-    InvalidIban,
-    InvalidReference,
-    DuplicateInBatch,
-    NotFound,
-    Conflict,
-}
+pub use crate::domain::input::Problem;
 
 /// One problem of one item: its index in the batch, the input field at fault, a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -88,6 +88,8 @@ pub async fn store_page(
         .filter(|u| !matches!(u, Upserted::Unchanged(_)))
         .map(|u| u.id())
         .collect();
+    // Keyword rules set new and changed transactions aside before the engine looks at them.
+    tx.apply_ignore_rules(org, &changed).await?;
     crate::reconcile::transactions(&mut tx, org, &changed).await?;
     let data = |id: &crate::domain::ids::TransactionId, r: &TransactionUpsert| {
         let (status, name) = (r.status, r.counterpart_name.clone());

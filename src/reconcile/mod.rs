@@ -3,8 +3,10 @@
 //! entry points every change calls inside its own write transaction, under the organization's
 //! lock — so a change and what it does to invoices commit together, or not at all.
 
+pub mod manual;
 pub mod plan;
 pub mod rules;
+pub mod settings;
 
 pub use plan::SYSTEM;
 

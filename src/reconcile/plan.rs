@@ -144,7 +144,8 @@ pub fn plan(
                 && i.total.currency == t.amount.currency
                 && i.kind.settlement_sign() == t.amount.minor.signum()
         });
-        if m.rule == MatchRule::Manual && !dead && fits && t.status == TransactionStatus::Booked {
+        let kept = !dead && fits && t.ignored_at.is_none() && t.status == TransactionStatus::Booked;
+        if m.rule == MatchRule::Manual && kept {
             let sum = manual_sum.entry(t.id).or_default();
             *sum = sum.checked_add(m.amount.minor).ok_or(rules::Overflow)?;
             manual_pairs.insert((t.id, m.invoice_id));
@@ -240,6 +241,10 @@ pub fn plan(
                 counterparty_name: t.counterpart_name.clone(),
             };
             decision = rules::decide(&payment, &candidates, tolerance)?;
+            // What a person matched by hand is not suggested on top.
+            decision
+                .suggestions
+                .retain(|s| !manual_pairs.contains(&(t.id, s.invoice)));
         }
         for s in decision.suggestions {
             changes.suggestions.push(NewSuggestion {

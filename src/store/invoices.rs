@@ -119,6 +119,9 @@ pub struct InvoiceFilter {
     pub due_before: Option<NaiveDate>,
     /// Case-insensitive text in the counterparty name, or the exact (normalized) IBAN.
     pub counterparty: Option<String>,
+    /// Overdue (true) or not (false) as of the date given: due before it and awaiting payment.
+    pub overdue: Option<(bool, NaiveDate)>,
+    pub payment_pending: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +152,21 @@ fn filter_condition(org: OrganizationId, f: &InvoiceFilter) -> Condition {
     }
     if let Some(d) = f.due_before {
         c = c.add(C::DueDate.lt(d));
+    }
+    if let Some((overdue, today)) = f.overdue {
+        let awaiting = [InvoiceStatus::Open, InvoiceStatus::PartiallyPaid].map(|s| s.as_str());
+        let is_overdue = Condition::all()
+            .add(C::DueDate.is_not_null())
+            .add(C::DueDate.lt(today))
+            .add(C::Status.is_in(awaiting));
+        c = c.add(if overdue {
+            is_overdue
+        } else {
+            is_overdue.not()
+        });
+    }
+    if let Some(pending) = f.payment_pending {
+        c = c.add(C::PaymentPending.eq(pending));
     }
     if let Some(text) = f
         .counterparty

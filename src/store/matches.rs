@@ -199,11 +199,30 @@ impl Store {
         org: OrganizationId,
         id: MatchId,
     ) -> AppResult<Option<PaymentMatch>> {
-        find_in::<payment_match::Entity>(org)
-            .filter(payment_match::Column::Id.eq(id.0))
-            .one(self.conn())
-            .await?
-            .map(PaymentMatch::try_from)
-            .transpose()
+        match_by_id(self.conn(), org, id).await
     }
+}
+
+impl WriteTx {
+    /// A match as this transaction sees it.
+    pub async fn payment_match_in(
+        &self,
+        org: OrganizationId,
+        id: MatchId,
+    ) -> AppResult<Option<PaymentMatch>> {
+        match_by_id(self.conn(), org, id).await
+    }
+}
+
+async fn match_by_id(
+    conn: &impl sea_orm::ConnectionTrait,
+    org: OrganizationId,
+    id: MatchId,
+) -> AppResult<Option<PaymentMatch>> {
+    find_in::<payment_match::Entity>(org)
+        .filter(payment_match::Column::Id.eq(id.0))
+        .one(conn)
+        .await?
+        .map(PaymentMatch::try_from)
+        .transpose()
 }

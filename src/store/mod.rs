@@ -6,10 +6,12 @@
 //! publishes event signals on the bus only after it commits.
 
 pub mod accounts;
+pub mod audit;
 pub mod connection;
 mod db;
 pub mod events;
 pub mod flows;
+pub mod ignore;
 pub mod inbound;
 pub mod introspect;
 pub mod invoices;
@@ -35,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use db::{connect, migrate};
-use scoped::{find_ids_in, find_in, owned_by, update_in};
+use scoped::{delete_in, find_ids_in, find_in, owned_by, update_in};
 
 /// Handle to the database, the bus and the clock. Cheap to clone.
 #[derive(Clone)]

@@ -1,6 +1,6 @@
 //! Owns tenants: created on first authenticated use from the token's organization claim.
 
-use super::{Store, stmt};
+use super::{Store, WriteTx, stmt};
 use crate::domain::ids::OrganizationId;
 use crate::domain::remittance::ReferenceStyle;
 use crate::error::{AppError, AppResult};
@@ -79,26 +79,8 @@ impl Store {
         tolerance_minor: i64,
         style: ReferenceStyle,
     ) -> AppResult<()> {
-        if tolerance_minor < 0 {
-            return Err(AppError::BadUserInput {
-                message: "the tolerance cannot be negative".into(),
-                field: Some(vec!["tolerance".into()]),
-            });
-        }
-        let tx = self.begin_write().await?;
-        let now = tx.now();
-        organization::Entity::update_many()
-            .col_expr(
-                organization::Column::MatchToleranceMinor,
-                Expr::value(tolerance_minor),
-            )
-            .col_expr(
-                organization::Column::ReferenceStyle,
-                Expr::value(style.as_str()),
-            )
-            .col_expr(organization::Column::UpdatedAt, Expr::value(now))
-            .filter(organization::Column::Id.eq(org.0))
-            .exec(tx.conn())
+        let mut tx = self.begin_write().await?;
+        tx.set_reconciliation_settings(org, tolerance_minor, style)
             .await?;
         tx.commit().await
     }
@@ -115,10 +97,51 @@ impl Store {
     }
 
     pub async fn organization(&self, org: OrganizationId) -> AppResult<Organization> {
-        organization::Entity::find_by_id(org.0)
-            .one(self.conn())
-            .await?
-            .map(Organization::from)
-            .ok_or_else(|| crate::error::AppError::not_found("organization"))
+        organization_by_id(self.conn(), org).await
+    }
+}
+
+async fn organization_by_id(
+    conn: &impl ConnectionTrait,
+    org: OrganizationId,
+) -> AppResult<Organization> {
+    organization::Entity::find_by_id(org.0)
+        .one(conn)
+        .await?
+        .map(Organization::from)
+        .ok_or_else(|| AppError::not_found("organization"))
+}
+
+impl WriteTx {
+    pub async fn organization_in(&self, org: OrganizationId) -> AppResult<Organization> {
+        organization_by_id(self.conn(), org).await
+    }
+
+    /// Sets the organization's reconciliation settings. They apply to the runs that follow;
+    /// matches already made stay as they are.
+    pub async fn set_reconciliation_settings(
+        &mut self,
+        org: OrganizationId,
+        tolerance_minor: i64,
+        style: ReferenceStyle,
+    ) -> AppResult<()> {
+        if tolerance_minor < 0 {
+            return Err(AppError::internal("a negative tolerance reached the store"));
+        }
+        let now = self.now();
+        organization::Entity::update_many()
+            .col_expr(
+                organization::Column::MatchToleranceMinor,
+                Expr::value(tolerance_minor),
+            )
+            .col_expr(
+                organization::Column::ReferenceStyle,
+                Expr::value(style.as_str()),
+            )
+            .col_expr(organization::Column::UpdatedAt, Expr::value(now))
+            .filter(organization::Column::Id.eq(org.0))
+            .exec(self.conn())
+            .await?;
+        Ok(())
     }
 }

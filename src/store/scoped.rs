@@ -5,8 +5,9 @@
 
 use crate::domain::ids::OrganizationId;
 use entity::{
-    bank_account, bank_transaction, event, invoice, match_suggestion, oauth_flow, payment_match,
-    ponto_connection, ponto_synchronization, transaction_key, webhook_delivery, webhook_endpoint,
+    audit_entry, bank_account, bank_transaction, event, ignore_rule, invoice, match_suggestion,
+    oauth_flow, payment_match, ponto_connection, ponto_synchronization, transaction_key,
+    webhook_delivery, webhook_endpoint,
 };
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
@@ -30,9 +31,11 @@ macro_rules! tenant_tables {
 }
 
 tenant_tables!(
+    audit_entry,
     bank_account,
     bank_transaction,
     event,
+    ignore_rule,
     invoice,
     match_suggestion,
     oauth_flow,

@@ -94,3 +94,49 @@ impl Store {
             .collect()
     }
 }
+
+impl super::WriteTx {
+    /// The undismissed suggestion of this pair, if any.
+    pub async fn suggestion_of(
+        &self,
+        org: OrganizationId,
+        transaction: TransactionId,
+        invoice: InvoiceId,
+    ) -> AppResult<Option<Suggestion>> {
+        find_in::<match_suggestion::Entity>(org)
+            .filter(Column::TransactionId.eq(transaction.0))
+            .filter(Column::InvoiceId.eq(invoice.0))
+            .filter(Column::DismissedAt.is_null())
+            .one(self.conn())
+            .await?
+            .map(Suggestion::try_from)
+            .transpose()
+    }
+
+    /// Dismisses the pair's suggestion: it stays, marked, so reconciliation never suggests the
+    /// pair again. False when there is no undismissed suggestion for it.
+    pub async fn dismiss_suggestion(
+        &mut self,
+        org: OrganizationId,
+        transaction: TransactionId,
+        invoice: InvoiceId,
+        by: &str,
+    ) -> AppResult<bool> {
+        let now = self.now();
+        let done = super::update_in::<match_suggestion::Entity>(org)
+            .col_expr(
+                Column::DismissedAt,
+                sea_orm::sea_query::Expr::value(Some(now)),
+            )
+            .col_expr(
+                Column::DismissedBy,
+                sea_orm::sea_query::Expr::value(Some(by.to_owned())),
+            )
+            .filter(Column::TransactionId.eq(transaction.0))
+            .filter(Column::InvoiceId.eq(invoice.0))
+            .filter(Column::DismissedAt.is_null())
+            .exec(self.conn())
+            .await?;
+        Ok(done.rows_affected > 0)
+    }
+}

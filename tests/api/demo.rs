@@ -78,6 +78,34 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
         ["OPEN", "OVERPAID", "PAID", "PARTIALLY_PAID"],
         "{d}"
     );
+    // A payment left as a suggestion, accepted with the README's one mutation.
+    let q = "{ invoices(first: 100, filter: {statuses: [OPEN, PARTIALLY_PAID]}) { edges { node { id number
+        suggestions { basis evidence transaction { id } } } } } }";
+    let d = gql_at(&url, &token, q, json!({})).await;
+    let (invoice, slip) = d["invoices"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| {
+            let n = &e["node"];
+            n["suggestions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["basis"] == "NEAR_REFERENCE")
+                .map(|s| (n["id"].clone(), s["transaction"]["id"].clone()))
+        })
+        .unwrap_or_else(|| panic!("the demo leaves its mistyped payment suggested: {d}"));
+    let m =
+        "mutation($t: ID!, $i: ID!) { matchTransaction(input: {transactionId: $t, invoiceId: $i}) {
+        invoice { status } userErrors { code message } } }";
+    let vars = json!({"t": slip, "i": invoice});
+    let done = gql_at(&url, &token, m, vars).await;
+    assert_eq!(done["matchTransaction"]["userErrors"], json!([]), "{done}");
+    assert_eq!(
+        done["matchTransaction"]["invoice"]["status"], "PAID",
+        "{done}"
+    );
 
     // The printed way to watch a webhook bring a transaction in.
     let mut curls = Vec::new();

@@ -280,10 +280,194 @@ impl World {
                 let a = app.gql_data(ta, m, since).await;
                 assert_eq!(a["retryInboundEvents"]["requeued"], 1, "A's own: {a}");
             }
+            "query.matchSuggestions" => {
+                let q = "query($t: ID, $i: ID) { matchSuggestions(transactionId: $t, invoiceId: $i) { evidence } }";
+                for vars in [
+                    json!({"t": self.a_ids("BankTransaction")[1]}),
+                    json!({"i": self.a_ids("Invoice")[1]}),
+                ] {
+                    let a = app.gql_data(ta, q, vars.clone()).await;
+                    assert!(a["matchSuggestions"].is_array(), "{a}");
+                    let b = app.gql(tb, q, vars).await;
+                    assert_eq!(error_code(&b), Some("NOT_FOUND"), "{b}");
+                }
+            }
+            "query.reconciliationSettings" => {
+                let store = &app.store;
+                store
+                    .set_reconciliation_settings(self.a.org, 7, Default::default())
+                    .await
+                    .unwrap();
+                let q = "{ reconciliationSettings { matchTolerance } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                assert_eq!(a["reconciliationSettings"]["matchTolerance"], "0.07");
+                let b = app.gql_data(tb, q, json!({})).await;
+                assert_eq!(b["reconciliationSettings"]["matchTolerance"], "0.00");
+            }
+            "query.ignoreRules" => {
+                let m = "mutation { createIgnoreRule(input: {keyword: \"only-a-rule\"}) { ignoreRule { id } userErrors { code } } }";
+                let a = app.gql_data(ta, m, json!({})).await;
+                let id = a["createIgnoreRule"]["ignoreRule"]["id"].clone();
+                assert!(id.is_string(), "{a}");
+                let q = "{ ignoreRules { id keyword } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                assert!(
+                    a["ignoreRules"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r["id"] == id)
+                );
+                let b = app.gql_data(tb, q, json!({})).await;
+                assert!(
+                    b["ignoreRules"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|r| r["id"] != id),
+                    "{b}"
+                );
+            }
+            "query.auditLog" => {
+                let m = "mutation($t: ID!) { ignoreTransaction(input: {transactionId: $t, reason: \"audit\"}) { userErrors { code } } }";
+                let t = self.a_ids("BankTransaction")[5].clone();
+                let a = app.gql_data(ta, m, json!({"t": t})).await;
+                assert_eq!(a["ignoreTransaction"]["userErrors"], json!([]), "{a}");
+                let q = "{ auditLog(first: 100) { edges { node { subjectId action } } } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                let subjects = |d: &Value| -> Vec<Value> {
+                    d["auditLog"]["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["node"]["subjectId"].clone())
+                        .collect()
+                };
+                assert!(subjects(&a).contains(&json!(t)), "{a}");
+                let b = app.gql_data(tb, q, json!({})).await;
+                assert!(!subjects(&b).contains(&json!(t)), "{b}");
+            }
+            "mutation.matchTransaction" => {
+                let m = "mutation($t: ID!, $i: ID!) { matchTransaction(input: {transactionId: $t, invoiceId: $i, amount: \"1.00\"}) { match { id } userErrors { code field } } }";
+                let (a_tx, a_inv) = (
+                    self.a_ids("BankTransaction")[1].clone(),
+                    self.a_ids("Invoice")[1].clone(),
+                );
+                let b_tx = gid("BankTransaction", self.b.transactions[1].0);
+                let b_inv = gid("Invoice", self.b.invoices[1].0);
+                for (t, i, field) in [
+                    (&a_tx, &b_inv, "transactionId"),
+                    (&b_tx, &a_inv, "invoiceId"),
+                ] {
+                    let b = app.gql_data(tb, m, json!({"t": t, "i": i})).await;
+                    assert_eq!(
+                        b["matchTransaction"]["userErrors"][0]["code"], "NOT_FOUND",
+                        "{b}"
+                    );
+                    assert_eq!(
+                        b["matchTransaction"]["userErrors"][0]["field"],
+                        json!([field])
+                    );
+                }
+                self.assert_a_invoice_open().await;
+            }
+            "mutation.unmatchTransaction" => {
+                let m = "mutation($id: ID!) { unmatchTransaction(input: {matchId: $id}) { userErrors { code } } }";
+                let id = self.a_ids("PaymentMatch")[0].clone();
+                let b = app.gql_data(tb, m, json!({"id": id})).await;
+                assert_eq!(
+                    b["unmatchTransaction"]["userErrors"][0]["code"], "NOT_FOUND",
+                    "{b}"
+                );
+                let q = "query($id: ID!) { node(id: $id) { ... on PaymentMatch { reversedAt } } }";
+                let a = app.gql_data(ta, q, json!({"id": id})).await;
+                assert!(
+                    a["node"]["reversedAt"].is_null(),
+                    "A's match still live: {a}"
+                );
+            }
+            "mutation.dismissSuggestion" => {
+                let m = "mutation($t: ID!, $i: ID!) { dismissSuggestion(input: {transactionId: $t, invoiceId: $i}) { userErrors { code } } }";
+                let vars =
+                    json!({"t": self.a_ids("BankTransaction")[1], "i": self.a_ids("Invoice")[1]});
+                let b = app.gql_data(tb, m, vars).await;
+                assert_eq!(
+                    b["dismissSuggestion"]["userErrors"][0]["code"], "NOT_FOUND",
+                    "{b}"
+                );
+            }
+            "mutation.ignoreTransaction" | "mutation.restoreTransaction" => {
+                let name = field.trim_start_matches("mutation.");
+                let m = format!(
+                    "mutation($t: ID!) {{ {name}(input: {{transactionId: $t}}) {{ userErrors {{ code }} }} }}"
+                );
+                let t = self.a_ids("BankTransaction")[2].clone();
+                let b = app.gql_data(tb, &m, json!({"t": t})).await;
+                assert_eq!(b[name]["userErrors"][0]["code"], "NOT_FOUND", "{b}");
+                let q = "query($id: ID!) { node(id: $id) { ... on BankTransaction { ignored } } }";
+                let a = app.gql_data(ta, q, json!({"id": t})).await;
+                assert_eq!(
+                    a["node"]["ignored"], false,
+                    "A's transaction untouched: {a}"
+                );
+            }
+            "mutation.createIgnoreRule" => {
+                // B's rule names A's remittance text: A's transactions stay as they are.
+                let m = "mutation { createIgnoreRule(input: {keyword: \"payment org-a\"}) { ignoredCount userErrors { code } } }";
+                let b = app.gql_data(tb, m, json!({})).await;
+                assert_eq!(b["createIgnoreRule"]["ignoredCount"], 0, "{b}");
+                let q = "{ transactions(first: 100, filter: {ignored: true}) { edges { node { id } } } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                // Only the one the audit case ignored by hand.
+                assert_eq!(
+                    ids_in(&a["transactions"]),
+                    [self.a_ids("BankTransaction")[5].clone()]
+                );
+            }
+            "mutation.deleteIgnoreRule" => {
+                let q = "{ ignoreRules { id } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                let id = a["ignoreRules"][0]["id"].clone();
+                assert!(id.is_string(), "{a}");
+                let m = "mutation($id: ID!) { deleteIgnoreRule(input: {id: $id}) { userErrors { code } } }";
+                let b = app.gql_data(tb, m, json!({"id": id})).await;
+                assert_eq!(
+                    b["deleteIgnoreRule"]["userErrors"][0]["code"], "NOT_FOUND",
+                    "{b}"
+                );
+                let a = app.gql_data(ta, q, json!({})).await;
+                assert_eq!(a["ignoreRules"][0]["id"], id, "A's rule stays");
+            }
+            "mutation.updateReconciliationSettings" => {
+                let m = "mutation { updateReconciliationSettings(input: {matchTolerance: \"0.50\", referenceStyle: RF}) { settings { matchTolerance } userErrors { code } } }";
+                let b = app.gql_data(tb, m, json!({})).await;
+                assert_eq!(
+                    b["updateReconciliationSettings"]["settings"]["matchTolerance"], "0.50",
+                    "{b}"
+                );
+                let q = "{ reconciliationSettings { matchTolerance referenceStyle } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                assert_eq!(
+                    a["reconciliationSettings"],
+                    json!({"matchTolerance": "0.07", "referenceStyle": "OGM"})
+                );
+            }
             other => panic!(
                 "root field {other} has no tenant-isolation case: add one to tests/api/isolation.rs"
             ),
         }
+    }
+
+    /// A's open invoice still has nothing allocated.
+    async fn assert_a_invoice_open(&self) {
+        let q = "query($id: ID) { invoice(id: $id) { status matches { id } } }";
+        let id = self.a_ids("Invoice")[1].clone();
+        let a = self.app.gql_data(&self.token_a, q, json!({"id": id})).await;
+        assert_eq!(
+            a["invoice"],
+            json!({"status": "OPEN", "matches": []}),
+            "A untouched"
+        );
     }
 
     async fn assert_a_connected(&self) {

@@ -23,67 +23,75 @@ use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Deserialize)]
-struct Corpus {
-    rows: HashMap<String, String>,
-    cases: Vec<Case>,
+pub struct Corpus {
+    pub rows: HashMap<String, String>,
+    pub cases: Vec<Case>,
+}
+
+/// The committed corpus.
+pub fn load() -> Corpus {
+    serde_json::from_str(include_str!(repo_path!(
+        "tests/fixtures/reconcile_corpus.json"
+    )))
+    .unwrap()
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Case {
-    name: String,
-    row: String,
-    tolerance: String,
-    reference_style: String,
-    steps: Vec<Step>,
-    expect: Expect,
+pub struct Case {
+    pub name: String,
+    pub row: String,
+    pub tolerance: String,
+    pub reference_style: String,
+    pub steps: Vec<Step>,
+    pub expect: Expect,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-enum Step {
+pub enum Step {
     Upsert(Vec<Value>),
     Read(Vec<Value>),
     Void(String),
 }
 
 #[derive(Deserialize)]
-struct Expect {
-    matches: Vec<ExpectedMatch>,
-    invoices: HashMap<String, ExpectedInvoice>,
-    suggestions: Vec<ExpectedSuggestion>,
+pub struct Expect {
+    pub matches: Vec<ExpectedMatch>,
+    pub invoices: HashMap<String, ExpectedInvoice>,
+    pub suggestions: Vec<ExpectedSuggestion>,
 }
 
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct ExpectedMatch {
-    transaction: String,
-    invoice: String,
-    amount: String,
-    rule: String,
+pub struct ExpectedMatch {
+    pub transaction: String,
+    pub invoice: String,
+    pub amount: String,
+    pub rule: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ExpectedInvoice {
-    status: String,
-    payment_pending: bool,
-    open: Option<String>,
-    written_off: Option<String>,
+pub struct ExpectedInvoice {
+    pub status: String,
+    pub payment_pending: bool,
+    pub open: Option<String>,
+    pub written_off: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct ExpectedSuggestion {
-    transaction: String,
-    invoice: String,
-    pending: bool,
+pub struct ExpectedSuggestion {
+    pub transaction: String,
+    pub invoice: String,
+    pub pending: bool,
 }
 
-fn dec(s: &str) -> Decimal {
+pub fn dec(s: &str) -> Decimal {
     parse_decimal(s).unwrap()
 }
 
 /// `"@-3"` is three days before the day the suite runs; Ponto sends dates as midnight UTC.
-fn with_dates(mut v: Value, ponto: bool) -> Value {
+pub fn with_dates(mut v: Value, ponto: bool) -> Value {
     match &mut v {
         Value::String(s) if s.starts_with('@') => {
             let date = day_date(s[1..].parse().unwrap());
@@ -174,12 +182,82 @@ pub async fn transactions(
 }
 
 /// What a case ended with, in the corpus's terms.
-struct Outcome {
+pub struct Outcome {
     /// Live automatic matches.
-    automatic: BTreeSet<ExpectedMatch>,
-    manual: usize,
-    suggestions: BTreeSet<ExpectedSuggestion>,
-    problems: Vec<String>,
+    pub automatic: BTreeSet<ExpectedMatch>,
+    pub manual: usize,
+    pub suggestions: BTreeSet<ExpectedSuggestion>,
+    /// Invoices whose state differs from the expected one.
+    pub problems: Vec<String>,
+}
+
+/// How an invoice's state differs from what its case expects (nothing when it does not).
+pub fn invoice_problems(
+    key: &str,
+    want: &ExpectedInvoice,
+    status: &str,
+    payment_pending: bool,
+    open: Decimal,
+    written_off: Decimal,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut check = |what: &str, got: String, want: &str| {
+        if got != want {
+            problems.push(format!("invoice {key}: {what} {got}, expected {want}"));
+        }
+    };
+    check("status", status.into(), &want.status);
+    check(
+        "paymentPending",
+        payment_pending.to_string(),
+        &want.payment_pending.to_string(),
+    );
+    if let Some(want_open) = &want.open {
+        check(
+            "open",
+            open.normalize().to_string(),
+            &dec(want_open).normalize().to_string(),
+        );
+    }
+    let want_off = want.written_off.as_deref().unwrap_or("0");
+    check(
+        "writtenOff",
+        written_off.normalize().to_string(),
+        &dec(want_off).normalize().to_string(),
+    );
+    problems
+}
+
+/// Everything in which an outcome differs from its case's expectation.
+pub fn differences(case: &Case, out: Outcome) -> Vec<String> {
+    let expected: BTreeSet<ExpectedMatch> = case
+        .expect
+        .matches
+        .iter()
+        .cloned()
+        .map(|mut m| {
+            m.amount = dec(&m.amount).normalize().to_string();
+            m
+        })
+        .collect();
+    let mut problems = out.problems;
+    if out.automatic != expected {
+        problems.push(format!(
+            "matches {:?}, expected {expected:?}",
+            out.automatic
+        ));
+    }
+    let want: BTreeSet<_> = case.expect.suggestions.iter().cloned().collect();
+    if out.suggestions != want {
+        problems.push(format!(
+            "suggestions {:?}, expected {want:?}",
+            out.suggestions
+        ));
+    }
+    if out.manual > 0 {
+        problems.push(format!("{} manual matches, none expected", out.manual));
+    }
+    problems
 }
 
 /// A fresh organization with these settings and one account.
@@ -254,27 +332,14 @@ async fn run(store: &Store, invoices: &Invoices, case: &Case) -> Outcome {
             .unwrap()
             .unwrap();
         external.insert(inv.id, key.clone());
-        let mut check = |what: &str, got: String, want: &str| {
-            if got != want {
-                problems.push(format!("invoice {key}: {what} {got}, expected {want}"));
-            }
-        };
-        check("status", inv.status.as_str().into(), &want.status);
-        check(
-            "paymentPending",
-            inv.payment_pending.to_string(),
-            &want.payment_pending.to_string(),
-        );
-        if let Some(open) = &want.open {
-            let got = inv.open_amount().to_decimal();
-            check("open", got.to_string(), &dec(open).to_string());
-        }
-        let written_off = want.written_off.as_deref().unwrap_or("0");
-        check(
-            "writtenOff",
-            inv.written_off.to_decimal().normalize().to_string(),
-            &dec(written_off).normalize().to_string(),
-        );
+        problems.extend(invoice_problems(
+            key,
+            want,
+            inv.status.as_str(),
+            inv.payment_pending,
+            inv.open_amount().to_decimal(),
+            inv.written_off.to_decimal(),
+        ));
     }
     let name = |id| {
         external
@@ -325,10 +390,7 @@ async fn run(store: &Store, invoices: &Invoices, case: &Case) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_corpus_matches_exactly_what_its_rows_expect() {
-    let corpus: Corpus = serde_json::from_str(include_str!(repo_path!(
-        "tests/fixtures/reconcile_corpus.json"
-    )))
-    .unwrap();
+    let corpus = load();
     assert!(corpus.cases.len() >= 300, "the issue asks for 300 cases");
     let app = TestApp::start().await;
     let invoices = Invoices::new(app.store.clone());
@@ -363,24 +425,7 @@ async fn the_corpus_matches_exactly_what_its_rows_expect() {
             got_all += usize::from(expected.is_subset(&out.automatic));
         }
         suggestions += out.suggestions.len();
-
-        let mut problems = out.problems;
-        if out.automatic != expected {
-            problems.push(format!(
-                "matches {:?}, expected {expected:?}",
-                out.automatic
-            ));
-        }
-        let want: BTreeSet<_> = case.expect.suggestions.iter().cloned().collect();
-        if out.suggestions != want {
-            problems.push(format!(
-                "suggestions {:?}, expected {want:?}",
-                out.suggestions
-            ));
-        }
-        if out.manual > 0 {
-            problems.push(format!("{} manual matches, none expected", out.manual));
-        }
+        let problems = differences(case, out);
         if !problems.is_empty() {
             failures.push(format!(
                 "{} (row {}): {}",

@@ -187,6 +187,17 @@ struct World {
     l: Linked,
     /// Global ids of the three accounts: re-authorization, `syncNow` write-only, read-write.
     accounts: Vec<String>,
+    /// The two incoming transactions inv-1 did not take (it suggests them): write-only's,
+    /// read-write's.
+    spare: [String; 2],
+    /// Two outgoing fees to ignore, and one ignored in advance to restore.
+    fees: [String; 3],
+    /// Manual matches of `spare` to inv-4, to unmatch.
+    matches: [String; 2],
+    /// inv-1, inv-3 (open, for matching).
+    invoices: [String; 2],
+    /// Two keyword rules, to delete.
+    rules: [String; 2],
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -202,7 +213,45 @@ fn call(name: &str, w: &World, who: Caller) -> (String, String, Value) {
         json!({"externalId": ext, "kind": "SALES_INVOICE", "number": number, "currency": "EUR",
                "total": total, "issueDate": today})
     };
+    let i = usize::from(who == Caller::ReadWrite);
     let (defs, args, vars) = match name {
+        "matchTransaction" => (
+            "($t: ID!, $i: ID!)",
+            "(input: {transactionId: $t, invoiceId: $i, amount: \"1.00\"})",
+            json!({"t": w.spare[i], "i": w.invoices[1]}),
+        ),
+        "unmatchTransaction" => (
+            "($m: ID!)",
+            "(input: {matchId: $m, reason: \"scopes\"})",
+            json!({"m": w.matches[i]}),
+        ),
+        "dismissSuggestion" => (
+            "($t: ID!, $i: ID!)",
+            "(input: {transactionId: $t, invoiceId: $i})",
+            json!({"t": w.spare[i], "i": w.invoices[0]}),
+        ),
+        "ignoreTransaction" => (
+            "($t: ID!)",
+            "(input: {transactionId: $t, reason: \"fees\"})",
+            json!({"t": w.fees[i]}),
+        ),
+        // The second call finds it restored already: a user error, and the payload still answers.
+        "restoreTransaction" => (
+            "($t: ID!)",
+            "(input: {transactionId: $t})",
+            json!({"t": w.fees[2]}),
+        ),
+        "createIgnoreRule" => (
+            "($k: String!)",
+            "(input: {keyword: $k, direction: OUTGOING, reason: \"scopes\"})",
+            json!({"k": format!("scope rule {i}")}),
+        ),
+        "deleteIgnoreRule" => ("($r: ID!)", "(input: {id: $r})", json!({"r": w.rules[i]})),
+        "updateReconciliationSettings" => (
+            "",
+            "(input: {matchTolerance: \"0.02\", referenceStyle: OGM})",
+            json!({}),
+        ),
         "upsertInvoices" => (
             "($items: [InvoiceInput!]!)",
             "(input: {invoices: $items})",
@@ -260,6 +309,12 @@ async fn world() -> World {
         .await;
         sandbox_accounts.push(acc);
     }
+    // Names inv-3 with another amount: a suggestion, so payloads reach `MatchSuggestion`.
+    l.sb.transactions(
+        &sandbox_accounts[0],
+        json!([{"amount": "50.00", "remittanceInformation": "2026-0003 in part"}]),
+    )
+    .await;
     let token = l.token("acme");
     let refs: Vec<&str> = sandbox_accounts.iter().map(String::as_str).collect();
     assert!(
@@ -267,12 +322,12 @@ async fn world() -> World {
             .await
             .ends_with("ponto_status=CONNECTED")
     );
-    // The first import runs as soon as the link commits; wait for all six transactions.
+    // The first import runs as soon as the link commits; wait for all seven transactions.
     l.reads_settled("acme").await;
     crate::support::wait_until(
         std::time::Duration::from_secs(15),
         "the first import",
-        || async { l.transactions(&token, false).await.len() == 6 },
+        || async { l.transactions(&token, false).await.len() == 7 },
     )
     .await;
 
@@ -324,7 +379,71 @@ async fn world() -> World {
         paid["node"],
         json!({"status": "PAID", "matches": [{"rule": "INVOICE_NUMBER"}]}),
     );
-    World { l, accounts }
+    let token_id = |v: &Value, path: &[&str]| -> String {
+        let mut x = v;
+        for p in path {
+            x = match p.parse::<usize>() {
+                Ok(i) => &x[i],
+                Err(_) => &x[*p],
+            };
+        }
+        x.as_str()
+            .unwrap_or_else(|| panic!("{path:?} in {v}"))
+            .to_owned()
+    };
+    let inv3 = l
+        .app
+        .gql_data(
+            &token,
+            m,
+            json!({"i": [{"externalId": "inv-3", "kind": "SALES_INVOICE", "number": "2026-0003",
+        "currency": "EUR", "total": "100.00", "issueDate": today},
+        {"externalId": "inv-4", "kind": "SALES_INVOICE", "number": "2026-0004",
+        "currency": "EUR", "total": "100.00", "issueDate": today}]}),
+        )
+        .await;
+    let inv4 = token_id(&inv3, &["upsertInvoices", "invoices", "1", "id"]);
+    let inv3 = token_id(&inv3, &["upsertInvoices", "invoices", "0", "id"]);
+    // Every transaction of the three accounts, by amount.
+    let all: Vec<(String, String)> = by_ref.values().flat_map(|(_, t)| t.clone()).collect();
+    let q =
+        "query($id: ID!) { node(id: $id) { ... on Invoice { matches { transaction { id } } } } }";
+    let taken = l.app.gql_data(&token, q, json!({"id": invoice})).await;
+    let taken = token_id(&taken, &["node", "matches", "0", "transaction", "id"]);
+    let spare: Vec<String> = all
+        .iter()
+        .filter(|(id, amount)| amount == "12.10" && *id != taken)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let fees: Vec<String> = all
+        .iter()
+        .filter(|(_, amount)| amount == "-3.00")
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut matches = Vec::new();
+    for t in &spare {
+        let m = "mutation($t: ID!, $i: ID!) { matchTransaction(input: {transactionId: $t, invoiceId: $i, amount: \"1.00\"}) { match { id } userErrors { code } } }";
+        let done = l.app.gql_data(&token, m, json!({"t": t, "i": inv4})).await;
+        matches.push(token_id(&done, &["matchTransaction", "match", "id"]));
+    }
+    let m = "mutation($t: ID!) { ignoreTransaction(input: {transactionId: $t}) { userErrors { code } } }";
+    let done = l.app.gql_data(&token, m, json!({"t": fees[2]})).await;
+    assert_eq!(done["ignoreTransaction"]["userErrors"], json!([]), "{done}");
+    let mut rules = Vec::new();
+    for k in ["to delete 0", "to delete 1"] {
+        let m = "mutation($k: String!) { createIgnoreRule(input: {keyword: $k}) { ignoreRule { id } } }";
+        let done = l.app.gql_data(&token, m, json!({"k": k})).await;
+        rules.push(token_id(&done, &["createIgnoreRule", "ignoreRule", "id"]));
+    }
+    World {
+        l,
+        accounts,
+        spare: spare.try_into().expect("two spare payments"),
+        fees: fees.try_into().expect("three fees"),
+        matches: matches.try_into().unwrap(),
+        invoices: [invoice.to_owned(), inv3],
+        rules: rules.try_into().unwrap(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -107,6 +107,62 @@ pub fn call(field: &str) -> Option<Call> {
             "mutation($id: ID) { voidInvoice(input: {id: $id}) { userErrors { code } } }",
             json!({"id": any_id}),
         ),
+        "query.matchSuggestions" => c(
+            Scope::Read,
+            "query($id: ID) { matchSuggestions(invoiceId: $id) { evidence } }",
+            json!({"id": any_id}),
+        ),
+        "query.reconciliationSettings" => c(
+            Scope::Read,
+            "{ reconciliationSettings { matchTolerance } }",
+            json!({}),
+        ),
+        "query.ignoreRules" => c(Scope::Read, "{ ignoreRules { id } }", json!({})),
+        "query.auditLog" => c(
+            Scope::Read,
+            "{ auditLog { edges { node { id } } } }",
+            json!({}),
+        ),
+        "mutation.matchTransaction" => c(
+            Scope::Write,
+            "mutation($id: ID!) { matchTransaction(input: {transactionId: $id, invoiceId: $id}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.unmatchTransaction" => c(
+            Scope::Write,
+            "mutation($id: ID!) { unmatchTransaction(input: {matchId: $id}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.dismissSuggestion" => c(
+            Scope::Write,
+            "mutation($id: ID!) { dismissSuggestion(input: {transactionId: $id, invoiceId: $id}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.ignoreTransaction" => c(
+            Scope::Write,
+            "mutation($id: ID!) { ignoreTransaction(input: {transactionId: $id}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.restoreTransaction" => c(
+            Scope::Write,
+            "mutation($id: ID!) { restoreTransaction(input: {transactionId: $id}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.createIgnoreRule" => c(
+            Scope::Write,
+            "mutation { createIgnoreRule(input: {keyword: \"bank fees\"}) { userErrors { code } } }",
+            json!({}),
+        ),
+        "mutation.deleteIgnoreRule" => c(
+            Scope::Write,
+            "mutation($id: ID!) { deleteIgnoreRule(input: {id: $id}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.updateReconciliationSettings" => c(
+            Scope::Admin,
+            "mutation { updateReconciliationSettings(input: {matchTolerance: \"0.01\"}) { userErrors { code } } }",
+            json!({}),
+        ),
         _ => None,
     }
 }

@@ -55,6 +55,11 @@ pub struct Transaction {
     pub counterpart_iban: Option<String>,
     pub ignored_at: Option<DateTime<Utc>>,
     pub ignored_reason: Option<String>,
+    pub ignored_by: Option<String>,
+    /// The keyword rule that ignored it (none when a person did).
+    pub ignore_rule_id: Option<crate::domain::ids::IgnoreRuleId>,
+    /// A person restored it: no keyword rule ignores it again.
+    pub restored_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -93,6 +98,9 @@ impl TryFrom<bank_transaction::Model> for Transaction {
             counterpart_iban: m.counterpart_iban,
             ignored_at: m.ignored_at,
             ignored_reason: m.ignored_reason,
+            ignored_by: m.ignored_by,
+            ignore_rule_id: m.ignore_rule_id.map(Into::into),
+            restored_at: m.restored_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -114,6 +122,8 @@ pub struct TransactionFilter {
     /// Case-insensitive text in the counterparty name or the remittance information.
     pub text: Option<String>,
     pub matched: Option<bool>,
+    /// Booked, not ignored, with an amount left to allocate (or the opposite).
+    pub unallocated: Option<bool>,
     pub ignored: Option<bool>,
     /// Removed or superseded transactions are hidden unless asked for.
     pub include_removed: bool,
@@ -207,6 +217,12 @@ fn live_match_exists() -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// The transaction's absolute amount exceeds what its live matches took. The subquery names
+/// the organization so it seeks the match table's `(organization_id, transaction_id)` index.
+const UNALLOCATED_LEFT: &str = "ABS(bank_transaction.amount_minor) > (SELECT COALESCE(SUM(pm.amount_minor), 0) \
+     FROM payment_match pm WHERE pm.organization_id = bank_transaction.organization_id \
+     AND pm.transaction_id = bank_transaction.id AND pm.reversed_at IS NULL)";
+
 fn filter_condition(org: OrganizationId, f: &TransactionFilter) -> Condition {
     use bank_transaction::Column as C;
     let mut c = Condition::all().add(owned_by::<bank_transaction::Entity>(org));
@@ -250,6 +266,13 @@ fn filter_condition(org: OrganizationId, f: &TransactionFilter) -> Condition {
         Some(true) => c = c.add(Expr::exists(live_match_exists())),
         Some(false) => c = c.add(Expr::not_exists(live_match_exists())),
         None => {}
+    }
+    if let Some(wanted) = f.unallocated {
+        let open = Condition::all()
+            .add(C::Status.eq(TransactionStatus::Booked.as_str()))
+            .add(C::IgnoredAt.is_null())
+            .add(Expr::cust(UNALLOCATED_LEFT));
+        c = c.add(if wanted { open } else { open.not() });
     }
     match f.ignored {
         Some(true) => c = c.add(C::IgnoredAt.is_not_null()),
