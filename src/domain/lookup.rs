@@ -14,8 +14,9 @@ pub fn name_key(name: &str) -> Option<String> {
     (!key.is_empty()).then_some(key)
 }
 
-/// At most this many valid references one slip away from a failing one are kept.
-const MAX_NEAR_REFERENCES: usize = 8;
+/// At most this many valid references one slip away from a failing one are kept, as keys and
+/// by the engine alike (so what is found does not depend on which side arrived first).
+pub const MAX_NEAR_REFERENCES: usize = 8;
 
 /// What a transaction is found by: each structured reference in its text and each valid one a
 /// typing slip away from a reference in it that fails its check (`r:`), each number-like token

@@ -193,14 +193,17 @@ impl BankTransaction {
             .load_one(MatchesOf::Transaction(id))
             .await?
             .unwrap_or_default();
+        let overflow = || AppError::internal("a transaction's matches overflowed 64 bits");
         let allocated = matches
             .iter()
             .filter(|m| m.reversed_at.is_none())
-            .fold(0i64, |s, m| s.saturating_add(m.amount.minor));
+            .try_fold(0i64, |s, m| s.checked_add(m.amount.minor))
+            .ok_or_else(overflow)?;
         let left = amount
             .minor
-            .saturating_abs()
-            .saturating_sub(allocated)
+            .checked_abs()
+            .and_then(|a| a.checked_sub(allocated))
+            .ok_or_else(overflow)?
             .max(0);
         Ok(DomainMoney::new(left, amount.currency).into())
     }

@@ -155,7 +155,14 @@ pub async fn close_pending_read(
     let mut tx = store.begin_write().await?;
     tx.lock_organization(org).await?;
     let retired = tx.retire_pending(org, account, listed).await?;
-    let ids: Vec<_> = retired.iter().map(|(t, _)| t.id).collect();
+    // The booked successors too: a person's ignore or restore may have come over with them.
+    let ids: Vec<_> = retired
+        .iter()
+        .flat_map(|(t, r)| match r {
+            Retired::SupersededBy(b) => vec![t.id, *b],
+            Retired::Removed => vec![t.id],
+        })
+        .collect();
     crate::reconcile::transactions(&mut tx, org, &ids).await?;
     let removed: Vec<Row> = retired
         .into_iter()

@@ -39,7 +39,9 @@ impl Pointers {
         {
             references.insert(0, r);
         }
-        let near = near_references(&text);
+        let mut near = near_references(&text);
+        near.retain(|r| !references.contains(r));
+        near.truncate(crate::domain::lookup::MAX_NEAR_REFERENCES);
         Self {
             text,
             references,

@@ -410,7 +410,9 @@ pub fn decide(p: &Payment, candidates: &[Candidate], tolerance: i64) -> Result<D
                 c.currency == currency
                     && c.open > 0
                     && p.available >= c.open / 2
-                    && p.available <= c.open.saturating_add(tolerance)
+                    && c.open
+                        .checked_add(tolerance)
+                        .is_some_and(|most| p.available <= most)
                     && c.name
                         .as_deref()
                         .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))

@@ -38,7 +38,11 @@ pub async fn create_ignore_rule(
     direction: Option<Direction>,
     reason: Option<&str>,
 ) -> Outcome<(IgnoreRule, usize)> {
-    let chars = keyword_key(keyword).chars().count();
+    // Counted as typed too (trimmed): the keyword is stored and shown that way.
+    let chars = keyword_key(keyword)
+        .chars()
+        .count()
+        .max(keyword.trim().chars().count());
     if chars == 0 {
         return Ok(Err(Refusal::new(
             "keyword",

@@ -157,6 +157,48 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Carries what a person decided about a pending transaction over to the booked one that
+    /// supersedes it: restored (no rule sets it aside, whatever a rule did on its import) or
+    /// ignored by hand. A person's own decision on the booked row wins. Whether it changed.
+    pub async fn carry_person_flags(
+        &mut self,
+        org: OrganizationId,
+        pending: &bank_transaction::Model,
+        booked: TransactionId,
+    ) -> AppResult<bool> {
+        use bank_transaction::Column as C;
+        let now = self.now();
+        // Not decided by a person: not ignored, or ignored by a rule, and never restored.
+        let undecided = sea_orm::Condition::all().add(C::RestoredAt.is_null()).add(
+            sea_orm::Condition::any()
+                .add(C::IgnoredAt.is_null())
+                .add(C::IgnoreRuleId.is_not_null()),
+        );
+        let q = update_in::<bank_transaction::Entity>(org)
+            .filter(C::Id.eq(booked.0))
+            .filter(undecided)
+            .col_expr(C::UpdatedAt, Expr::value(now));
+        let q = if let Some(at) = pending.restored_at {
+            q.col_expr(C::IgnoredAt, Expr::value(None::<DateTime<Utc>>))
+                .col_expr(C::IgnoredReason, Expr::value(None::<String>))
+                .col_expr(C::IgnoredBy, Expr::value(None::<String>))
+                .col_expr(C::IgnoreRuleId, Expr::value(None::<uuid::Uuid>))
+                .col_expr(C::RestoredAt, Expr::value(Some(at)))
+                .col_expr(C::RestoredBy, Expr::value(pending.restored_by.clone()))
+        } else if pending.ignored_at.is_some() && pending.ignore_rule_id.is_none() {
+            q.col_expr(C::IgnoredAt, Expr::value(pending.ignored_at))
+                .col_expr(
+                    C::IgnoredReason,
+                    Expr::value(pending.ignored_reason.clone()),
+                )
+                .col_expr(C::IgnoredBy, Expr::value(pending.ignored_by.clone()))
+                .col_expr(C::IgnoreRuleId, Expr::value(None::<uuid::Uuid>))
+        } else {
+            return Ok(false);
+        };
+        Ok(q.exec(self.conn()).await?.rows_affected == 1)
+    }
+
     pub async fn ignore_rules_in(&self, org: OrganizationId) -> AppResult<Vec<IgnoreRule>> {
         rules_of(self.conn(), org).await
     }

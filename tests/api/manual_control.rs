@@ -710,3 +710,56 @@ async fn settings_need_admin_apply_to_later_runs_and_are_audited() {
                "after": {"matchToleranceMinor": 5, "referenceStyle": "RF"}})
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_person_decided_on_a_pending_transaction_holds_for_its_booked_successor() {
+    let d = Desk::start(json!([
+        {"amount": "-3.00", "remittanceInformation": "monthly fees", "pending": true, "endToEndId": "E2E-FEES"},
+        {"amount": "-8.40", "remittanceInformation": "lunch card", "pending": true, "endToEndId": "E2E-LUNCH"}]))
+    .await;
+    let create = "mutation { createIgnoreRule(input: {keyword: \"fees\"}) { ignoredCount userErrors { code } } }";
+    assert_eq!(
+        d.data(create, json!({})).await["createIgnoreRule"]["ignoredCount"],
+        1
+    );
+    let fees = d.tx("monthly fees").await;
+    let lunch = d.tx("lunch card").await;
+    // The rule's ignore undone by a person; another set aside by hand.
+    let restore = "mutation($t: ID!) { restoreTransaction(input: {transactionId: $t}) { userErrors { code } } }";
+    assert_eq!(
+        d.data(restore, json!({"t": fees})).await["restoreTransaction"]["userErrors"],
+        json!([])
+    );
+    let ignore = "mutation($t: ID!) { ignoreTransaction(input: {transactionId: $t, reason: \"staff lunch\"}) { userErrors { code } } }";
+    assert_eq!(
+        d.data(ignore, json!({"t": lunch})).await["ignoreTransaction"]["userErrors"],
+        json!([])
+    );
+
+    // The bank books both under new ids.
+    for t in [&fees, &lunch] {
+        d.l.sb.book(&d.acc_tx(t).await, &day(0)).await;
+    }
+    d.bank_read().await;
+    let q = "query($t: String) { transactions(first: 10, filter: {text: $t}) { edges { node { status ignored ignoredReason ignoredBy } } } }";
+    let desk = &d;
+    let booked = |text: &'static str| async move {
+        let got = desk.data(q, json!({"t": text})).await;
+        let rows: Vec<Value> = got["transactions"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .filter(|n| n["status"] == "BOOKED")
+            .collect();
+        assert_eq!(rows.len(), 1, "{text}: {got}");
+        rows[0].clone()
+    };
+    let f = booked("monthly fees").await;
+    assert_eq!(f["ignored"], false, "restored stays restored: {f}");
+    let l = booked("lunch card").await;
+    assert_eq!(l["ignored"], true, "{l}");
+    assert_eq!(l["ignoredReason"], "staff lunch");
+    assert_eq!(l["ignoredBy"], "tester");
+    assert_eq!(d.unallocated().await, ["monthly fees"]);
+}

@@ -144,6 +144,17 @@ async fn run(l: &Linked, case: &Case) -> Outcome {
     let data = l.app.gql_data(&token, OUTCOME, json!({})).await;
     let (mut automatic, mut manual, mut suggestions, mut problems) =
         (BTreeSet::new(), 0, BTreeSet::new(), Vec::new());
+    // Every invoice the case expects is there to be compared.
+    for key in case.expect.invoices.keys() {
+        let listed = data["invoices"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["node"]["externalId"] == key.as_str());
+        if !listed {
+            problems.push(format!("{key}: missing from invoices"));
+        }
+    }
     for e in data["invoices"]["edges"].as_array().unwrap() {
         let n = &e["node"];
         let key = n["externalId"].as_str().unwrap();

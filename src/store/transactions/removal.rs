@@ -153,6 +153,7 @@ impl WriteTx {
                         .filter(bank_transaction::Column::Id.eq(p.id))
                         .exec(self.conn())
                         .await?;
+                    self.carry_person_flags(org, &p, b.into()).await?;
                     Retired::SupersededBy(b.into())
                 }
                 None => {
