@@ -66,6 +66,12 @@ impl App {
             .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", serve.bind)))?;
         let addr = listener.local_addr().map_err(AppError::internal)?;
         let public_url = serve.public_url(addr);
+        let endpoints = crate::outbound::Endpoints::new(
+            store.clone(),
+            keys.clone(),
+            serve.webhook_targets().map_err(AppError::internal)?,
+            chrono::Duration::hours(serve.webhook_secret_overlap_hours),
+        );
         let connect = Connect::new(
             store.clone(),
             ponto,
@@ -96,6 +102,7 @@ impl App {
             connect: connect.clone(),
             puller: puller.clone(),
             invoices: crate::invoices::Invoices::new(store.clone()),
+            endpoints,
         };
         let schema = build_schema(Some(services), &limits);
         let inbound = match &serve.ponto.ponto_application_id {

@@ -320,6 +320,21 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(i64).range(0..))]
     pub inbound_retention_days: i64,
 
+    /// Hosts and address ranges outbound webhooks may target, comma-separated (CIDRs and host
+    /// names, e.g. `127.0.0.1/32,hooks.example.com`); every other endpoint URL is refused.
+    /// Empty: none.
+    #[arg(long, env = "PB_WEBHOOK_ALLOWED_TARGETS", default_value = "")]
+    pub webhook_allowed_targets: String,
+
+    /// Accept plain-http endpoint URLs (development and tests).
+    #[arg(long, env = "PB_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_http: bool,
+
+    /// Hours a rotated-out endpoint secret keeps signing beside the new one (0 to 720).
+    #[arg(long, env = "PB_WEBHOOK_SECRET_OVERLAP_HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(i64).range(0..=720))]
+    pub webhook_secret_overlap_hours: i64,
+
     /// Deepest GraphQL selection accepted.
     #[arg(long, env = "PB_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
     pub graphql_max_depth: usize,
@@ -363,6 +378,14 @@ impl ServeSettings {
             retention: chrono::Duration::days(self.inbound_retention_days),
             poll: Duration::from_millis(self.scheduler_poll_ms.max(10)),
         }
+    }
+
+    /// Where outbound webhooks may go, as configured.
+    pub fn webhook_targets(&self) -> Result<crate::outbound::targets::AllowedTargets, String> {
+        crate::outbound::targets::AllowedTargets::parse(
+            &self.webhook_allowed_targets,
+            self.webhook_allow_http,
+        )
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     Conflict,
     RateLimited,
     UpstreamUnavailable,
+    /// An event cursor older than the retained event log.
+    CursorExpired,
     Internal,
 }
 
@@ -28,6 +30,7 @@ impl ErrorCode {
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
             Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            Self::CursorExpired => "CURSOR_EXPIRED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -41,6 +44,7 @@ impl ErrorCode {
             Self::Conflict => 409,
             Self::RateLimited => 429,
             Self::UpstreamUnavailable => 503,
+            Self::CursorExpired => 410,
             Self::Internal => 500,
         }
     }
@@ -76,6 +80,8 @@ pub enum AppError {
     },
     #[error("{0}")]
     UpstreamUnavailable(String),
+    #[error("{0}")]
+    CursorExpired(String),
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -92,6 +98,7 @@ impl AppError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::UpstreamUnavailable(_) => ErrorCode::UpstreamUnavailable,
+            Self::CursorExpired(_) => ErrorCode::CursorExpired,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -18,6 +18,7 @@ pub mod inbound;
 pub mod invoices;
 pub mod keyfile;
 pub mod metrics;
+pub mod outbound;
 pub mod ponto;
 pub mod pull;
 pub mod reconcile;

@@ -22,6 +22,7 @@ pub struct Model {
     pub previous_secret_enc: Option<Vec<u8>>,
     pub previous_secret_expires_at: Option<DateTimeUtc>,
     pub failing_since: Option<DateTimeUtc>,
+    pub rate_limit_per_second: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
@@ -50,6 +51,7 @@ impl std::fmt::Debug for Model {
                 &self.previous_secret_expires_at,
             )
             .field("failing_since", &self.failing_since)
+            .field("rate_limit_per_second", &self.rate_limit_per_second)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .field("deleted_at", &self.deleted_at)

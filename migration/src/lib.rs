@@ -10,6 +10,7 @@ mod m20261201_000001_flow_confirmation_and_reauth_limits;
 mod m20261204_000001_inbound_processing;
 mod m20261205_000001_reconciliation;
 mod m20261206_000001_manual_control;
+mod m20261207_000001_webhook_endpoints;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_inbound_processing::Migration),
             Box::new(m20261205_000001_reconciliation::Migration),
             Box::new(m20261206_000001_manual_control::Migration),
+            Box::new(m20261207_000001_webhook_endpoints::Migration),
         ]
     }
 }

@@ -26,6 +26,12 @@ pub enum Problem {
     WrongDirection,
     /// The transaction is pending: only booked money pays.
     TransactionPending,
+    /// Not an event type of the catalogue.
+    UnknownEventType,
+    /// A webhook URL whose host is not among the allowed targets.
+    TargetNotAllowed,
+    /// A plain-http webhook URL where only https is allowed.
+    HttpsRequired,
 }
 
 /// A refused request: the input field at fault, why, and a message for people.

@@ -118,6 +118,10 @@ string_enum!(
         IgnoreRuleCreated => "IGNORE_RULE_CREATED",
         IgnoreRuleDeleted => "IGNORE_RULE_DELETED",
         SettingsChanged => "SETTINGS_CHANGED",
+        WebhookEndpointCreated => "WEBHOOK_ENDPOINT_CREATED",
+        WebhookEndpointUpdated => "WEBHOOK_ENDPOINT_UPDATED",
+        WebhookEndpointDeleted => "WEBHOOK_ENDPOINT_DELETED",
+        WebhookSecretRotated => "WEBHOOK_SECRET_ROTATED",
     }
 );
 
@@ -135,6 +139,8 @@ string_enum!(
         Pending => "PENDING",
         Succeeded => "SUCCEEDED",
         Failed => "FAILED",
+        /// Its endpoint was deleted before it was sent.
+        Cancelled => "CANCELLED",
     }
 );
 

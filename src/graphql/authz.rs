@@ -11,7 +11,9 @@
 //!   mutation's own report (not a `Node`, e.g. `PontoSynchronization`);
 //! - every field of `UserError` (its own input's faults).
 //!
-//! Everything else (connections, balances, amounts, problems, any new field) answers FORBIDDEN.
+//! Everything else (connections, balances, amounts, problems, any new field) answers FORBIDDEN —
+//! except beneath the root fields whose data is the `admin` scope's ([`ADMIN_DATA_ROOTS`]:
+//! webhook endpoints, their secrets, the event log), where `admin` reads as `read` does.
 
 use super::ContextExt;
 use super::errors::GqlError;
@@ -33,6 +35,18 @@ pub const STATUS_FIELDS: [&str; 5] = [
     "expiresAt",
     "url",
     "requeued",
+];
+
+/// Root fields whose data belongs to the `admin` scope (webhook endpoints and the event log):
+/// beneath them `admin` reads what `read` reads elsewhere (pinned with their guards).
+pub const ADMIN_DATA_ROOTS: [&str; 7] = [
+    "webhookEndpoints",
+    "webhookEndpoint",
+    "events",
+    "createWebhookEndpoint",
+    "updateWebhookEndpoint",
+    "deleteWebhookEndpoint",
+    "rotateWebhookSecret",
 ];
 
 /// Field guard: the caller is authenticated and holds `scope`.
@@ -144,6 +158,8 @@ impl ExtensionFactory for ReadPolicy {
         Arc::new(ReadPolicyExt {
             visible: self.visible.clone(),
             can_read: OnceLock::new(),
+            can_admin: OnceLock::new(),
+            admin_roots: std::sync::Mutex::new(HashSet::new()),
         })
     }
 }
@@ -153,6 +169,39 @@ struct ReadPolicyExt {
     visible: Arc<OnceLock<WriteVisible>>,
     /// Whether the caller holds `read`, looked up once per request.
     can_read: OnceLock<bool>,
+    /// Whether the caller holds `admin`.
+    can_admin: OnceLock<bool>,
+    /// The response keys (aliases included) of this request's root fields in
+    /// [`ADMIN_DATA_ROOTS`]; a root resolves before anything beneath it.
+    admin_roots: std::sync::Mutex<HashSet<String>>,
+}
+
+impl ReadPolicyExt {
+    fn holds(&self, ctx: &ExtensionContext<'_>, scope: Scope, cell: &OnceLock<bool>) -> bool {
+        *cell.get_or_init(|| {
+            ctx.data_opt::<super::Principal>()
+                .is_some_and(|p| p.scopes.contains(&scope))
+        })
+    }
+
+    /// Whether this field lies beneath an admin-data root the caller may read as `admin`.
+    fn admin_reads(&self, ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> bool {
+        if !self.holds(ctx, Scope::Admin, &self.can_admin) {
+            return false;
+        }
+        let top = std::iter::once(info.path_node)
+            .chain(info.path_node.parents())
+            .last()
+            .and_then(|n| match n.segment {
+                QueryPathSegment::Name(key) => Some(key),
+                QueryPathSegment::Index(_) => None,
+            });
+        top.is_some_and(|key| {
+            self.admin_roots
+                .lock()
+                .is_ok_and(|roots| roots.contains(key))
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -163,10 +212,7 @@ impl Extension for ReadPolicyExt {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        let can_read = *self.can_read.get_or_init(|| {
-            ctx.data_opt::<super::Principal>()
-                .is_some_and(|p| p.scopes.contains(&Scope::Read))
-        });
+        let can_read = self.holds(ctx, Scope::Read, &self.can_read);
         let registry = &ctx.schema_env.registry;
         let root = [
             Some(registry.query_type.as_str()),
@@ -174,6 +220,13 @@ impl Extension for ReadPolicyExt {
             registry.subscription_type.as_deref(),
         ]
         .contains(&Some(info.parent_type));
+        if root
+            && ADMIN_DATA_ROOTS.contains(&info.name)
+            && let QueryPathSegment::Name(key) = info.path_node.segment
+            && let Ok(mut roots) = self.admin_roots.lock()
+        {
+            roots.insert(key.to_owned());
+        }
         // A list's items come through here too (parent `[T]`); the list field was checked.
         let list_item = info.parent_type.starts_with('[');
         if can_read || root || list_item || info.is_for_introspection || info.name.starts_with("__")
@@ -183,7 +236,7 @@ impl Extension for ReadPolicyExt {
         let visible = self
             .visible
             .get_or_init(|| WriteVisible::from_registry(registry));
-        if visible.allows(info.parent_type, info.name) {
+        if visible.allows(info.parent_type, info.name) || self.admin_reads(ctx, &info) {
             return next.run(ctx, info).await;
         }
         // The resolver's future is dropped unpolled: nothing behind the field is even loaded.

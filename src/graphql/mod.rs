@@ -12,6 +12,7 @@ pub mod authz;
 mod bank;
 mod connect;
 pub mod errors;
+mod events;
 pub mod ids;
 mod invoice_input;
 mod invoices;
@@ -27,6 +28,7 @@ mod suggestions;
 mod sync;
 mod transactions;
 mod viewer;
+mod webhooks;
 
 use crate::domain::ids::OrganizationId;
 use crate::domain::scope::Scope;
@@ -50,6 +52,8 @@ pub struct Query(
     invoices::InvoicesQuery,
     suggestions::SuggestionsQuery,
     settings::SettingsQuery,
+    webhooks::WebhooksQuery,
+    events::EventsQuery,
     node::NodeQuery,
 );
 
@@ -58,6 +62,7 @@ pub struct Mutation(
     invoices::InvoicesMutation,
     manual::ManualMutation,
     settings::SettingsMutation,
+    webhooks::WebhooksMutation,
     connect::ConnectMutation,
     sync::SyncMutation,
 );
@@ -71,6 +76,7 @@ pub struct Services {
     pub connect: crate::connect::Connect,
     pub puller: crate::pull::Puller,
     pub invoices: crate::invoices::Invoices,
+    pub endpoints: crate::outbound::Endpoints,
 }
 
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
@@ -86,7 +92,8 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
             .data(s.store)
             .data(s.connect)
             .data(s.puller)
-            .data(s.invoices);
+            .data(s.invoices)
+            .data(s.endpoints);
     }
     builder.finish()
 }
@@ -128,6 +135,7 @@ pub trait ContextExt<'a> {
     fn connect(&self) -> GqlResult<&'a crate::connect::Connect>;
     fn puller(&self) -> GqlResult<&'a crate::pull::Puller>;
     fn invoices(&self) -> GqlResult<&'a crate::invoices::Invoices>;
+    fn endpoints(&self) -> GqlResult<&'a crate::outbound::Endpoints>;
 }
 
 /// A service the schema was built without (only `print-schema` does): an internal error.
@@ -165,6 +173,10 @@ impl<'a> ContextExt<'a> for Context<'a> {
     }
 
     fn invoices(&self) -> GqlResult<&'a crate::invoices::Invoices> {
+        service(self)
+    }
+
+    fn endpoints(&self) -> GqlResult<&'a crate::outbound::Endpoints> {
         service(self)
     }
 }

@@ -132,6 +132,12 @@ pub enum UserErrorCode {
     WrongDirection,
     /// The transaction is pending: only booked money pays an invoice.
     TransactionPending,
+    /// Not an event type of the catalogue (`webhookEventTypes`).
+    UnknownEventType,
+    /// The webhook URL's host is not among the allowed targets (`PB_WEBHOOK_ALLOWED_TARGETS`).
+    TargetNotAllowed,
+    /// The webhook URL is plain http, and only https is allowed (`PB_WEBHOOK_ALLOW_HTTP`).
+    HttpsRequired,
 }
 
 impl From<crate::domain::input::Refusal> for UserError {

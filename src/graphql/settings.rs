@@ -41,6 +41,10 @@ pub enum AuditAction {
     IgnoreRuleCreated,
     IgnoreRuleDeleted,
     SettingsChanged,
+    WebhookEndpointCreated,
+    WebhookEndpointUpdated,
+    WebhookEndpointDeleted,
+    WebhookSecretRotated,
 }
 
 /// How reconciliation treats this organization's invoices.

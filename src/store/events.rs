@@ -353,7 +353,59 @@ fn subscribes_to(types_json: &str, event_type: EventType) -> bool {
     }
 }
 
+/// What the organization's event log holds: the oldest sequence number still kept (none when
+/// nothing is), and the last one handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBounds {
+    pub oldest_kept: Option<i64>,
+    pub last: i64,
+}
+
 impl Store {
+    pub async fn event_log_bounds(&self, org: OrganizationId) -> AppResult<LogBounds> {
+        let oldest_kept: Option<i64> = find_in::<event::Entity>(org)
+            .select_only()
+            .column(event::Column::Seq)
+            .order_by_asc(event::Column::Seq)
+            .limit(1)
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        // Keyed by the organization itself.
+        let last: Option<i64> = entity::organization_event_seq::Entity::find_by_id(org.0)
+            .select_only()
+            .column(entity::organization_event_seq::Column::LastSeq)
+            .into_tuple()
+            .one(self.conn())
+            .await?;
+        Ok(LogBounds {
+            oldest_kept,
+            last: last.unwrap_or(0),
+        })
+    }
+
+    /// The organization's events of these types (all when empty) with a sequence number above
+    /// `after`, in sequence order.
+    pub async fn events_of_types_after(
+        &self,
+        org: OrganizationId,
+        types: &[EventType],
+        after: i64,
+        limit: u64,
+    ) -> AppResult<Vec<StoredEvent>> {
+        let mut q = find_in::<event::Entity>(org).filter(event::Column::Seq.gt(after));
+        if !types.is_empty() {
+            q = q.filter(event::Column::EventType.is_in(types.iter().map(|t| t.as_str())));
+        }
+        q.order_by_asc(event::Column::Seq)
+            .limit(limit)
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(StoredEvent::try_from)
+            .collect()
+    }
+
     /// The organization's events with a sequence number above `after`, in sequence order.
     pub async fn events_after(
         &self,

@@ -173,9 +173,11 @@ async fn deliveries_are_created_with_the_event_for_subscribed_endpoints_only() {
     let other = store.ensure_organization("other").await.unwrap();
     let mut tx = store.begin_write().await.unwrap();
     let endpoint = |types: Vec<EventType>| NewEndpoint {
+        id: ponto_bridge::domain::ids::EndpointId::new(),
         url: "https://hooks.example/x".into(),
         description: None,
         event_types: types,
+        rate_limit_per_second: None,
         secret_enc: vec![1, 2, 3],
     };
     let all = tx.create_endpoint(org, endpoint(vec![])).await.unwrap();

@@ -281,13 +281,18 @@ impl World {
                 assert_eq!(a["retryInboundEvents"]["requeued"], 1, "A's own: {a}");
             }
             "query.matchSuggestions" => {
+                self.a_suggestion().await;
                 let q = "query($t: ID, $i: ID) { matchSuggestions(transactionId: $t, invoiceId: $i) { evidence } }";
                 for vars in [
                     json!({"t": self.a_ids("BankTransaction")[1]}),
                     json!({"i": self.a_ids("Invoice")[1]}),
                 ] {
                     let a = app.gql_data(ta, q, vars.clone()).await;
-                    assert!(a["matchSuggestions"].is_array(), "{a}");
+                    assert_eq!(
+                        a["matchSuggestions"],
+                        json!([{"evidence": "seeded for A"}]),
+                        "{a}"
+                    );
                     let b = app.gql(tb, q, vars).await;
                     assert_eq!(error_code(&b), Some("NOT_FOUND"), "{b}");
                 }
@@ -387,13 +392,31 @@ impl World {
                 );
             }
             "mutation.dismissSuggestion" => {
-                let m = "mutation($t: ID!, $i: ID!) { dismissSuggestion(input: {transactionId: $t, invoiceId: $i}) { userErrors { code } } }";
-                let vars =
-                    json!({"t": self.a_ids("BankTransaction")[1], "i": self.a_ids("Invoice")[1]});
-                let b = app.gql_data(tb, m, vars).await;
+                self.a_suggestion().await;
+                let m = "mutation($t: ID!, $i: ID!) { dismissSuggestion(input: {transactionId: $t, invoiceId: $i}) { userErrors { code field } } }";
+                let (t, i) = (
+                    self.a_ids("BankTransaction")[1].clone(),
+                    self.a_ids("Invoice")[1].clone(),
+                );
+                // A's pair, and A's transaction with B's own invoice: B finds neither.
+                let b_invoice = gid("Invoice", self.b.invoices[1].0);
+                for (vars, field) in [
+                    (json!({"t": t, "i": i}), "transactionId"),
+                    (json!({"t": t, "i": b_invoice}), "transactionId"),
+                ] {
+                    let b = app.gql_data(tb, m, vars).await;
+                    assert_eq!(
+                        b["dismissSuggestion"]["userErrors"][0],
+                        json!({"code": "NOT_FOUND", "field": [field]}),
+                        "{b}"
+                    );
+                }
+                let q = "query($t: ID) { matchSuggestions(transactionId: $t) { evidence } }";
+                let a = app.gql_data(ta, q, json!({"t": t})).await;
                 assert_eq!(
-                    b["dismissSuggestion"]["userErrors"][0]["code"], "NOT_FOUND",
-                    "{b}"
+                    a["matchSuggestions"],
+                    json!([{"evidence": "seeded for A"}]),
+                    "A's suggestion stays"
                 );
             }
             "mutation.ignoreTransaction" | "mutation.restoreTransaction" => {
@@ -452,10 +475,136 @@ impl World {
                     json!({"matchTolerance": "0.07", "referenceStyle": "OGM"})
                 );
             }
+            "query.webhookEndpoints" | "query.webhookEndpoint" => {
+                let a = self.a_endpoint().await;
+                let q = "{ webhookEndpoints { id } }";
+                let b = app.gql_data(tb, q, json!({})).await;
+                assert!(!b.to_string().contains(&a), "{b}");
+                let own = app.gql_data(ta, q, json!({})).await;
+                assert!(own.to_string().contains(&a), "{own}");
+                let q = "query($id: ID!) { webhookEndpoint(id: $id) { id url } }";
+                let b = app.gql_data(tb, q, json!({"id": a})).await;
+                assert_eq!(b["webhookEndpoint"], Value::Null, "{b}");
+                let own = app.gql_data(ta, q, json!({"id": a})).await;
+                assert_eq!(own["webhookEndpoint"]["id"], json!(a), "{own}");
+            }
+            "query.events" => {
+                let q = "{ events(first: 100) { edges { node { id type data } } } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                let b = app.gql_data(tb, q, json!({})).await;
+                let ids = |d: &Value| -> Vec<String> {
+                    d["events"]["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+                        .collect()
+                };
+                let (a, b) = (ids(&a), ids(&b));
+                assert!(!a.is_empty() && !b.is_empty(), "both logs seeded");
+                assert!(a.iter().all(|id| !b.contains(id)), "B reads A's events");
+                // A cursor of A's log is not B's.
+                let q = "query($c: String) { events(after: $c) { edges { node { id } } } }";
+                let last = app
+                    .gql_data(ta, "{ events(first: 100) { edges { cursor } } }", json!({}))
+                    .await;
+                let cursor =
+                    last["events"]["edges"].as_array().unwrap().last().unwrap()["cursor"].clone();
+                let b = app.gql(tb, q, json!({"c": cursor})).await;
+                if b["data"]["events"].is_object() {
+                    for id in ids(&b["data"]) {
+                        assert!(!a.contains(&id), "B reads A's events through A's cursor");
+                    }
+                } else {
+                    assert_eq!(error_code(&b), Some("BAD_USER_INPUT"), "{b}");
+                }
+            }
+            "mutation.createWebhookEndpoint" => {
+                // B's endpoint is B's alone.
+                let m = "mutation { createWebhookEndpoint(input: {url: \"https://127.0.0.1/b\"}) { endpoint { id } userErrors { code } } }";
+                let b = app.gql_data(tb, m, json!({})).await;
+                let id = b["createWebhookEndpoint"]["endpoint"]["id"].clone();
+                assert!(id.is_string(), "{b}");
+                let q = "{ webhookEndpoints { id } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                assert!(!a.to_string().contains(id.as_str().unwrap()), "{a}");
+            }
+            "mutation.updateWebhookEndpoint"
+            | "mutation.deleteWebhookEndpoint"
+            | "mutation.rotateWebhookSecret" => {
+                let a = self.a_endpoint().await;
+                let name = field.trim_start_matches("mutation.");
+                let m = match name {
+                    "updateWebhookEndpoint" => {
+                        "mutation($id: ID!) { updateWebhookEndpoint(input: {id: $id, enabled: false, url: \"https://127.0.0.1/taken\"}) { userErrors { code } } }"
+                    }
+                    "deleteWebhookEndpoint" => {
+                        "mutation($id: ID!) { deleteWebhookEndpoint(input: {id: $id}) { userErrors { code } } }"
+                    }
+                    _ => {
+                        "mutation($id: ID!) { rotateWebhookSecret(input: {id: $id}) { secret userErrors { code } } }"
+                    }
+                };
+                let b = app.gql_data(tb, m, json!({"id": a})).await;
+                assert_eq!(b[name]["userErrors"][0]["code"], "NOT_FOUND", "{b}");
+                let q = "query($id: ID!) { webhookEndpoint(id: $id) { url status previousSecretExpiresAt } }";
+                let own = app.gql_data(ta, q, json!({"id": a})).await;
+                assert_eq!(
+                    own["webhookEndpoint"],
+                    json!({"url": "https://127.0.0.1/a", "status": "ENABLED", "previousSecretExpiresAt": null}),
+                    "A's endpoint untouched"
+                );
+            }
             other => panic!(
                 "root field {other} has no tenant-isolation case: add one to tests/api/isolation.rs"
             ),
         }
+    }
+
+    /// A suggestion pairing A's second transaction with A's second invoice (written once).
+    async fn a_suggestion(&self) {
+        use ponto_bridge::domain::status::SuggestionBasis;
+        use ponto_bridge::store::reconcile::{Changes, NewSuggestion};
+        let store = &self.app.store;
+        let (t, i) = (self.a.transactions[1], self.a.invoices[1]);
+        if !store
+            .suggestions_by_transactions(self.a.org, &[t])
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            return;
+        }
+        let mut tx = store.begin_write().await.unwrap();
+        let changes = Changes {
+            suggestions_of: vec![t],
+            suggestions: vec![NewSuggestion {
+                transaction_id: t,
+                invoice_id: i,
+                basis: SuggestionBasis::CounterpartyName,
+                evidence: "seeded for A".into(),
+                confidence: 20,
+                pending: false,
+            }],
+            ..Default::default()
+        };
+        tx.apply_changes(self.a.org, changes, "seed").await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// A's webhook endpoint (created on first use).
+    async fn a_endpoint(&self) -> String {
+        let q = "{ webhookEndpoints { id } }";
+        let found = self.app.gql_data(&self.token_a, q, json!({})).await;
+        if let Some(id) = found["webhookEndpoints"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        let m = "mutation { createWebhookEndpoint(input: {url: \"https://127.0.0.1/a\"}) { endpoint { id } userErrors { code } } }";
+        let d = self.app.gql_data(&self.token_a, m, json!({})).await;
+        d["createWebhookEndpoint"]["endpoint"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{d}"))
+            .to_owned()
     }
 
     /// A's open invoice still has nothing allocated.
@@ -503,7 +652,13 @@ impl World {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_root_field_crosses_organizations() {
     // No background work: the cases seed rows (a failed webhook, say) a worker would take.
-    let linked = Linked::start(&["--background-tasks", "false"]).await;
+    let linked = Linked::start(&[
+        "--background-tasks",
+        "false",
+        "--webhook-allowed-targets",
+        "127.0.0.1/32",
+    ])
+    .await;
     let app = linked.app;
     let a = seed_org(&app.store, "org-a").await;
     let b = seed_org(&app.store, "org-b").await;

@@ -198,6 +198,8 @@ struct World {
     invoices: [String; 2],
     /// Two keyword rules, to delete.
     rules: [String; 2],
+    /// Webhook endpoints: two to update and rotate, two to delete.
+    endpoints: [String; 4],
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -252,6 +254,27 @@ fn call(name: &str, w: &World, who: Caller) -> (String, String, Value) {
             "(input: {matchTolerance: \"0.02\", referenceStyle: OGM})",
             json!({}),
         ),
+        "createWebhookEndpoint" => (
+            "($u: String!)",
+            "(input: {url: $u, eventTypes: [\"invoice.paid\"], rateLimitPerSecond: 5})",
+            json!({"u": format!("https://127.0.0.1/scopes/{i}")}),
+        ),
+        "updateWebhookEndpoint" => (
+            "($e: ID!)",
+            "(input: {id: $e, description: \"scopes\", enabled: false})",
+            json!({"e": w.endpoints[i]}),
+        ),
+        "rotateWebhookSecret" => (
+            "($e: ID!)",
+            "(input: {id: $e})",
+            json!({"e": w.endpoints[i]}),
+        ),
+        // Deleted last of the endpoint calls (mutations run in schema order): the others' ids stay.
+        "deleteWebhookEndpoint" => (
+            "($e: ID!)",
+            "(input: {id: $e})",
+            json!({"e": w.endpoints[2 + i]}),
+        ),
         "upsertInvoices" => (
             "($items: [InvoiceInput!]!)",
             "(input: {invoices: $items})",
@@ -286,7 +309,7 @@ fn call(name: &str, w: &World, who: Caller) -> (String, String, Value) {
 }
 
 async fn world() -> World {
-    let l = Linked::start(&[]).await;
+    let l = Linked::start(&["--webhook-allowed-targets", "127.0.0.1/32"]).await;
     let ponto_org = l.sb.org("Scopes BV").await;
     // Expiring soon, so accounts carry a problem and `BankProblem` is reached.
     let soon = (l.clock_now() + Duration::days(5)).to_rfc3339();
@@ -435,6 +458,17 @@ async fn world() -> World {
         let done = l.app.gql_data(&token, m, json!({"k": k})).await;
         rules.push(token_id(&done, &["createIgnoreRule", "ignoreRule", "id"]));
     }
+    let mut endpoints = Vec::new();
+    for n in 0..4 {
+        let m =
+            "mutation($u: String!) { createWebhookEndpoint(input: {url: $u}) { endpoint { id } } }";
+        let u = format!("https://127.0.0.1/seeded/{n}");
+        let done = l.app.gql_data(&token, m, json!({"u": u})).await;
+        endpoints.push(token_id(
+            &done,
+            &["createWebhookEndpoint", "endpoint", "id"],
+        ));
+    }
     World {
         l,
         accounts,
@@ -443,6 +477,7 @@ async fn world() -> World {
         matches: matches.try_into().unwrap(),
         invoices: [invoice.to_owned(), inv3],
         rules: rules.try_into().unwrap(),
+        endpoints: endpoints.try_into().unwrap(),
     }
 }
 
@@ -463,6 +498,13 @@ async fn a_write_only_token_sees_ids_and_statuses_in_payloads_and_no_tenant_data
         let payload = m.ty.named();
         let sel = doc.selection(payload, &[], &[payload.to_owned()], Position::Payload);
         expected_types.extend(doc.types.iter().cloned());
+        // Webhook endpoints are the `admin` scope's data: its own token reads all of them.
+        if ponto_bridge::graphql::authz::ADMIN_DATA_ROOTS.contains(&m.name.as_str()) {
+            for s in &mut doc.selected {
+                s.vis = Vis::Visible;
+                s.reached = true;
+            }
+        }
 
         // The mutation's own scope without `read`, then with it (`write`, or `admin`).
         let scope =

@@ -163,6 +163,37 @@ pub fn call(field: &str) -> Option<Call> {
             "mutation { updateReconciliationSettings(input: {matchTolerance: \"0.01\"}) { userErrors { code } } }",
             json!({}),
         ),
+        "query.webhookEndpoints" => c(Scope::Admin, "{ webhookEndpoints { id } }", json!({})),
+        "query.events" => c(
+            Scope::Admin,
+            "{ events(first: 5) { edges { node { id seq cursor type timestamp data } } } }",
+            json!({}),
+        ),
+        "query.webhookEndpoint" => c(
+            Scope::Admin,
+            "query($id: ID!) { webhookEndpoint(id: $id) { id } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.createWebhookEndpoint" => c(
+            Scope::Admin,
+            "mutation { createWebhookEndpoint(input: {url: \"https://127.0.0.1/x\"}) { secret userErrors { code } } }",
+            json!({}),
+        ),
+        "mutation.updateWebhookEndpoint" => c(
+            Scope::Admin,
+            "mutation($id: ID!) { updateWebhookEndpoint(input: {id: $id, enabled: false}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.deleteWebhookEndpoint" => c(
+            Scope::Admin,
+            "mutation($id: ID!) { deleteWebhookEndpoint(input: {id: $id}) { userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.rotateWebhookSecret" => c(
+            Scope::Admin,
+            "mutation($id: ID!) { rotateWebhookSecret(input: {id: $id}) { secret userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
         _ => None,
     }
 }

@@ -39,10 +39,11 @@ fn issued_tokens(l: &Linked) -> Vec<String> {
     l.sb.handle.issued_tokens()
 }
 
-async fn database_bytes(l: &Linked) -> Vec<u8> {
-    if l.app.db.url.starts_with("postgres") {
+/// What the database holds, as bytes: a `pg_dump`, or SQLite's file and its WAL.
+pub(crate) async fn database_bytes(app: &TestApp) -> Vec<u8> {
+    if app.db.url.starts_with("postgres") {
         let out = crate::support::child::output_within(
-            std::process::Command::new("pg_dump").arg(&l.app.db.url),
+            std::process::Command::new("pg_dump").arg(&app.db.url),
         );
         assert!(
             out.status.success(),
@@ -51,8 +52,7 @@ async fn database_bytes(l: &Linked) -> Vec<u8> {
         );
         out.stdout
     } else {
-        let path = l
-            .app
+        let path = app
             .db
             .url
             .strip_prefix("sqlite://")
@@ -72,7 +72,7 @@ async fn no_token_is_readable_from_a_database_dump_and_ciphertexts_are_bound() {
     let l = Linked::start(&[]).await;
     let (org, _, _) = linked(&l, "acme").await;
     let (other, _, _) = linked(&l, "other").await;
-    let dump = database_bytes(&l).await;
+    let dump = database_bytes(&l.app).await;
     let tokens = issued_tokens(&l);
     assert!(tokens.len() >= 4);
     for t in &tokens {
