@@ -12,8 +12,10 @@
 //! - every field of `UserError` (its own input's faults).
 //!
 //! Everything else (connections, balances, amounts, problems, any new field) answers FORBIDDEN —
-//! except beneath the root fields whose data is the `admin` scope's ([`ADMIN_DATA_ROOTS`]:
-//! webhook endpoints, their secrets, the event log), where `admin` reads as `read` does.
+//! except on the types only the root fields whose data is the `admin` scope's lead to
+//! ([`ADMIN_DATA_ROOTS`]: webhook endpoints, their secrets, the event log), which `admin` reads
+//! as `read` reads the rest. Decided by the parent type, never by where a response key came
+//! from: an alias cannot carry the exception into another root field's data.
 
 use super::ContextExt;
 use super::errors::GqlError;
@@ -38,7 +40,7 @@ pub const STATUS_FIELDS: [&str; 5] = [
 ];
 
 /// Root fields whose data belongs to the `admin` scope (webhook endpoints and the event log):
-/// beneath them `admin` reads what `read` reads elsewhere (pinned with their guards).
+/// the types they lead to, `admin` reads as `read` does (pinned with their guards).
 pub const ADMIN_DATA_ROOTS: [&str; 7] = [
     "webhookEndpoints",
     "webhookEndpoint",
@@ -63,9 +65,13 @@ impl Guard for RequireScope {
     }
 }
 
-/// Fields visible without `read`, by type, derived once from the schema's registry.
+/// Fields visible without `read`, by type, and the types `admin` reads in full, derived once
+/// from the schema's registry.
 #[derive(Debug)]
-pub struct WriteVisible(HashMap<String, HashSet<String>>);
+pub struct WriteVisible {
+    fields: HashMap<String, HashSet<String>>,
+    admin_types: HashSet<String>,
+}
 
 fn named(ty: &str) -> &str {
     MetaTypeName::concrete_typename(ty)
@@ -139,12 +145,43 @@ impl WriteVisible {
                 }
             }
         }
-        Self(visible)
+        Self {
+            fields: visible,
+            admin_types: admin_types(registry),
+        }
     }
 
     fn allows(&self, parent: &str, field: &str) -> bool {
-        field == "id" || self.0.get(parent).is_some_and(|f| f.contains(field))
+        field == "id" || self.fields.get(parent).is_some_and(|f| f.contains(field))
     }
+}
+
+/// The object types reachable from the [`ADMIN_DATA_ROOTS`] fields of the query and mutation
+/// roots. Their results hold nothing but endpoints, events and user errors; a field leading from
+/// them to other tenant data would widen `admin` too, which the scope test would show.
+fn admin_types(registry: &Registry) -> HashSet<String> {
+    let roots = [
+        Some(registry.query_type.as_str()),
+        registry.mutation_type.as_deref(),
+    ];
+    let mut todo: Vec<String> = roots
+        .into_iter()
+        .flatten()
+        .filter_map(|r| object_fields(registry, r))
+        .flatten()
+        .filter(|(name, _)| ADMIN_DATA_ROOTS.contains(&name.as_str()))
+        .map(|(_, ty)| ty)
+        .collect();
+    let mut seen = HashSet::new();
+    while let Some(ty) = todo.pop() {
+        let Some(fields) = object_fields(registry, &ty) else {
+            continue;
+        };
+        if seen.insert(ty) {
+            todo.extend(fields.into_iter().map(|(_, t)| t));
+        }
+    }
+    seen
 }
 
 /// Schema extension enforcing the read rule on every field past the root.
@@ -159,7 +196,6 @@ impl ExtensionFactory for ReadPolicy {
             visible: self.visible.clone(),
             can_read: OnceLock::new(),
             can_admin: OnceLock::new(),
-            admin_roots: std::sync::Mutex::new(HashSet::new()),
         })
     }
 }
@@ -171,9 +207,6 @@ struct ReadPolicyExt {
     can_read: OnceLock<bool>,
     /// Whether the caller holds `admin`.
     can_admin: OnceLock<bool>,
-    /// The response keys (aliases included) of this request's root fields in
-    /// [`ADMIN_DATA_ROOTS`]; a root resolves before anything beneath it.
-    admin_roots: std::sync::Mutex<HashSet<String>>,
 }
 
 impl ReadPolicyExt {
@@ -181,25 +214,6 @@ impl ReadPolicyExt {
         *cell.get_or_init(|| {
             ctx.data_opt::<super::Principal>()
                 .is_some_and(|p| p.scopes.contains(&scope))
-        })
-    }
-
-    /// Whether this field lies beneath an admin-data root the caller may read as `admin`.
-    fn admin_reads(&self, ctx: &ExtensionContext<'_>, info: &ResolveInfo<'_>) -> bool {
-        if !self.holds(ctx, Scope::Admin, &self.can_admin) {
-            return false;
-        }
-        let top = std::iter::once(info.path_node)
-            .chain(info.path_node.parents())
-            .last()
-            .and_then(|n| match n.segment {
-                QueryPathSegment::Name(key) => Some(key),
-                QueryPathSegment::Index(_) => None,
-            });
-        top.is_some_and(|key| {
-            self.admin_roots
-                .lock()
-                .is_ok_and(|roots| roots.contains(key))
         })
     }
 }
@@ -220,13 +234,6 @@ impl Extension for ReadPolicyExt {
             registry.subscription_type.as_deref(),
         ]
         .contains(&Some(info.parent_type));
-        if root
-            && ADMIN_DATA_ROOTS.contains(&info.name)
-            && let QueryPathSegment::Name(key) = info.path_node.segment
-            && let Ok(mut roots) = self.admin_roots.lock()
-        {
-            roots.insert(key.to_owned());
-        }
         // A list's items come through here too (parent `[T]`); the list field was checked.
         let list_item = info.parent_type.starts_with('[');
         if can_read || root || list_item || info.is_for_introspection || info.name.starts_with("__")
@@ -236,7 +243,11 @@ impl Extension for ReadPolicyExt {
         let visible = self
             .visible
             .get_or_init(|| WriteVisible::from_registry(registry));
-        if visible.allows(info.parent_type, info.name) || self.admin_reads(ctx, &info) {
+        let admin_reads = || {
+            visible.admin_types.contains(info.parent_type)
+                && self.holds(ctx, Scope::Admin, &self.can_admin)
+        };
+        if visible.allows(info.parent_type, info.name) || admin_reads() {
             return next.run(ctx, info).await;
         }
         // The resolver's future is dropped unpolled: nothing behind the field is even loaded.

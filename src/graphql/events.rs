@@ -125,6 +125,11 @@ impl EventsQuery {
         let mut found = store
             .events_of_types_after(org, &types, from, first as u64 + 1)
             .await?;
+        // Retention may delete events between the two reads: the cursor is checked again after,
+        // so a page never skips what was deleted meanwhile.
+        if after.is_some() {
+            start(after.as_deref(), store.event_log_bounds(org).await?)?;
+        }
         let more = found.len() > first;
         found.truncate(first);
         let mut c = Connection::new(after.is_some(), more);

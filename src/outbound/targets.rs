@@ -78,7 +78,10 @@ impl AllowedTargets {
         }
         let allowed = match url.host() {
             Some(Host::Ipv4(ip)) => self.nets.iter().any(|n| n.contains(&IpAddr::V4(ip))),
-            Some(Host::Ipv6(ip)) => self.nets.iter().any(|n| n.contains(&IpAddr::V6(ip))),
+            Some(Host::Ipv6(ip)) => {
+                let ip = canonical(ip);
+                self.nets.iter().any(|n| n.contains(&ip))
+            }
             Some(Host::Domain(d)) => {
                 let d = d.trim_end_matches('.');
                 self.hosts.iter().any(|h| h.eq_ignore_ascii_case(d))
@@ -93,6 +96,21 @@ impl AllowedTargets {
         }
         Ok(url)
     }
+}
+
+/// An IPv6 address that carries an IPv4 one (IPv4-mapped `::ffff:a.b.c.d`, NAT64
+/// `64:ff9b::a.b.c.d`) is that IPv4 address: allowing an IPv6 range never lets loopback or a
+/// metadata address in through it.
+fn canonical(ip: std::net::Ipv6Addr) -> IpAddr {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
+    }
+    let s = ip.segments();
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let o = ip.octets();
+        return IpAddr::V4(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    IpAddr::V6(ip)
 }
 
 #[cfg(test)]
@@ -140,6 +158,20 @@ mod tests {
         }
         let long = format!("https://127.0.0.1/{}", "a".repeat(MAX_URL_CHARS));
         assert_eq!(problem(&t, &long), Some(Problem::TooLong));
+    }
+
+    #[test]
+    fn ipv4_inside_ipv6_is_judged_as_ipv4() {
+        let t = AllowedTargets::parse("::/0", false).unwrap();
+        assert_eq!(problem(&t, "https://[2001:db8::1]/"), None);
+        for url in [
+            "https://[::ffff:127.0.0.1]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+        ] {
+            assert_eq!(problem(&t, url), Some(Problem::TargetNotAllowed), "{url}");
+        }
+        let t = AllowedTargets::parse("127.0.0.1/32", false).unwrap();
+        assert_eq!(problem(&t, "https://[::ffff:127.0.0.1]/"), None);
     }
 
     #[test]

@@ -257,6 +257,13 @@ impl WriteTx {
     }
 
     /// Advances the sequence by `n` (0 just locks it) and returns the last number taken.
+    /// Holds the organization's event sequence until commit: events appended meanwhile wait, so
+    /// a change of which endpoints receive them (a deletion, a disabling) is never raced by an
+    /// event that already read the endpoints as they were.
+    pub async fn lock_event_log(&mut self, org: OrganizationId) -> AppResult<()> {
+        self.next_seqs(org, 0).await.map(|_| ())
+    }
+
     async fn next_seqs(&self, org: OrganizationId, n: i64) -> AppResult<i64> {
         let backend = self.conn().get_database_backend();
         let row = self

@@ -579,3 +579,33 @@ async fn a_write_only_token_sees_ids_and_statuses_in_payloads_and_no_tenant_data
         "types never reached with data (seed them): {unreached:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alias_shared_with_an_admin_root_reads_nothing_more() {
+    let w = world().await;
+    // The same response key on an admin root and on a write mutation (allowed in a fragment):
+    // `admin` reads the endpoint's types, never the transaction or invoice behind the other.
+    let doc = "mutation($e: ID!, $t: ID!, $i: ID!) {
+        a: rotateWebhookSecret(input: {id: $e}) { userErrors { code } }
+        ... on Mutation { a: matchTransaction(input: {transactionId: $t, invoiceId: $i, amount: \"1.00\"}) {
+            transaction { amount { amount } } invoice { number } } } }";
+    let app = &w.l.app;
+    let run = |scopes: &[Scope], t: usize| {
+        let token = app.token("acme", scopes);
+        let vars = json!({"e": w.endpoints[0], "t": w.spare[t], "i": w.invoices[1]});
+        async move { app.gql(&token, doc, vars).await }
+    };
+    let body = run(&[Scope::Admin, Scope::Write], 0).await;
+    let text = body.to_string();
+    assert!(
+        !text.contains("2026-0003") && !text.contains("12.10"),
+        "{body}"
+    );
+    // Positive control: with `read`, the same document shows them.
+    let body = run(&[Scope::Admin, Scope::Write, Scope::Read], 1).await;
+    let text = body.to_string();
+    assert!(
+        text.contains("2026-0003") && text.contains("12.10"),
+        "{body}"
+    );
+}
