@@ -30,6 +30,7 @@ pub struct App {
     connect: Connect,
     puller: Puller,
     processor: crate::inbound::process::Processor,
+    deliverer: crate::outbound::Deliverer,
     public_url: url::Url,
     grace: std::time::Duration,
     flow_retention: chrono::Duration,
@@ -66,12 +67,19 @@ impl App {
             .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", serve.bind)))?;
         let addr = listener.local_addr().map_err(AppError::internal)?;
         let public_url = serve.public_url(addr);
+        let targets = serve.webhook_targets().map_err(AppError::bad_input)?;
         let endpoints = crate::outbound::Endpoints::new(
             store.clone(),
             keys.clone(),
-            serve.webhook_targets().map_err(AppError::internal)?,
+            targets.clone(),
             chrono::Duration::hours(serve.webhook_secret_overlap_hours),
         );
+        let deliverer = crate::outbound::Deliverer::new(
+            store.clone(),
+            keys.clone(),
+            targets,
+            serve.delivery_config().map_err(AppError::bad_input)?,
+        )?;
         let connect = Connect::new(
             store.clone(),
             ponto,
@@ -163,6 +171,7 @@ impl App {
             connect,
             puller,
             processor,
+            deliverer,
             public_url,
             grace: serve.shutdown_grace(),
             flow_retention: chrono::Duration::hours(serve.flow_retention_hours),
@@ -207,6 +216,9 @@ impl App {
                 let _ = stopped.wait_for(|s| *s).await;
             }
         };
+        let deliverer = self
+            .background_tasks
+            .then(|| tokio::spawn(self.deliverer.clone().run(until_stopped(), self.grace)));
         let (scheduler, cleanup, processor) = if self.background_tasks {
             (
                 Some(tokio::spawn(crate::pull::run_scheduler(
@@ -256,6 +268,11 @@ impl App {
             && let Err(e) = processor.await
         {
             tracing::warn!(error = %e, "the Ponto webhook processor stopped abnormally");
+        }
+        if let Some(deliverer) = deliverer
+            && let Err(e) = deliverer.await
+        {
+            tracing::warn!(error = %e, "the webhook delivery worker stopped abnormally");
         }
         self.puller.shut_down(grace).await;
         self.store.close().await;

@@ -335,6 +335,38 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(i64).range(0..=720))]
     pub webhook_secret_overlap_hours: i64,
 
+    /// Outbound webhook attempts in flight at once, in all.
+    #[arg(long, env = "PB_WEBHOOK_CONCURRENCY", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub webhook_concurrency: u16,
+
+    /// Outbound webhook attempts in flight at once to one endpoint (a slow or dead endpoint
+    /// holds no more of the others' room).
+    #[arg(long, env = "PB_WEBHOOK_PER_ENDPOINT", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub webhook_per_endpoint: u16,
+
+    /// Seconds an endpoint has to answer one attempt.
+    #[arg(long, env = "PB_WEBHOOK_TIMEOUT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub webhook_timeout_secs: u64,
+
+    /// Seconds before each attempt of a delivery, comma-separated: the first is before the first
+    /// attempt; a delivery fails after the last (each delay ±10%, or later when the endpoint
+    /// says `Retry-After`).
+    #[arg(
+        long,
+        env = "PB_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "0,5,300,1800,7200,18000,36000,36000"
+    )]
+    pub webhook_retry_schedule: String,
+
+    /// Hours an endpoint may fail without a success before it is disabled (with a
+    /// `webhook_endpoint.disabled` event).
+    #[arg(long, env = "PB_WEBHOOK_DISABLE_AFTER_HOURS", default_value_t = 120,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub webhook_disable_after_hours: i64,
+
     /// Deepest GraphQL selection accepted.
     #[arg(long, env = "PB_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
     pub graphql_max_depth: usize,
@@ -386,6 +418,24 @@ impl ServeSettings {
             &self.webhook_allowed_targets,
             self.webhook_allow_http,
         )
+    }
+
+    /// How outbound webhooks are sent. A claim outlives the attempt it covers (the timeout,
+    /// plus a second of rate-limit wait per attempt allowed in flight) twice over.
+    pub fn delivery_config(&self) -> Result<crate::outbound::DeliveryConfig, String> {
+        let timeout = Duration::from_secs(self.webhook_timeout_secs);
+        let lease_secs = 2 * (self.webhook_timeout_secs + 1 + u64::from(self.webhook_per_endpoint));
+        Ok(crate::outbound::DeliveryConfig {
+            concurrency: self.webhook_concurrency.into(),
+            per_endpoint: self.webhook_per_endpoint.into(),
+            timeout,
+            schedule: crate::outbound::DeliveryConfig::parse_schedule(
+                &self.webhook_retry_schedule,
+            )?,
+            lease: chrono::Duration::seconds(i64::try_from(lease_secs).unwrap_or(i64::MAX)),
+            disable_after: chrono::Duration::hours(self.webhook_disable_after_hours),
+            poll: Duration::from_millis(self.scheduler_poll_ms.max(10)),
+        })
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -1,10 +1,13 @@
-//! Owns outbound webhooks: where they may go (`targets`), how they are signed (`signing`), and
-//! the endpoints subscribers manage (`endpoints`): created with a secret shown once, changed,
+//! Owns outbound webhooks: where they may go (`targets`), how they are signed (`signing`), the
+//! endpoints subscribers manage (`endpoints`: created with a secret shown once, changed,
 //! enabled and disabled, deleted, their secret rotated with an overlap — each an audited write
-//! transaction, secrets sealed at rest.
+//! transaction, secrets sealed at rest), and sending them (`deliver`: the worker that claims
+//! due deliveries under a lease, signs, POSTs, retries and disables).
 
+pub mod deliver;
 pub mod endpoints;
 pub mod signing;
 pub mod targets;
 
+pub use deliver::{Deliverer, DeliveryConfig};
 pub use endpoints::Endpoints;

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod connection;
 mod db;
+pub mod deliveries;
 pub mod events;
 pub mod flows;
 pub mod ignore;

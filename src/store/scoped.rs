@@ -7,7 +7,7 @@ use crate::domain::ids::OrganizationId;
 use entity::{
     audit_entry, bank_account, bank_transaction, event, ignore_rule, invoice, match_suggestion,
     oauth_flow, payment_match, ponto_connection, ponto_synchronization, transaction_key,
-    webhook_delivery, webhook_endpoint,
+    webhook_attempt, webhook_delivery, webhook_endpoint,
 };
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
@@ -43,6 +43,7 @@ tenant_tables!(
     ponto_connection,
     ponto_synchronization,
     transaction_key,
+    webhook_attempt,
     webhook_delivery,
     webhook_endpoint,
 );

@@ -167,7 +167,11 @@ async fn dedupe_key_writes_once_without_a_gap() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deliveries_are_created_with_the_event_for_subscribed_endpoints_only() {
-    let app = TestApp::start().await;
+    // No delivery worker: the rows are looked at as the append left them.
+    let app = TestApp::builder()
+        .flags(&["--background-tasks", "false"])
+        .start()
+        .await;
     let store = &app.store;
     let org = store.ensure_organization("acme").await.unwrap();
     let other = store.ensure_organization("other").await.unwrap();

@@ -32,6 +32,7 @@ mod log_secrets;
 mod manual_control;
 mod mtls;
 mod openapi_check;
+mod outbound_delivery;
 mod ponto_client;
 mod ponto_webhooks;
 mod posture;

@@ -15,6 +15,10 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Received {
     pub signature: Option<String>,
+    /// Every header, as received.
+    pub headers: HeaderMap,
+    /// When it arrived (wall clock).
+    pub at: std::time::Instant,
     pub body: Bytes,
     /// What we answered.
     pub status: u16,
@@ -40,6 +44,8 @@ struct Log {
     fail_next: u32,
     /// Answer this many more requests only after 5 s (a sender's timeout is shorter).
     hang_next: u32,
+    /// Answers for the next requests, before `fail_next`: a status and extra headers.
+    script: std::collections::VecDeque<(u16, Vec<(&'static str, String)>)>,
 }
 
 pub struct Receiver {
@@ -59,7 +65,8 @@ async fn receive(
     State(log): State<Arc<Mutex<Log>>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let hang = {
         let mut log = log.lock().unwrap();
         let hang = log.hang_next > 0;
@@ -70,11 +77,13 @@ async fn receive(
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     let mut log = log.lock().unwrap();
-    let status = if log.fail_next > 0 {
+    let (status, extra) = if let Some((s, extra)) = log.script.pop_front() {
+        (StatusCode::from_u16(s).unwrap(), extra)
+    } else if log.fail_next > 0 {
         log.fail_next -= 1;
-        StatusCode::INTERNAL_SERVER_ERROR
+        (StatusCode::INTERNAL_SERVER_ERROR, vec![])
     } else {
-        StatusCode::OK
+        (StatusCode::OK, vec![])
     };
     let signature = headers
         .get("signature")
@@ -82,10 +91,16 @@ async fn receive(
         .map(str::to_owned);
     log.received.push(Received {
         signature,
+        headers,
+        at: std::time::Instant::now(),
         body,
         status: status.as_u16(),
     });
-    status
+    let mut response = (status, "answered by the test receiver").into_response();
+    for (name, value) in extra {
+        response.headers_mut().insert(name, value.parse().unwrap());
+    }
+    response
 }
 
 impl Receiver {
@@ -105,6 +120,11 @@ impl Receiver {
     /// Answers 500 to the next `n` requests.
     pub fn fail_next(&self, n: u32) {
         self.log.lock().unwrap().fail_next = n;
+    }
+
+    /// Answers the next requests with these statuses and headers, in order.
+    pub fn script(&self, answers: Vec<(u16, Vec<(&'static str, String)>)>) {
+        self.log.lock().unwrap().script.extend(answers);
     }
 
     /// Answers the next `n` requests only after 5 s.

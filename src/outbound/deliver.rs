@@ -1,0 +1,413 @@
+//! Owns sending: a worker that claims due deliveries under a lease, signs each as Standard
+//! Webhooks (`webhook-id` = the event id, stable across retries), POSTs it without following
+//! redirects, records the attempt and decides what follows — success, a retry on the schedule
+//! with jitter (or later, when the endpoint says `Retry-After`), failure when no attempt is
+//! left, the endpoint disabled on 410 or after failing too long. At-least-once: a crash between
+//! sending and recording leaves the claim to expire and the delivery to be sent again.
+
+use super::signing::{SigningSecret, signature_header};
+use super::targets::AllowedTargets;
+use crate::crypto::{Binding, KeyRing};
+use crate::domain::ids::EndpointId;
+use crate::store::Store;
+use crate::store::deliveries::{Attempt, ClaimedDelivery, EXCERPT_BYTES, Next};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// How deliveries are sent.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Attempts in flight at once, in all.
+    pub concurrency: usize,
+    /// Attempts in flight at once to one endpoint: a slow or dead endpoint holds no more.
+    pub per_endpoint: usize,
+    pub timeout: Duration,
+    /// Delay before attempt n+1 (the first is the delay before the first attempt).
+    pub schedule: Vec<chrono::Duration>,
+    pub lease: chrono::Duration,
+    /// An endpoint failing for this long is disabled.
+    pub disable_after: chrono::Duration,
+    pub poll: Duration,
+}
+
+impl DeliveryConfig {
+    /// Reads `0,5,300` (seconds) into a schedule.
+    pub fn parse_schedule(spec: &str) -> Result<Vec<chrono::Duration>, String> {
+        let out: Vec<chrono::Duration> = spec
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse::<u32>()
+                    .map(|n| chrono::Duration::seconds(n.into()))
+                    .map_err(|_| {
+                        format!("PB_WEBHOOK_RETRY_SCHEDULE: {s:?} is not a number of seconds")
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        if out.is_empty() || out.len() > 20 {
+            return Err("PB_WEBHOOK_RETRY_SCHEDULE: 1 to 20 delays".into());
+        }
+        Ok(out)
+    }
+}
+
+/// The delivery worker of one instance.
+#[derive(Clone)]
+pub struct Deliverer {
+    store: Store,
+    keys: Arc<KeyRing>,
+    targets: AllowedTargets,
+    client: reqwest::Client,
+    cfg: Arc<DeliveryConfig>,
+    owner: Arc<str>,
+    in_flight: Arc<Mutex<HashMap<EndpointId, usize>>>,
+    /// Start times of the attempts of the last second, per endpoint with a rate limit.
+    recent: Arc<Mutex<HashMap<EndpointId, VecDeque<Instant>>>>,
+}
+
+impl Deliverer {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        targets: AllowedTargets,
+        cfg: DeliveryConfig,
+    ) -> Result<Self, crate::error::AppError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(cfg.timeout)
+            .no_proxy()
+            .tcp_nodelay(true)
+            .user_agent("ponto-bridge-webhooks/1")
+            .build()
+            .map_err(crate::error::AppError::internal)?;
+        Ok(Self {
+            store,
+            keys,
+            targets,
+            client,
+            cfg: Arc::new(cfg),
+            owner: format!("deliver-{}", uuid::Uuid::new_v4()).into(),
+            in_flight: Arc::default(),
+            recent: Arc::default(),
+        })
+    }
+
+    /// Claims and sends until `stop` resolves, then waits up to `grace` for attempts running.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>, grace: Duration) {
+        let global = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
+        let tasks = tokio_util::task::TaskTracker::new();
+        let wake = self.store.bus().deliveries();
+        tokio::pin!(stop);
+        loop {
+            let permit = tokio::select! {
+                p = global.clone().acquire_owned() => p.expect("never closed"),
+                () = &mut stop => break,
+            };
+            let busy: Vec<EndpointId> = self
+                .in_flight
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .filter(|(_, n)| **n >= self.cfg.per_endpoint)
+                .map(|(e, _)| *e)
+                .collect();
+            let until = self.store.clock().now() + self.cfg.lease;
+            let want = 1 + global.available_permits() as u64;
+            let claimed = match self
+                .store
+                .claim_deliveries(&self.owner, until, want, &busy)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::Esc(&e), "could not claim webhook deliveries");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                drop(permit);
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(self.cfg.poll) => {}
+                    () = &mut stop => break,
+                }
+                continue;
+            }
+            let mut permit = Some(permit);
+            for d in claimed {
+                // No room for this endpoint now: handed back at once for a later claim.
+                if !self.enter(d.endpoint_id) {
+                    if let Err(e) = self.store.release_delivery(&d, &self.owner).await {
+                        tracing::warn!(error = %crate::error::Esc(&e), "could not release a delivery");
+                    }
+                    continue;
+                }
+                let permit = match permit.take() {
+                    Some(p) => p,
+                    None => global.clone().acquire_owned().await.expect("never closed"),
+                };
+                let me = self.clone();
+                tasks.spawn(async move {
+                    let endpoint = d.endpoint_id;
+                    me.deliver(d).await;
+                    me.leave(endpoint);
+                    drop(permit);
+                });
+            }
+        }
+        tasks.close();
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!("webhook deliveries did not finish within the grace period");
+        }
+    }
+
+    fn enter(&self, endpoint: EndpointId) -> bool {
+        let mut in_flight = self.in_flight.lock().expect("not poisoned");
+        let n = in_flight.entry(endpoint).or_default();
+        if *n >= self.cfg.per_endpoint {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn leave(&self, endpoint: EndpointId) {
+        let mut in_flight = self.in_flight.lock().expect("not poisoned");
+        if let Some(n) = in_flight.get_mut(&endpoint) {
+            *n -= 1;
+            if *n == 0 {
+                in_flight.remove(&endpoint);
+            }
+        }
+    }
+
+    /// Waits until the endpoint's limit allows one more attempt this second (excess waits,
+    /// never fails).
+    async fn within_rate(&self, endpoint: EndpointId, per_second: Option<i32>) {
+        let Some(limit) = per_second
+            .and_then(|r| usize::try_from(r).ok())
+            .filter(|r| *r > 0)
+        else {
+            return;
+        };
+        loop {
+            let wait = {
+                let mut recent = self.recent.lock().expect("not poisoned");
+                let q = recent.entry(endpoint).or_default();
+                let now = Instant::now();
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+                {
+                    q.pop_front();
+                }
+                if q.len() < limit {
+                    q.push_back(now);
+                    return;
+                }
+                Duration::from_secs(1).saturating_sub(now.duration_since(*q.front().expect("full")))
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt of one delivery, recorded with what follows.
+    async fn deliver(&self, d: ClaimedDelivery) {
+        self.within_rate(d.endpoint_id, d.rate_limit_per_second)
+            .await;
+        let started_at = self.store.clock().now();
+        let t0 = Instant::now();
+        let (status, excerpt, error, retry_after) = match self.send(&d, started_at).await {
+            Ok(s) => (Some(s.status), Some(s.excerpt), None, s.retry_after),
+            Err(e) => (None, None, Some(e), None),
+        };
+        let attempt = Attempt {
+            started_at,
+            duration_ms: i64::try_from(t0.elapsed().as_millis()).unwrap_or(i64::MAX),
+            status,
+            excerpt,
+            error,
+        };
+        let next = self.next(&d, status, retry_after);
+        match self
+            .store
+            .finish_attempt(&d, &self.owner, attempt, next)
+            .await
+        {
+            Ok(true) => {}
+            // The claim ran out and another worker took it; its outcome stands.
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %crate::error::Esc(&e), "could not record a webhook attempt")
+            }
+        }
+    }
+
+    /// What follows an attempt that got `status` (none: no answer).
+    fn next(
+        &self,
+        d: &ClaimedDelivery,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    ) -> Next {
+        let now = self.store.clock().now();
+        match status {
+            Some(s) if (200..300).contains(&s) => return Next::Succeeded,
+            Some(410) => return Next::DisableEndpoint("the endpoint answered 410 Gone".into()),
+            _ => {}
+        }
+        if let Some(since) = d.failing_since
+            && now - since >= self.cfg.disable_after
+        {
+            return Next::DisableEndpoint(format!(
+                "failing since {}",
+                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        }
+        let done = usize::try_from(d.attempts_before + 1).unwrap_or(usize::MAX);
+        let Some(delay) = self.cfg.schedule.get(done) else {
+            return Next::Failed;
+        };
+        let mut delay = jittered(*delay);
+        if let Some(asked) = retry_after.and_then(|r| chrono::Duration::from_std(r).ok()) {
+            delay = delay.max(asked.min(chrono::Duration::hours(24)));
+        }
+        Next::RetryAt(now + delay)
+    }
+
+    /// Signs and POSTs the event; the answer's status, a short excerpt and `Retry-After`.
+    async fn send(&self, d: &ClaimedDelivery, now: DateTime<Utc>) -> Result<Sent, String> {
+        let url = self
+            .targets
+            .check(&d.url)
+            .map_err(|r| format!("not sent: {}", r.message))?;
+        let binding = |column| Binding {
+            table: "webhook_endpoint",
+            column,
+            row: d.endpoint_id.0,
+            organization: d.organization_id.0,
+        };
+        let open = |enc: &[u8], column| {
+            self.keys
+                .open_secret(enc, binding(column))
+                .ok()
+                .and_then(|s| SigningSecret::parse(s.expose()))
+                .ok_or_else(|| "not sent: the endpoint's secret does not open".to_owned())
+        };
+        let mut secrets = vec![open(&d.secret_enc, "secret_enc")?];
+        if let Some((enc, until)) = &d.previous_secret
+            && *until > now
+        {
+            secrets.push(open(enc, "previous_secret_enc")?);
+        }
+        let id = d.event_id.to_string();
+        let ts = now.timestamp();
+        let body = d.payload.clone().into_bytes();
+        let refs: Vec<&SigningSecret> = secrets.iter().collect();
+        let signature = signature_header(&refs, &id, ts, &body);
+        let mut resp = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, now));
+        let mut excerpt = Vec::new();
+        while excerpt.len() < EXCERPT_BYTES {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    excerpt.extend_from_slice(&c[..c.len().min(EXCERPT_BYTES - excerpt.len())])
+                }
+                _ => break,
+            }
+        }
+        Ok(Sent {
+            status,
+            excerpt: String::from_utf8_lossy(&excerpt).into_owned(),
+            retry_after,
+        })
+    }
+}
+
+struct Sent {
+    status: u16,
+    excerpt: String,
+    retry_after: Option<Duration>,
+}
+
+/// A transport failure in a few words (never the URL's query, which may hold a token).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "the request failed".into()
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(v: &str, now: DateTime<Utc>) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(v.trim())
+        .ok()?
+        .with_timezone(&Utc);
+    (at - now).to_std().ok()
+}
+
+/// ±10%, so retries of many deliveries after an outage do not arrive at once.
+fn jittered(d: chrono::Duration) -> chrono::Duration {
+    let ms = d.num_milliseconds();
+    if ms == 0 {
+        return d;
+    }
+    let spread = ms / 10;
+    chrono::Duration::milliseconds(ms + rand::rng().random_range(-spread..=spread))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_and_retry_after_parse() {
+        let s = DeliveryConfig::parse_schedule("0, 5,300").unwrap();
+        assert_eq!(s, [0, 5, 300].map(chrono::Duration::seconds));
+        assert!(DeliveryConfig::parse_schedule("5,x").is_err());
+        assert!(DeliveryConfig::parse_schedule("").is_err());
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn jitter_stays_within_a_tenth() {
+        for _ in 0..1000 {
+            let j = jittered(chrono::Duration::seconds(300)).num_milliseconds();
+            assert!((270_000..=330_000).contains(&j), "{j}");
+        }
+        assert_eq!(jittered(chrono::Duration::zero()), chrono::Duration::zero());
+    }
+}

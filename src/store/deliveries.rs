@@ -1,0 +1,309 @@
+//! Owns deliveries on their way out: claimed by workers under a lease (`FOR UPDATE SKIP LOCKED`
+//! on PostgreSQL, an immediate transaction on SQLite) for enabled endpoints only, each attempt
+//! recorded with its outcome, and an endpoint disabled (with its event) when it answers 410 or
+//! has failed for too long — each outcome one write transaction, applied only while the worker
+//! still holds the claim.
+
+use super::{Store, WriteTx, stmt, update_in};
+use crate::domain::event::{EndpointDisabledData, Event};
+use crate::domain::ids::{DeliveryId, EndpointId, EventId, OrganizationId};
+use crate::domain::status::{DeliveryStatus, EndpointStatus};
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use entity::{event, webhook_attempt, webhook_delivery, webhook_endpoint};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+
+/// The longest answer excerpt kept with an attempt, in bytes.
+pub const EXCERPT_BYTES: usize = 1024;
+
+/// A delivery a worker holds, with what sending it needs.
+#[derive(Clone)]
+pub struct ClaimedDelivery {
+    pub id: DeliveryId,
+    pub organization_id: OrganizationId,
+    pub event_id: EventId,
+    pub endpoint_id: EndpointId,
+    /// Attempts before this one.
+    pub attempts_before: i32,
+    /// The envelope exactly as stored: the body sent.
+    pub payload: String,
+    pub url: String,
+    pub rate_limit_per_second: Option<i32>,
+    pub secret_enc: Vec<u8>,
+    pub previous_secret: Option<(Vec<u8>, DateTime<Utc>)>,
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub status: Option<u16>,
+    pub excerpt: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What happens to the delivery after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    Succeeded,
+    RetryAt(DateTime<Utc>),
+    /// No attempt left, or the endpoint is gone.
+    Failed,
+    /// The endpoint asked to stop (410) or failed for too long: disabled with this reason.
+    DisableEndpoint(String),
+}
+
+impl Store {
+    /// Claims up to `limit` due deliveries for `owner` until `until`, oldest due first, for
+    /// enabled endpoints not in `busy` (the endpoints this worker has no room for right now).
+    pub async fn claim_deliveries(
+        &self,
+        owner: &str,
+        until: DateTime<Utc>,
+        limit: u64,
+        busy: &[EndpointId],
+    ) -> AppResult<Vec<ClaimedDelivery>> {
+        let now = self.clock().now();
+        let lock = match self.backend() {
+            DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+            _ => "",
+        };
+        // Each placeholder once and in order: SQLite's are positional. The busy endpoints are
+        // bound like the rest (each backend stores a uuid its own way).
+        let mut values: Vec<sea_orm::Value> = vec![
+            owner.to_owned().into(),
+            until.into(),
+            DeliveryStatus::Pending.as_str().into(),
+            now.into(),
+            now.into(),
+            EndpointStatus::Enabled.as_str().into(),
+        ];
+        let not_busy = if busy.is_empty() {
+            String::new()
+        } else {
+            let first = values.len() + 1;
+            let marks: Vec<String> = (0..busy.len()).map(|i| format!("${}", first + i)).collect();
+            values.extend(busy.iter().map(|e| sea_orm::Value::from(e.0)));
+            format!(" AND d.endpoint_id NOT IN ({})", marks.join(", "))
+        };
+        let limit_mark = values.len() + 1;
+        values.push((limit as i64).into());
+        let sql = format!(
+            "UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 \
+             WHERE id IN (SELECT d.id FROM webhook_delivery d WHERE d.status = $3 AND d.next_attempt_at <= $4 \
+             AND (d.lease_until IS NULL OR d.lease_until < $5) \
+             AND EXISTS (SELECT 1 FROM webhook_endpoint e WHERE e.id = d.endpoint_id AND e.status = $6 AND e.deleted_at IS NULL){not_busy} \
+             ORDER BY d.next_attempt_at LIMIT ${limit_mark}{lock}) \
+             RETURNING id, organization_id, event_id, endpoint_id, attempt_count"
+        );
+        let tx = self.begin_write().await?;
+        let rows = tx
+            .conn()
+            .query_all_raw(stmt(self.backend(), &sql, values))
+            .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let id: uuid::Uuid = r.try_get("", "id")?;
+            let org: uuid::Uuid = r.try_get("", "organization_id")?;
+            let event_id: uuid::Uuid = r.try_get("", "event_id")?;
+            let endpoint_id: uuid::Uuid = r.try_get("", "endpoint_id")?;
+            let attempts: i32 = r.try_get("", "attempt_count")?;
+            // Both rows by primary key, then checked to be the delivery's organization's.
+            let ev = event::Entity::find_by_id(event_id)
+                .one(tx.conn())
+                .await?
+                .filter(|e| e.organization_id == org);
+            let ep = webhook_endpoint::Entity::find_by_id(endpoint_id)
+                .one(tx.conn())
+                .await?
+                .filter(|e| e.organization_id == org);
+            let (Some(ev), Some(ep)) = (ev, ep) else {
+                return Err(AppError::internal(
+                    "a delivery's event or endpoint is missing",
+                ));
+            };
+            out.push(ClaimedDelivery {
+                id: id.into(),
+                organization_id: org.into(),
+                event_id: event_id.into(),
+                endpoint_id: endpoint_id.into(),
+                attempts_before: attempts,
+                payload: ev.payload,
+                url: ep.url,
+                rate_limit_per_second: ep.rate_limit_per_second,
+                secret_enc: ep.secret_enc,
+                previous_secret: ep.previous_secret_enc.zip(ep.previous_secret_expires_at),
+                failing_since: ep.failing_since,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records an attempt and what follows it, if `owner` still holds the delivery; whether it
+    /// did. The endpoint's failure clock starts at its first failure and stops at a success.
+    pub async fn finish_attempt(
+        &self,
+        d: &ClaimedDelivery,
+        owner: &str,
+        attempt: Attempt,
+        next: Next,
+    ) -> AppResult<bool> {
+        use webhook_delivery::Column as C;
+        let org = d.organization_id;
+        let mut tx = self.begin_write().await?;
+        let now = tx.now();
+        let (status, next_at, done) = match &next {
+            Next::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
+            Next::RetryAt(at) => (DeliveryStatus::Pending, Some(*at), None),
+            Next::Failed | Next::DisableEndpoint(_) => (DeliveryStatus::Failed, None, Some(now)),
+        };
+        // Still ours and still pending: a delivery cancelled meanwhile (its endpoint deleted)
+        // stays cancelled.
+        let held = update_in::<webhook_delivery::Entity>(org)
+            .filter(C::Id.eq(d.id.0))
+            .filter(C::LeaseOwner.eq(owner))
+            .filter(C::Status.eq(DeliveryStatus::Pending.as_str()))
+            .col_expr(C::Status, Expr::value(status.as_str()))
+            .col_expr(C::AttemptCount, Expr::value(d.attempts_before + 1))
+            .col_expr(C::NextAttemptAt, Expr::value(next_at))
+            .col_expr(C::LastAttemptAt, Expr::value(Some(attempt.started_at)))
+            .col_expr(C::CompletedAt, Expr::value(done))
+            .col_expr(C::LeaseOwner, Expr::value(None::<String>))
+            .col_expr(C::LeaseUntil, Expr::value(None::<DateTime<Utc>>))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .exec(tx.conn())
+            .await?
+            .rows_affected
+            == 1;
+        if !held {
+            return Ok(false);
+        }
+        webhook_attempt::Entity::insert(webhook_attempt::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            organization_id: Set(org.0),
+            delivery_id: Set(d.id.0),
+            attempt_number: Set(d.attempts_before + 1),
+            trigger: Set("SCHEDULED".to_owned()),
+            started_at: Set(attempt.started_at),
+            duration_ms: Set(attempt.duration_ms),
+            response_status: Set(attempt.status.map(i32::from)),
+            response_body: Set(attempt.excerpt),
+            error: Set(attempt.error),
+        })
+        .exec_without_returning(tx.conn())
+        .await?;
+        use webhook_endpoint::Column as E;
+        let endpoint = update_in::<webhook_endpoint::Entity>(org).filter(E::Id.eq(d.endpoint_id.0));
+        match next {
+            Next::Succeeded => {
+                endpoint
+                    .col_expr(E::FailingSince, Expr::value(None::<DateTime<Utc>>))
+                    .exec(tx.conn())
+                    .await?;
+            }
+            Next::RetryAt(_) | Next::Failed => {
+                endpoint
+                    .filter(E::FailingSince.is_null())
+                    .col_expr(E::FailingSince, Expr::value(Some(attempt.started_at)))
+                    .exec(tx.conn())
+                    .await?;
+            }
+            Next::DisableEndpoint(reason) => {
+                tx.disable_failing_endpoint(org, d, &reason).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Hands a claimed delivery back untouched, for a later claim.
+    pub async fn release_delivery(&self, d: &ClaimedDelivery, owner: &str) -> AppResult<()> {
+        use webhook_delivery::Column as C;
+        update_in::<webhook_delivery::Entity>(d.organization_id)
+            .filter(C::Id.eq(d.id.0))
+            .filter(C::LeaseOwner.eq(owner))
+            .col_expr(C::LeaseOwner, Expr::value(None::<String>))
+            .col_expr(C::LeaseUntil, Expr::value(None::<DateTime<Utc>>))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The attempts of a delivery, oldest first (for tests and, later, the API).
+    pub async fn attempts_of(
+        &self,
+        org: OrganizationId,
+        delivery: DeliveryId,
+    ) -> AppResult<Vec<webhook_attempt::Model>> {
+        use sea_orm::QueryOrder;
+        Ok(super::find_in::<webhook_attempt::Entity>(org)
+            .filter(webhook_attempt::Column::DeliveryId.eq(delivery.0))
+            .order_by_asc(webhook_attempt::Column::AttemptNumber)
+            .all(self.conn())
+            .await?)
+    }
+
+    /// The deliveries of an event with their ids (for tests and, later, the API).
+    pub async fn delivery_ids_for_event(
+        &self,
+        org: OrganizationId,
+        event: EventId,
+    ) -> AppResult<Vec<(DeliveryId, EndpointId, String)>> {
+        let rows: Vec<(uuid::Uuid, uuid::Uuid, String)> =
+            super::find_in::<webhook_delivery::Entity>(org)
+                .select_only()
+                .column(webhook_delivery::Column::Id)
+                .column(webhook_delivery::Column::EndpointId)
+                .column(webhook_delivery::Column::Status)
+                .filter(webhook_delivery::Column::EventId.eq(event.0))
+                .into_tuple()
+                .all(self.conn())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(d, e, s)| (d.into(), e.into(), s))
+            .collect())
+    }
+}
+
+impl WriteTx {
+    /// Disables the endpoint (once), cancels its other pending deliveries and announces it.
+    async fn disable_failing_endpoint(
+        &mut self,
+        org: OrganizationId,
+        d: &ClaimedDelivery,
+        reason: &str,
+    ) -> AppResult<()> {
+        use webhook_endpoint::Column as E;
+        self.lock_event_log(org).await?;
+        let now = self.now();
+        let changed = update_in::<webhook_endpoint::Entity>(org)
+            .filter(E::Id.eq(d.endpoint_id.0))
+            .filter(E::Status.eq(EndpointStatus::Enabled.as_str()))
+            .col_expr(E::Status, Expr::value(EndpointStatus::Disabled.as_str()))
+            .col_expr(E::DisabledReason, Expr::value(Some(reason.to_owned())))
+            .col_expr(E::DisabledAt, Expr::value(Some(now)))
+            .col_expr(E::UpdatedAt, Expr::value(now))
+            .exec(self.conn())
+            .await?
+            .rows_affected
+            == 1;
+        if !changed {
+            return Ok(());
+        }
+        let event = Event::endpoint_disabled(EndpointDisabledData {
+            endpoint_id: d.endpoint_id.to_string(),
+            url: d.url.clone(),
+            reason: reason.to_owned(),
+        });
+        self.append_event(org, &event, None).await?;
+        Ok(())
+    }
+}

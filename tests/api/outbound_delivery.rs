@@ -1,0 +1,247 @@
+//! Outbound deliveries through a real receiver on loopback, on the test clock: Standard
+//! Webhooks headers whose signature the reference library computes the same, the same
+//! `webhook-id` on every retry, the retry schedule and `Retry-After` honoured, redirects
+//! recorded as failures and never followed, 410 disabling the endpoint with its event, and a
+//! dead endpoint never holding up another's deliveries.
+
+use crate::support::{Receiver, TestApp, wait_until};
+use chrono::Duration;
+use ponto_bridge::clock::Clock;
+use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event};
+use ponto_bridge::domain::ids::{EventId, OrganizationId};
+use serde_json::{Value, json};
+use std::time::Duration as Wait;
+
+async fn app(extra: &[&str]) -> TestApp {
+    let mut flags = vec![
+        "--webhook-allowed-targets",
+        "127.0.0.1/32",
+        "--webhook-allow-http",
+        "true",
+        "--scheduler-poll-ms",
+        "50",
+    ];
+    flags.extend_from_slice(extra);
+    TestApp::builder().flags(&flags).start().await
+}
+
+/// Creates an endpoint for `url`; its id and secret.
+async fn endpoint(app: &TestApp, url: &str) -> (String, String) {
+    let m = "mutation($u: String!) { createWebhookEndpoint(input: {url: $u}) { endpoint { id } secret userErrors { code } } }";
+    let d = app
+        .gql_data(&app.full_token("acme"), m, json!({"u": url}))
+        .await["createWebhookEndpoint"]
+        .take();
+    assert_eq!(d["userErrors"], json!([]), "{d}");
+    (
+        d["endpoint"]["id"].as_str().unwrap().to_owned(),
+        d["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -> EventId {
+    let e = Event::connection(
+        ConnectionEvent::Broken,
+        ConnectionData {
+            connection_id: "c".into(),
+            status: "BROKEN".into(),
+            problems: vec![],
+            reason: Some(reason.into()),
+        },
+    );
+    let mut tx = app.store.begin_write().await.unwrap();
+    let appended = tx.append_event(org, &e, None).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    appended.id
+}
+
+fn header(r: &crate::support::Received, name: &str) -> String {
+    r.headers[name].to_str().unwrap().to_owned()
+}
+
+/// Nothing more arrives for a while (the next attempt waits for its time).
+async fn stays_at(rx: &Receiver, n: usize) {
+    tokio::time::sleep(Wait::from_millis(400)).await;
+    assert_eq!(rx.received().len(), n, "an attempt came before its time");
+}
+
+async fn statuses(
+    app: &TestApp,
+    org: OrganizationId,
+    event: EventId,
+) -> Vec<(String, Vec<Option<i32>>)> {
+    let mut out = Vec::new();
+    for (d, _, status) in app.store.delivery_ids_for_event(org, event).await.unwrap() {
+        let attempts = app.store.attempts_of(org, d).await.unwrap();
+        out.push((status, attempts.iter().map(|a| a.response_status).collect()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_are_signed_as_standard_webhooks_and_retried_on_the_schedule() {
+    let app = app(&[]).await;
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let rx = Receiver::start().await;
+    rx.script(vec![(500, vec![]), (503, vec![])]);
+    let (_, secret) = endpoint(&app, &rx.url).await;
+    let event = announce(&app, org, "first").await;
+
+    let first = rx.wait_for(1).await.remove(0);
+    let (id, ts, sig) = (
+        header(&first, "webhook-id"),
+        header(&first, "webhook-timestamp"),
+        header(&first, "webhook-signature"),
+    );
+    assert_eq!(id, event.to_string());
+    assert_eq!(
+        ts,
+        app.clock.now().timestamp().to_string(),
+        "signed at the app's time"
+    );
+    assert_eq!(header(&first, "content-type"), "application/json");
+    // The body is the event as the log holds it.
+    let logged = app.store.events_after(org, 0, 10).await.unwrap();
+    assert_eq!(first.body, logged[0].payload.as_bytes());
+    // The reference library computes the same signature over what arrived; one changed bit of
+    // the body does not.
+    let wh = standardwebhooks::Webhook::new(&secret).unwrap();
+    let ts: i64 = ts.parse().unwrap();
+    assert_eq!(wh.sign(&id, ts, &first.body).unwrap(), sig);
+    let mut forged = first.body.to_vec();
+    forged[10] ^= 1;
+    assert_ne!(wh.sign(&id, ts, &forged).unwrap(), sig);
+
+    // Retries: 5 s (±10%) after the first, 5 min after the second; never before.
+    stays_at(&rx, 1).await;
+    app.clock.advance(Duration::seconds(6));
+    rx.wait_for(2).await;
+    app.clock.advance(Duration::seconds(60));
+    stays_at(&rx, 2).await;
+    app.clock.advance(Duration::seconds(280));
+    let all = rx.wait_for(3).await;
+    for r in &all {
+        assert_eq!(header(r, "webhook-id"), id, "the same id on every attempt");
+    }
+    wait_until(Wait::from_secs(10), "the success recorded", || async {
+        let s = statuses(&app, org, event).await;
+        if s == [(
+            "SUCCEEDED".to_owned(),
+            vec![Some(500), Some(503), Some(200)],
+        )] {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+    stays_at(&rx, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_fail_retry_after_holds_and_410_disables_the_endpoint() {
+    let app = app(&[]).await;
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let (rx, elsewhere) = (Receiver::start().await, Receiver::start().await);
+    rx.script(vec![
+        (503, vec![("retry-after", "120".to_owned())]),
+        (307, vec![("location", elsewhere.url.clone())]),
+        (410, vec![]),
+    ]);
+    let (id, _) = endpoint(&app, &rx.url).await;
+    let event = announce(&app, org, "x").await;
+    rx.wait_for(1).await;
+    // Retry-After 120 s outweighs the schedule's 5 s.
+    app.clock.advance(Duration::seconds(6));
+    stays_at(&rx, 1).await;
+    app.clock.advance(Duration::seconds(120));
+    rx.wait_for(2).await;
+    // The redirect is a failure, never followed; the schedule's 5 minutes follow it.
+    app.clock.advance(Duration::seconds(330));
+    rx.wait_for(3).await;
+    assert!(elsewhere.received().is_empty());
+    wait_until(Wait::from_secs(10), "410 disables the endpoint", || async {
+        let q = "query($id: ID!) { webhookEndpoint(id: $id) { status disabledReason } }";
+        let d = app
+            .gql_data(&app.full_token("acme"), q, json!({"id": id}))
+            .await;
+        if d["webhookEndpoint"]["status"] == "DISABLED" {
+            Ok(d)
+        } else {
+            Err(d.to_string())
+        }
+    })
+    .await;
+    assert_eq!(
+        statuses(&app, org, event).await,
+        [("FAILED".to_owned(), vec![Some(503), Some(307), Some(410)])]
+    );
+    let q = "{ events(types: [\"webhook_endpoint.disabled\"]) { edges { node { data } } } }";
+    let d = app.gql_data(&app.full_token("acme"), q, json!({})).await;
+    let data: &Value = &d["events"]["edges"][0]["node"]["data"];
+    assert!(data["reason"].as_str().unwrap().contains("410"), "{d}");
+    assert!(elsewhere.received().is_empty());
+    // Disabled: the next event is not sent to it.
+    announce(&app, org, "after").await;
+    stays_at(&rx, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_that_never_answers_does_not_hold_up_another() {
+    // Two attempts in flight, one per endpoint. Without the per-endpoint bound the dead
+    // endpoint's attempts would take both (each held 5 s) and the live one would wait for them.
+    let app = app(&[
+        "--webhook-timeout-secs",
+        "10",
+        "--webhook-concurrency",
+        "2",
+        "--webhook-per-endpoint",
+        "1",
+    ])
+    .await;
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let (dead, alive) = (Receiver::start().await, Receiver::start().await);
+    dead.hang_next(100);
+    // The dead endpoint's deliveries are due first, so an unbounded worker would give it both.
+    endpoint(&app, &dead.url).await;
+    for i in 0..6 {
+        announce(&app, org, &format!("d{i}")).await;
+    }
+    endpoint(&app, &alive.url).await;
+    app.clock.advance(Duration::seconds(1));
+    for i in 0..6 {
+        announce(&app, org, &format!("e{i}")).await;
+    }
+    // All six reach the live endpoint while the dead one still holds its first attempt (it
+    // answers, and is logged, only after 5 s).
+    alive.wait_for(6).await;
+    assert!(
+        dead.received().is_empty(),
+        "the live endpoint waited for the dead one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_of_five_per_second_is_held() {
+    let app = app(&[]).await;
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let rx = Receiver::start().await;
+    let m = "mutation($u: String!) { createWebhookEndpoint(input: {url: $u, rateLimitPerSecond: 5}) { userErrors { code } } }";
+    let d = app
+        .gql_data(&app.full_token("acme"), m, json!({"u": rx.url}))
+        .await;
+    assert_eq!(d["createWebhookEndpoint"]["userErrors"], json!([]));
+    for i in 0..12 {
+        announce(&app, org, &format!("r{i}")).await;
+    }
+    let got = rx.wait_for(12).await;
+    // Any six consecutive arrivals span a second (less a margin for loopback jitter); without
+    // the limit all twelve arrive within milliseconds.
+    for w in got.windows(6) {
+        let span = w[5].at.duration_since(w[0].at);
+        assert!(
+            span >= Wait::from_millis(800),
+            "six attempts within {span:?}"
+        );
+    }
+}
