@@ -32,3 +32,12 @@ if missing; then
   PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
 if missing; then echo "tests/node packages did not install" >&2; exit 1; fi
+
+# The Python checkers of tests/python (requirements.txt pins them), in a venv of their own.
+venv=tests/python/.venv
+if ! "$venv/bin/python" -c "import standardwebhooks" >/dev/null 2>&1; then
+  echo "installing tests/python/requirements.txt"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+fi
+"$venv/bin/python" -c "import standardwebhooks" || { echo "tests/python packages did not install" >&2; exit 1; }

@@ -178,7 +178,9 @@ pub struct AccountData {
 #[serde(rename_all = "camelCase")]
 pub struct EndpointDisabledData {
     pub endpoint_id: String,
-    pub url: String,
+    /// The endpoint's origin (`https://host:port`): its path or query may hold the
+    /// subscriber's own token, and this event reaches the organization's other endpoints.
+    pub origin: String,
     pub reason: String,
 }
 

@@ -117,9 +117,11 @@ impl Deliverer {
                 .collect();
             let until = self.store.clock().now() + self.cfg.lease;
             let want = 1 + global.available_permits() as u64;
+            // A token per claim: see `ClaimedDelivery::lease_owner`.
+            let token = format!("{}:{}", self.owner, uuid::Uuid::new_v4());
             let claimed = match self
                 .store
-                .claim_deliveries(&self.owner, until, want, &busy)
+                .claim_deliveries(&token, until, want, &busy)
                 .await
             {
                 Ok(c) => c,
@@ -141,7 +143,7 @@ impl Deliverer {
             for d in claimed {
                 // No room for this endpoint now: handed back at once for a later claim.
                 if !self.enter(d.endpoint_id) {
-                    if let Err(e) = self.store.release_delivery(&d, &self.owner).await {
+                    if let Err(e) = self.store.release_delivery(&d).await {
                         tracing::warn!(error = %crate::error::Esc(&e), "could not release a delivery");
                     }
                     continue;
@@ -151,11 +153,14 @@ impl Deliverer {
                     None => global.clone().acquire_owned().await.expect("never closed"),
                 };
                 let me = self.clone();
+                let wake = wake.clone();
                 tasks.spawn(async move {
                     let endpoint = d.endpoint_id;
                     me.deliver(d).await;
                     me.leave(endpoint);
                     drop(permit);
+                    // Room for this endpoint again: its next due delivery need not wait a poll.
+                    wake.notify_one();
                 });
             }
         }
@@ -216,9 +221,23 @@ impl Deliverer {
     }
 
     /// One attempt of one delivery, recorded with what follows.
-    async fn deliver(&self, d: ClaimedDelivery) {
+    async fn deliver(&self, mut d: ClaimedDelivery) {
         self.within_rate(d.endpoint_id, d.rate_limit_per_second)
             .await;
+        // Still this claim's, and for long enough to send and record: else another worker (or
+        // a later claim) has it, and this attempt is not made.
+        let until = self.store.clock().now() + self.cfg.lease;
+        match self.store.confirm_lease(&d, until).await {
+            Ok(Some(failing_since)) => d.failing_since = failing_since,
+            Ok(None) => {
+                tracing::debug!(delivery = %d.id, "a claim ran out before its attempt; not sent");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %crate::error::Esc(&e), "could not confirm a delivery's claim");
+                return;
+            }
+        }
         let started_at = self.store.clock().now();
         let t0 = Instant::now();
         let (status, excerpt, error, retry_after) = match self.send(&d, started_at).await {
@@ -232,51 +251,54 @@ impl Deliverer {
             excerpt,
             error,
         };
-        let next = self.next(&d, status, retry_after);
-        match self
-            .store
-            .finish_attempt(&d, &self.owner, attempt, next)
-            .await
-        {
+        let next = self.next(&d, started_at, status, retry_after);
+        match self.store.finish_attempt(&d, attempt, next).await {
             Ok(true) => {}
             // The claim ran out and another worker took it; its outcome stands.
-            Ok(false) => {}
+            Ok(false) => tracing::warn!(
+                delivery = %d.id,
+                "a delivery's claim ran out during its attempt; its outcome was not recorded"
+            ),
             Err(e) => {
                 tracing::warn!(error = %crate::error::Esc(&e), "could not record a webhook attempt")
             }
         }
     }
 
-    /// What follows an attempt that got `status` (none: no answer).
+    /// What follows an attempt that started at `now` and got `status` (none: no answer). The
+    /// schedule counts from the attempt's start.
     fn next(
         &self,
         d: &ClaimedDelivery,
+        now: DateTime<Utc>,
         status: Option<u16>,
         retry_after: Option<Duration>,
     ) -> Next {
-        let now = self.store.clock().now();
         match status {
             Some(s) if (200..300).contains(&s) => return Next::Succeeded,
-            Some(410) => return Next::DisableEndpoint("the endpoint answered 410 Gone".into()),
+            Some(410) => {
+                return Next::DisableEndpoint("the endpoint answered 410 Gone".into(), None);
+            }
             _ => {}
         }
+        let done = usize::try_from(d.attempts_before + 1).unwrap_or(usize::MAX);
+        let retry = self.cfg.schedule.get(done).map(|delay| {
+            let mut delay = jittered(*delay);
+            if let Some(asked) = retry_after.and_then(|r| chrono::Duration::from_std(r).ok()) {
+                delay = delay.max(asked.min(chrono::Duration::hours(24)));
+            }
+            now + delay
+        });
         if let Some(since) = d.failing_since
             && now - since >= self.cfg.disable_after
         {
-            return Next::DisableEndpoint(format!(
+            let why = format!(
                 "failing since {}",
                 since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ));
+            );
+            return Next::DisableEndpoint(why, retry);
         }
-        let done = usize::try_from(d.attempts_before + 1).unwrap_or(usize::MAX);
-        let Some(delay) = self.cfg.schedule.get(done) else {
-            return Next::Failed;
-        };
-        let mut delay = jittered(*delay);
-        if let Some(asked) = retry_after.and_then(|r| chrono::Duration::from_std(r).ok()) {
-            delay = delay.max(asked.min(chrono::Duration::hours(24)));
-        }
-        Next::RetryAt(now + delay)
+        retry.map_or(Next::Failed, Next::RetryAt)
     }
 
     /// Signs and POSTs the event; the answer's status, a short excerpt and `Retry-After`.

@@ -29,6 +29,9 @@ pub struct ClaimedDelivery {
     pub endpoint_id: EndpointId,
     /// Attempts before this one.
     pub attempts_before: i32,
+    /// This claim's token (the worker and the claim): a later claim of the same delivery,
+    /// even by the same worker, has another, so a stale attempt neither sends nor records.
+    pub lease_owner: String,
     /// The envelope exactly as stored: the body sent.
     pub payload: String,
     pub url: String,
@@ -55,8 +58,10 @@ pub enum Next {
     RetryAt(DateTime<Utc>),
     /// No attempt left, or the endpoint is gone.
     Failed,
-    /// The endpoint asked to stop (410) or failed for too long: disabled with this reason.
-    DisableEndpoint(String),
+    /// The endpoint asked to stop (410: this delivery fails) or failed for too long (this
+    /// delivery waits for its retry, sent if the endpoint is enabled again): disabled with
+    /// this reason.
+    DisableEndpoint(String, Option<DateTime<Utc>>),
 }
 
 impl Store {
@@ -134,6 +139,7 @@ impl Store {
                 event_id: event_id.into(),
                 endpoint_id: endpoint_id.into(),
                 attempts_before: attempts,
+                lease_owner: owner.to_owned(),
                 payload: ev.payload,
                 url: ep.url,
                 rate_limit_per_second: ep.rate_limit_per_second,
@@ -146,26 +152,63 @@ impl Store {
         Ok(out)
     }
 
-    /// Records an attempt and what follows it, if `owner` still holds the delivery; whether it
-    /// did. The endpoint's failure clock starts at its first failure and stops at a success.
+    /// Right before sending: extends the claim to `until` if it is still this claim's, still
+    /// pending and not run out. `None` when it is not (send nothing); else since when the
+    /// endpoint has been failing, as it is now.
+    pub async fn confirm_lease(
+        &self,
+        d: &ClaimedDelivery,
+        until: DateTime<Utc>,
+    ) -> AppResult<Option<Option<DateTime<Utc>>>> {
+        use webhook_delivery::Column as C;
+        let now = self.clock().now();
+        let held = update_in::<webhook_delivery::Entity>(d.organization_id)
+            .filter(C::Id.eq(d.id.0))
+            .filter(C::LeaseOwner.eq(d.lease_owner.as_str()))
+            .filter(C::LeaseUntil.gt(now))
+            .filter(C::Status.eq(DeliveryStatus::Pending.as_str()))
+            .col_expr(C::LeaseUntil, Expr::value(Some(until)))
+            .exec(self.conn())
+            .await?
+            .rows_affected
+            == 1;
+        if !held {
+            return Ok(None);
+        }
+        let failing: Option<Option<DateTime<Utc>>> =
+            super::find_in::<webhook_endpoint::Entity>(d.organization_id)
+                .select_only()
+                .column(webhook_endpoint::Column::FailingSince)
+                .filter(webhook_endpoint::Column::Id.eq(d.endpoint_id.0))
+                .into_tuple()
+                .one(self.conn())
+                .await?;
+        Ok(Some(failing.flatten()))
+    }
+
+    /// Records an attempt and what follows it, if this claim still holds the delivery; whether
+    /// it did. The endpoint's failure clock starts at its first failure and stops at a success.
+    /// A delivery cancelled meanwhile (its endpoint deleted) keeps its status and gets the
+    /// attempt on record.
     pub async fn finish_attempt(
         &self,
         d: &ClaimedDelivery,
-        owner: &str,
         attempt: Attempt,
         next: Next,
     ) -> AppResult<bool> {
         use webhook_delivery::Column as C;
         let org = d.organization_id;
+        let owner = d.lease_owner.as_str();
         let mut tx = self.begin_write().await?;
         let now = tx.now();
         let (status, next_at, done) = match &next {
             Next::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
             Next::RetryAt(at) => (DeliveryStatus::Pending, Some(*at), None),
-            Next::Failed | Next::DisableEndpoint(_) => (DeliveryStatus::Failed, None, Some(now)),
+            Next::DisableEndpoint(_, Some(at)) => (DeliveryStatus::Pending, Some(*at), None),
+            Next::Failed | Next::DisableEndpoint(_, None) => {
+                (DeliveryStatus::Failed, None, Some(now))
+            }
         };
-        // Still ours and still pending: a delivery cancelled meanwhile (its endpoint deleted)
-        // stays cancelled.
         let held = update_in::<webhook_delivery::Entity>(org)
             .filter(C::Id.eq(d.id.0))
             .filter(C::LeaseOwner.eq(owner))
@@ -183,22 +226,24 @@ impl Store {
             .rows_affected
             == 1;
         if !held {
-            return Ok(false);
+            let cancelled = update_in::<webhook_delivery::Entity>(org)
+                .filter(C::Id.eq(d.id.0))
+                .filter(C::LeaseOwner.eq(owner))
+                .filter(C::Status.eq(DeliveryStatus::Cancelled.as_str()))
+                .col_expr(C::AttemptCount, Expr::value(d.attempts_before + 1))
+                .col_expr(C::LeaseOwner, Expr::value(None::<String>))
+                .col_expr(C::LeaseUntil, Expr::value(None::<DateTime<Utc>>))
+                .exec(tx.conn())
+                .await?
+                .rows_affected
+                == 1;
+            if cancelled {
+                insert_attempt(&tx, d, attempt).await?;
+                tx.commit().await?;
+            }
+            return Ok(cancelled);
         }
-        webhook_attempt::Entity::insert(webhook_attempt::ActiveModel {
-            id: Set(uuid::Uuid::now_v7()),
-            organization_id: Set(org.0),
-            delivery_id: Set(d.id.0),
-            attempt_number: Set(d.attempts_before + 1),
-            trigger: Set("SCHEDULED".to_owned()),
-            started_at: Set(attempt.started_at),
-            duration_ms: Set(attempt.duration_ms),
-            response_status: Set(attempt.status.map(i32::from)),
-            response_body: Set(attempt.excerpt),
-            error: Set(attempt.error),
-        })
-        .exec_without_returning(tx.conn())
-        .await?;
+        insert_attempt(&tx, d, attempt.clone()).await?;
         use webhook_endpoint::Column as E;
         let endpoint = update_in::<webhook_endpoint::Entity>(org).filter(E::Id.eq(d.endpoint_id.0));
         match next {
@@ -215,7 +260,7 @@ impl Store {
                     .exec(tx.conn())
                     .await?;
             }
-            Next::DisableEndpoint(reason) => {
+            Next::DisableEndpoint(reason, _) => {
                 tx.disable_failing_endpoint(org, d, &reason).await?;
             }
         }
@@ -224,11 +269,11 @@ impl Store {
     }
 
     /// Hands a claimed delivery back untouched, for a later claim.
-    pub async fn release_delivery(&self, d: &ClaimedDelivery, owner: &str) -> AppResult<()> {
+    pub async fn release_delivery(&self, d: &ClaimedDelivery) -> AppResult<()> {
         use webhook_delivery::Column as C;
         update_in::<webhook_delivery::Entity>(d.organization_id)
             .filter(C::Id.eq(d.id.0))
-            .filter(C::LeaseOwner.eq(owner))
+            .filter(C::LeaseOwner.eq(d.lease_owner.as_str()))
             .col_expr(C::LeaseOwner, Expr::value(None::<String>))
             .col_expr(C::LeaseUntil, Expr::value(None::<DateTime<Utc>>))
             .exec(self.conn())
@@ -273,8 +318,27 @@ impl Store {
     }
 }
 
+async fn insert_attempt(tx: &WriteTx, d: &ClaimedDelivery, attempt: Attempt) -> AppResult<()> {
+    webhook_attempt::Entity::insert(webhook_attempt::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(d.organization_id.0),
+        delivery_id: Set(d.id.0),
+        attempt_number: Set(d.attempts_before + 1),
+        trigger: Set("SCHEDULED".to_owned()),
+        started_at: Set(attempt.started_at),
+        duration_ms: Set(attempt.duration_ms),
+        response_status: Set(attempt.status.map(i32::from)),
+        response_body: Set(attempt.excerpt),
+        error: Set(attempt.error),
+    })
+    .exec_without_returning(tx.conn())
+    .await?;
+    Ok(())
+}
+
 impl WriteTx {
-    /// Disables the endpoint (once), cancels its other pending deliveries and announces it.
+    /// Disables the endpoint (once) and announces it. Its pending deliveries stay pending: they
+    /// are sent if a person enables it again.
     async fn disable_failing_endpoint(
         &mut self,
         org: OrganizationId,
@@ -298,9 +362,12 @@ impl WriteTx {
         if !changed {
             return Ok(());
         }
+        let origin = url::Url::parse(&d.url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
         let event = Event::endpoint_disabled(EndpointDisabledData {
             endpoint_id: d.endpoint_id.to_string(),
-            url: d.url.clone(),
+            origin,
             reason: reason.to_owned(),
         });
         self.append_event(org, &event, None).await?;

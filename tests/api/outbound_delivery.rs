@@ -55,6 +55,32 @@ async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -> EventId {
     appended.id
 }
 
+/// Whether `tests/python/check_signature.py` (the official `standardwebhooks` package)
+/// accepts the delivery's signature for `secret`.
+fn python_accepts(secret: &str, r: &crate::support::Received) -> bool {
+    use base64::Engine;
+    let arg = json!({
+        "secret": secret,
+        "id": header(r, "webhook-id"),
+        "timestamp": header(r, "webhook-timestamp"),
+        "signature": header(r, "webhook-signature"),
+        "body_b64": base64::engine::general_purpose::STANDARD.encode(&r.body),
+    });
+    let out = crate::support::child::output_within(
+        std::process::Command::new(repo_path!("tests/python/.venv/bin/python"))
+            .arg(repo_path!("tests/python/check_signature.py"))
+            .arg(arg.to_string()),
+    );
+    let ok = out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok";
+    if !ok {
+        eprintln!(
+            "the Python checker: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    ok
+}
+
 fn header(r: &crate::support::Received, name: &str) -> String {
     r.headers[name].to_str().unwrap().to_owned()
 }
@@ -63,6 +89,24 @@ fn header(r: &crate::support::Received, name: &str) -> String {
 async fn stays_at(rx: &Receiver, n: usize) {
     tokio::time::sleep(Wait::from_millis(400)).await;
     assert_eq!(rx.received().len(), n, "an attempt came before its time");
+}
+
+/// Waits until `n` attempts of the event's deliveries are on record: the clock moves only then
+/// (a claim moved past its lease before its outcome is recorded would be sent again).
+async fn recorded(app: &TestApp, org: OrganizationId, event: EventId, n: usize) {
+    wait_until(Wait::from_secs(10), "the attempts on record", || async {
+        let got: usize = statuses(app, org, event)
+            .await
+            .iter()
+            .map(|(_, a)| a.len())
+            .sum();
+        if got >= n {
+            Ok(())
+        } else {
+            Err(format!("{got} of {n}"))
+        }
+    })
+    .await;
 }
 
 async fn statuses(
@@ -84,7 +128,7 @@ async fn deliveries_are_signed_as_standard_webhooks_and_retried_on_the_schedule(
     let org = app.store.ensure_organization("acme").await.unwrap();
     let rx = Receiver::start().await;
     rx.script(vec![(500, vec![]), (503, vec![])]);
-    let (_, secret) = endpoint(&app, &rx.url).await;
+    let (endpoint_id, secret) = endpoint(&app, &rx.url).await;
     let event = announce(&app, org, "first").await;
 
     let first = rx.wait_for(1).await.remove(0);
@@ -111,11 +155,20 @@ async fn deliveries_are_signed_as_standard_webhooks_and_retried_on_the_schedule(
     let mut forged = first.body.to_vec();
     forged[10] ^= 1;
     assert_ne!(wh.sign(&id, ts, &forged).unwrap(), sig);
+    // And so does the official Python package (with its own changed-bit check); not for
+    // another secret.
+    assert!(python_accepts(&secret, &first));
+    assert!(!python_accepts(
+        "whsec_c29tZSBvdGhlciBzZWNyZXQgb2YgMzIgYnl0ZXMh",
+        &first
+    ));
 
     // Retries: 5 s (±10%) after the first, 5 min after the second; never before.
+    recorded(&app, org, event, 1).await;
     stays_at(&rx, 1).await;
     app.clock.advance(Duration::seconds(6));
     rx.wait_for(2).await;
+    recorded(&app, org, event, 2).await;
     app.clock.advance(Duration::seconds(60));
     stays_at(&rx, 2).await;
     app.clock.advance(Duration::seconds(280));
@@ -136,6 +189,44 @@ async fn deliveries_are_signed_as_standard_webhooks_and_retried_on_the_schedule(
     })
     .await;
     stays_at(&rx, 3).await;
+
+    // A rotation: the next delivery carries both signatures, one per secret, until the overlap
+    // ends; each library accepts it with either secret.
+    let m = "mutation($id: ID!) { rotateWebhookSecret(input: {id: $id}) { secret } }";
+    let d = app
+        .gql_data(&app.full_token("acme"), m, json!({"id": endpoint_id}))
+        .await;
+    let new = d["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = announce(&app, org, "rotated").await;
+    let r = rx.wait_for(4).await.remove(3);
+    recorded(&app, org, rotated, 1).await;
+    let sigs = header(&r, "webhook-signature");
+    assert_eq!(sigs.split(' ').count(), 2, "{sigs}");
+    let (id, ts) = (
+        header(&r, "webhook-id"),
+        header(&r, "webhook-timestamp").parse().unwrap(),
+    );
+    for s in [&secret, &new] {
+        let theirs = standardwebhooks::Webhook::new(s)
+            .unwrap()
+            .sign(&id, ts, &r.body)
+            .unwrap();
+        assert!(sigs.split(' ').any(|x| x == theirs), "{s:.10}…");
+        assert!(python_accepts(s, &r));
+    }
+    // After the overlap (24 h), only the new one signs.
+    app.clock.advance(Duration::hours(25));
+    announce(&app, org, "later").await;
+    let r = rx.wait_for(5).await.remove(4);
+    assert_eq!(header(&r, "webhook-signature").split(' ').count(), 1);
+    assert!(python_accepts(&new, &r));
+    assert!(
+        !python_accepts(&secret, &r),
+        "the old secret no longer signs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -151,13 +242,15 @@ async fn redirects_fail_retry_after_holds_and_410_disables_the_endpoint() {
     let (id, _) = endpoint(&app, &rx.url).await;
     let event = announce(&app, org, "x").await;
     rx.wait_for(1).await;
+    recorded(&app, org, event, 1).await;
     // Retry-After 120 s outweighs the schedule's 5 s.
     app.clock.advance(Duration::seconds(6));
     stays_at(&rx, 1).await;
     app.clock.advance(Duration::seconds(120));
     rx.wait_for(2).await;
-    // The redirect is a failure, never followed; the schedule's 5 minutes follow it.
-    app.clock.advance(Duration::seconds(330));
+    recorded(&app, org, event, 2).await;
+    // The redirect is a failure, never followed; the schedule's 5 minutes (±10%) follow it.
+    app.clock.advance(Duration::seconds(340));
     rx.wait_for(3).await;
     assert!(elsewhere.received().is_empty());
     wait_until(Wait::from_secs(10), "410 disables the endpoint", || async {
@@ -180,6 +273,11 @@ async fn redirects_fail_retry_after_holds_and_410_disables_the_endpoint() {
     let d = app.gql_data(&app.full_token("acme"), q, json!({})).await;
     let data: &Value = &d["events"]["edges"][0]["node"]["data"];
     assert!(data["reason"].as_str().unwrap().contains("410"), "{d}");
+    assert_eq!(
+        data["origin"],
+        rx.url.trim_end_matches("/hook"),
+        "the origin, not the URL"
+    );
     assert!(elsewhere.received().is_empty());
     // Disabled: the next event is not sent to it.
     announce(&app, org, "after").await;
