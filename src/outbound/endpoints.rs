@@ -196,18 +196,7 @@ impl Endpoints {
             },
         )
         .await?;
-        let endpoint = tx
-            .endpoint_in(org, id)
-            .await?
-            .ok_or_else(|| AppError::internal("an endpoint vanished inside its write"))?;
-        audit(
-            &mut tx,
-            org,
-            by,
-            AuditAction::WebhookEndpointCreated,
-            &endpoint,
-        )
-        .await?;
+        let endpoint = changed(&mut tx, org, by, AuditAction::WebhookEndpointCreated, id).await?;
         tx.commit().await?;
         Ok(Ok(WithSecret {
             endpoint,
@@ -256,18 +245,7 @@ impl Endpoints {
         if !tx.update_endpoint(org, id, changes).await? {
             return Ok(Err(not_found()));
         }
-        let endpoint = tx
-            .endpoint_in(org, id)
-            .await?
-            .ok_or_else(|| AppError::internal("an endpoint vanished inside its write"))?;
-        audit(
-            &mut tx,
-            org,
-            by,
-            AuditAction::WebhookEndpointUpdated,
-            &endpoint,
-        )
-        .await?;
+        let endpoint = changed(&mut tx, org, by, AuditAction::WebhookEndpointUpdated, id).await?;
         tx.commit().await?;
         Ok(Ok(endpoint))
     }
@@ -322,24 +300,29 @@ impl Endpoints {
             .seal_secret(&new, binding("secret_enc", id, org))?;
         tx.rotate_endpoint_secret(org, id, SealedSecrets { current, previous })
             .await?;
-        let endpoint = tx
-            .endpoint_in(org, id)
-            .await?
-            .ok_or_else(|| AppError::internal("an endpoint vanished inside its write"))?;
-        audit(
-            &mut tx,
-            org,
-            by,
-            AuditAction::WebhookSecretRotated,
-            &endpoint,
-        )
-        .await?;
+        let endpoint = changed(&mut tx, org, by, AuditAction::WebhookSecretRotated, id).await?;
         tx.commit().await?;
         Ok(Ok(WithSecret {
             endpoint,
             secret: new,
         }))
     }
+}
+
+/// The endpoint as a change left it, audited.
+async fn changed(
+    tx: &mut WriteTx,
+    org: OrganizationId,
+    by: &str,
+    action: AuditAction,
+    id: EndpointId,
+) -> AppResult<Endpoint> {
+    let endpoint = tx
+        .endpoint_in(org, id)
+        .await?
+        .ok_or_else(|| AppError::internal("an endpoint vanished inside its write"))?;
+    audit(tx, org, by, action, &endpoint).await?;
+    Ok(endpoint)
 }
 
 /// Records who changed an endpoint and what it now is (never its secret).

@@ -105,6 +105,20 @@ fn live(org: OrganizationId) -> sea_orm::Select<webhook_endpoint::Entity> {
     find_in::<webhook_endpoint::Entity>(org).filter(webhook_endpoint::Column::DeletedAt.is_null())
 }
 
+/// A live endpoint of the organization, on either a pool or a transaction.
+async fn endpoint_on(
+    conn: &impl sea_orm::ConnectionTrait,
+    org: OrganizationId,
+    id: EndpointId,
+) -> AppResult<Option<Endpoint>> {
+    live(org)
+        .filter(webhook_endpoint::Column::Id.eq(id.0))
+        .one(conn)
+        .await?
+        .map(endpoint)
+        .transpose()
+}
+
 impl WriteTx {
     pub async fn create_endpoint(
         &mut self,
@@ -146,12 +160,7 @@ impl WriteTx {
         org: OrganizationId,
         id: EndpointId,
     ) -> AppResult<Option<Endpoint>> {
-        live(org)
-            .filter(webhook_endpoint::Column::Id.eq(id.0))
-            .one(self.conn())
-            .await?
-            .map(endpoint)
-            .transpose()
+        endpoint_on(self.conn(), org, id).await
     }
 
     /// The endpoint's sealed secrets, for rotating them.
@@ -287,12 +296,7 @@ impl Store {
         org: OrganizationId,
         id: EndpointId,
     ) -> AppResult<Option<Endpoint>> {
-        live(org)
-            .filter(webhook_endpoint::Column::Id.eq(id.0))
-            .one(self.conn())
-            .await?
-            .map(endpoint)
-            .transpose()
+        endpoint_on(self.conn(), org, id).await
     }
 
     /// Deliveries created for one event of the organization.
