@@ -343,3 +343,48 @@ async fn a_rate_limit_of_five_per_second_is_held() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_failing_too_long_is_disabled_and_its_delivery_waits_for_a_re_enable() {
+    let app = app(&["--webhook-disable-after-hours", "1"]).await;
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let rx = Receiver::start().await;
+    rx.fail_next(2);
+    let (id, _) = endpoint(&app, &rx.url).await;
+    let event = announce(&app, org, "x").await;
+    rx.wait_for(1).await;
+    recorded(&app, org, event, 1).await;
+    // Failing for less than the hour: still enabled, retried.
+    let q = "query($id: ID!) { webhookEndpoint(id: $id) { status disabledReason } }";
+    let admin = app.full_token("acme");
+    assert_eq!(
+        app.gql_data(&admin, q, json!({"id": id})).await["webhookEndpoint"]["status"],
+        "ENABLED"
+    );
+    // Two hours on, the retry fails again: disabled, announced, the delivery kept pending.
+    app.clock.advance(Duration::hours(2));
+    rx.wait_for(2).await;
+    recorded(&app, org, event, 2).await;
+    let d = app.gql_data(&admin, q, json!({"id": id})).await;
+    assert_eq!(d["webhookEndpoint"]["status"], "DISABLED", "{d}");
+    assert!(
+        d["webhookEndpoint"]["disabledReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("failing since"),
+        "{d}"
+    );
+    let e = "{ events(types: [\"webhook_endpoint.disabled\"]) { edges { node { type } } } }";
+    let got = app.gql_data(&admin, e, json!({})).await;
+    assert_eq!(got["events"]["edges"].as_array().unwrap().len(), 1, "{got}");
+    assert_eq!(statuses(&app, org, event).await[0].0, "PENDING");
+    // Nothing is sent while disabled, whatever the clock says.
+    app.clock.advance(Duration::minutes(10));
+    stays_at(&rx, 2).await;
+    // Enabled again: the waiting delivery goes out and succeeds.
+    let m = "mutation($id: ID!) { updateWebhookEndpoint(input: {id: $id, enabled: true}) { userErrors { code } } }";
+    app.gql_data(&admin, m, json!({"id": id})).await;
+    rx.wait_for(3).await;
+    recorded(&app, org, event, 3).await;
+    assert_eq!(statuses(&app, org, event).await[0].0, "SUCCEEDED");
+}
