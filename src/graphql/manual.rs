@@ -6,12 +6,13 @@
 use super::errors::GqlResult;
 use super::invoices::{INVOICE_TYPE, Invoice};
 use super::matches::{MATCH_TYPE, PaymentMatch};
-use super::scalars::{Decimal, UserError, UserErrorCode};
+use super::scalars::{Decimal, UserError, answer, id_or_refuse, input_id, payloads};
 use super::transactions::{BankTransaction, TRANSACTION_TYPE};
-use super::{ContextExt, RequireScope, ids};
+use super::{ContextExt, RequireScope};
 use crate::domain::ids::{InvoiceId, MatchId, TransactionId};
+use crate::domain::input::Refusal;
 use crate::domain::scope::Scope;
-use crate::reconcile::manual::{self, Matched};
+use crate::reconcile::manual;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 #[derive(InputObject)]
@@ -87,55 +88,31 @@ pub struct RestoreTransactionPayload {
     pub user_errors: Vec<UserError>,
 }
 
-/// An id of another type, malformed or of another organization: the same NOT_FOUND.
-fn not_found(field: &str, what: &str) -> Vec<UserError> {
-    vec![UserError {
-        field: Some(vec![field.into()]),
-        message: format!("{what} not found"),
-        code: UserErrorCode::NotFound,
-    }]
-}
-
-fn transaction_id(id: &ID) -> Result<TransactionId, Vec<UserError>> {
-    ids::decode_as(TRANSACTION_TYPE, id)
-        .map(TransactionId)
-        .ok_or_else(|| not_found("transactionId", "transaction"))
-}
-
-fn invoice_id(id: &ID) -> Result<InvoiceId, Vec<UserError>> {
-    ids::decode_as(INVOICE_TYPE, id)
-        .map(InvoiceId)
-        .ok_or_else(|| not_found("invoiceId", "invoice"))
-}
-
-/// The payload fields of a match made or undone.
-type Sides = (
-    Option<PaymentMatch>,
-    Option<Invoice>,
-    Option<BankTransaction>,
+payloads!(
+    MatchTransactionPayload,
+    UnmatchTransactionPayload,
+    DismissSuggestionPayload,
+    IgnoreTransactionPayload,
+    RestoreTransactionPayload,
 );
 
-fn sides(m: Matched) -> Sides {
-    (
-        Some(m.payment_match.into()),
-        Some(m.invoice.into()),
-        Some(m.transaction.into()),
+fn transaction_id(id: &ID) -> Result<TransactionId, Refusal> {
+    input_id(
+        TRANSACTION_TYPE,
+        id,
+        "transactionId",
+        "transaction",
+        TransactionId,
     )
 }
 
-/// Unwraps a decoded id or returns the payload carrying its user error.
-macro_rules! id_or {
-    ($decoded:expr, $payload:ident) => {
-        match $decoded {
-            Ok(id) => id,
-            Err(user_errors) => {
-                return Ok($payload {
-                    user_errors,
-                    ..Default::default()
-                });
-            }
-        }
-    };
+fn invoice_id(id: &ID) -> Result<InvoiceId, Refusal> {
+    input_id(INVOICE_TYPE, id, "invoiceId", "invoice", InvoiceId)
+}
+
+/// A reason as given, without surrounding blanks; none when blank.
+fn reason(r: &Option<String>) -> Option<&str> {
+    r.as_deref().map(str::trim).filter(|r| !r.is_empty())
 }
 
 #[derive(Default)]
@@ -154,30 +131,18 @@ impl ManualMutation {
         input: MatchTransactionInput,
     ) -> GqlResult<MatchTransactionPayload> {
         let p = ctx.principal()?;
-        let t = id_or!(
-            transaction_id(&input.transaction_id),
-            MatchTransactionPayload
-        );
-        let i = id_or!(invoice_id(&input.invoice_id), MatchTransactionPayload);
+        let t = id_or_refuse!(transaction_id(&input.transaction_id));
+        let i = id_or_refuse!(invoice_id(&input.invoice_id));
         let amount = input.amount.map(|d| d.0);
         let done =
             manual::match_transaction(ctx.store()?, p.organization_id, &p.actor(), t, i, amount)
                 .await?;
-        Ok(match done {
-            Ok(m) => {
-                let (payment_match, invoice, transaction) = sides(m);
-                MatchTransactionPayload {
-                    payment_match,
-                    invoice,
-                    transaction,
-                    user_errors: vec![],
-                }
-            }
-            Err(r) => MatchTransactionPayload {
-                user_errors: vec![r.into()],
-                ..Default::default()
-            },
-        })
+        Ok(answer(done, |m| MatchTransactionPayload {
+            payment_match: Some(m.payment_match.into()),
+            invoice: Some(m.invoice.into()),
+            transaction: Some(m.transaction.into()),
+            user_errors: vec![],
+        }))
     }
 
     /// Reverses a match (kept, with who, when and why). The invoice's open amount comes back
@@ -189,33 +154,21 @@ impl ManualMutation {
         input: UnmatchTransactionInput,
     ) -> GqlResult<UnmatchTransactionPayload> {
         let p = ctx.principal()?;
-        let id = id_or!(
-            ids::decode_as(MATCH_TYPE, &input.match_id)
-                .map(MatchId)
-                .ok_or_else(|| not_found("matchId", "match")),
-            UnmatchTransactionPayload
-        );
-        let reason = input
-            .reason
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty());
+        let id = id_or_refuse!(input_id(
+            MATCH_TYPE,
+            &input.match_id,
+            "matchId",
+            "match",
+            MatchId
+        ));
+        let reason = reason(&input.reason);
         let done = manual::unmatch(ctx.store()?, p.organization_id, &p.actor(), id, reason).await?;
-        Ok(match done {
-            Ok(m) => {
-                let (payment_match, invoice, transaction) = sides(m);
-                UnmatchTransactionPayload {
-                    payment_match,
-                    invoice,
-                    transaction,
-                    user_errors: vec![],
-                }
-            }
-            Err(r) => UnmatchTransactionPayload {
-                user_errors: vec![r.into()],
-                ..Default::default()
-            },
-        })
+        Ok(answer(done, |m| UnmatchTransactionPayload {
+            payment_match: Some(m.payment_match.into()),
+            invoice: Some(m.invoice.into()),
+            transaction: Some(m.transaction.into()),
+            user_errors: vec![],
+        }))
     }
 
     /// Sets a suggestion aside for good: it is not suggested again.
@@ -226,23 +179,14 @@ impl ManualMutation {
         input: DismissSuggestionInput,
     ) -> GqlResult<DismissSuggestionPayload> {
         let p = ctx.principal()?;
-        let t = id_or!(
-            transaction_id(&input.transaction_id),
-            DismissSuggestionPayload
-        );
-        let i = id_or!(invoice_id(&input.invoice_id), DismissSuggestionPayload);
+        let t = id_or_refuse!(transaction_id(&input.transaction_id));
+        let i = id_or_refuse!(invoice_id(&input.invoice_id));
         let done = manual::dismiss(ctx.store()?, p.organization_id, &p.actor(), t, i).await?;
-        Ok(match done {
-            Ok((t, i)) => DismissSuggestionPayload {
-                invoice: Some(i.into()),
-                transaction: Some(t.into()),
-                user_errors: vec![],
-            },
-            Err(r) => DismissSuggestionPayload {
-                user_errors: vec![r.into()],
-                ..Default::default()
-            },
-        })
+        Ok(answer(done, |(t, i)| DismissSuggestionPayload {
+            invoice: Some(i.into()),
+            transaction: Some(t.into()),
+            user_errors: vec![],
+        }))
     }
 
     /// Marks a transaction as not invoice-related: its matches are reversed, its suggestions
@@ -254,26 +198,13 @@ impl ManualMutation {
         input: IgnoreTransactionInput,
     ) -> GqlResult<IgnoreTransactionPayload> {
         let p = ctx.principal()?;
-        let t = id_or!(
-            transaction_id(&input.transaction_id),
-            IgnoreTransactionPayload
-        );
-        let reason = input
-            .reason
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty());
+        let t = id_or_refuse!(transaction_id(&input.transaction_id));
+        let reason = reason(&input.reason);
         let done = manual::ignore(ctx.store()?, p.organization_id, &p.actor(), t, reason).await?;
-        Ok(match done {
-            Ok(t) => IgnoreTransactionPayload {
-                transaction: Some(t.into()),
-                user_errors: vec![],
-            },
-            Err(r) => IgnoreTransactionPayload {
-                transaction: None,
-                user_errors: vec![r.into()],
-            },
-        })
+        Ok(answer(done, |t| IgnoreTransactionPayload {
+            transaction: Some(t.into()),
+            user_errors: vec![],
+        }))
     }
 
     /// Takes an ignored transaction back into reconciliation; the engine reconsiders it at
@@ -285,20 +216,11 @@ impl ManualMutation {
         input: RestoreTransactionInput,
     ) -> GqlResult<RestoreTransactionPayload> {
         let p = ctx.principal()?;
-        let t = id_or!(
-            transaction_id(&input.transaction_id),
-            RestoreTransactionPayload
-        );
+        let t = id_or_refuse!(transaction_id(&input.transaction_id));
         let done = manual::restore(ctx.store()?, p.organization_id, &p.actor(), t).await?;
-        Ok(match done {
-            Ok(t) => RestoreTransactionPayload {
-                transaction: Some(t.into()),
-                user_errors: vec![],
-            },
-            Err(r) => RestoreTransactionPayload {
-                transaction: None,
-                user_errors: vec![r.into()],
-            },
-        })
+        Ok(answer(done, |t| RestoreTransactionPayload {
+            transaction: Some(t.into()),
+            user_errors: vec![],
+        }))
     }
 }

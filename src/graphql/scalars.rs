@@ -140,6 +140,64 @@ pub enum UserErrorCode {
     HttpsRequired,
 }
 
+/// A mutation payload: what it answers when the mutation was refused (every other field
+/// empty).
+pub trait Payload: Default {
+    fn refused(refusal: crate::domain::input::Refusal) -> Self;
+}
+
+/// Implements [`Payload`] for payloads with a `user_errors` field.
+macro_rules! payloads {
+    ($($p:ty),* $(,)?) => {$(
+        impl $crate::graphql::scalars::Payload for $p {
+            fn refused(refusal: $crate::domain::input::Refusal) -> Self {
+                Self {
+                    user_errors: vec![refusal.into()],
+                    ..Default::default()
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use payloads;
+
+/// The payload of a mutation done, or of its refusal.
+pub fn answer<T, P: Payload>(
+    done: Result<T, crate::domain::input::Refusal>,
+    ok: impl FnOnce(T) -> P,
+) -> P {
+    done.map_or_else(P::refused, ok)
+}
+
+/// An input id: another type's, malformed, or another organization's are all the same
+/// NOT_FOUND on `field`.
+pub fn input_id<T>(
+    ty: &str,
+    id: &async_graphql::ID,
+    field: &'static str,
+    what: &str,
+    wrap: impl FnOnce(uuid::Uuid) -> T,
+) -> Result<T, crate::domain::input::Refusal> {
+    super::ids::decode_as(ty, id).map(wrap).ok_or_else(|| {
+        crate::domain::input::Refusal::new(
+            field,
+            crate::domain::input::Problem::NotFound,
+            format!("{what} not found"),
+        )
+    })
+}
+
+/// Unwraps an input id, or returns the mutation's payload refusing it.
+macro_rules! id_or_refuse {
+    ($decoded:expr) => {
+        match $decoded {
+            Ok(id) => id,
+            Err(refusal) => return Ok($crate::graphql::scalars::Payload::refused(refusal)),
+        }
+    };
+}
+pub(crate) use id_or_refuse;
+
 impl From<crate::domain::input::Refusal> for UserError {
     fn from(r: crate::domain::input::Refusal) -> Self {
         UserError {

@@ -4,7 +4,7 @@
 //! of what people did (`auditLog`), translated to and from `reconcile::settings`.
 
 use super::errors::GqlResult;
-use super::scalars::{Decimal, UserError, UserErrorCode, connection};
+use super::scalars::{Decimal, UserError, answer, connection, id_or_refuse, input_id, payloads};
 use super::transactions::Direction;
 use super::{ContextExt, RequireScope, ids};
 use crate::domain::ids::IgnoreRuleId;
@@ -170,6 +170,12 @@ pub struct UpdateReconciliationSettingsPayload {
     pub user_errors: Vec<UserError>,
 }
 
+payloads!(
+    CreateIgnoreRulePayload,
+    DeleteIgnoreRulePayload,
+    UpdateReconciliationSettingsPayload,
+);
+
 fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -248,17 +254,11 @@ impl SettingsMutation {
             input.reason.as_deref(),
         )
         .await?;
-        Ok(match done {
-            Ok((rule, n)) => CreateIgnoreRulePayload {
-                ignore_rule: Some(rule.into()),
-                ignored_count: count(n),
-                user_errors: vec![],
-            },
-            Err(r) => CreateIgnoreRulePayload {
-                user_errors: vec![r.into()],
-                ..Default::default()
-            },
-        })
+        Ok(answer(done, |(rule, n)| CreateIgnoreRulePayload {
+            ignore_rule: Some(rule.into()),
+            ignored_count: count(n),
+            user_errors: vec![],
+        }))
     }
 
     /// Deletes a keyword rule; the transactions it set aside come back and are reconsidered.
@@ -269,29 +269,20 @@ impl SettingsMutation {
         input: DeleteIgnoreRuleInput,
     ) -> GqlResult<DeleteIgnoreRulePayload> {
         let p = ctx.principal()?;
-        let Some(id) = ids::decode_as(RULE_TYPE, &input.id).map(IgnoreRuleId) else {
-            return Ok(DeleteIgnoreRulePayload {
-                user_errors: vec![UserError {
-                    field: Some(vec!["id".into()]),
-                    message: "ignore rule not found".into(),
-                    code: UserErrorCode::NotFound,
-                }],
-                ..Default::default()
-            });
-        };
+        let id = id_or_refuse!(input_id(
+            RULE_TYPE,
+            &input.id,
+            "id",
+            "ignore rule",
+            IgnoreRuleId
+        ));
         let done =
             settings::delete_ignore_rule(ctx.store()?, p.organization_id, &p.actor(), id).await?;
-        Ok(match done {
-            Ok((rule, n)) => DeleteIgnoreRulePayload {
-                deleted_ignore_rule_id: Some(ID(ids::encode(RULE_TYPE, rule.id.0))),
-                restored_count: count(n),
-                user_errors: vec![],
-            },
-            Err(r) => DeleteIgnoreRulePayload {
-                user_errors: vec![r.into()],
-                ..Default::default()
-            },
-        })
+        Ok(answer(done, |(rule, n)| DeleteIgnoreRulePayload {
+            deleted_ignore_rule_id: Some(ID(ids::encode(RULE_TYPE, rule.id.0))),
+            restored_count: count(n),
+            user_errors: vec![],
+        }))
     }
 
     /// Sets the tolerance and/or the reference style. They apply to reconciliation runs that
@@ -311,15 +302,9 @@ impl SettingsMutation {
             input.reference_style.map(Into::into),
         )
         .await?;
-        Ok(match done {
-            Ok(org) => UpdateReconciliationSettingsPayload {
-                settings: Some(org.into()),
-                user_errors: vec![],
-            },
-            Err(r) => UpdateReconciliationSettingsPayload {
-                user_errors: vec![r.into()],
-                ..Default::default()
-            },
-        })
+        Ok(answer(done, |org| UpdateReconciliationSettingsPayload {
+            settings: Some(org.into()),
+            user_errors: vec![],
+        }))
     }
 }

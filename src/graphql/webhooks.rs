@@ -5,12 +5,12 @@
 //! `rotateWebhookSecret`, translated to and from `outbound::endpoints`.
 
 use super::errors::GqlResult;
-use super::scalars::{UserError, UserErrorCode};
+use super::scalars::{UserError, answer, id_or_refuse, input_id, payloads};
 use super::{ContextExt, RequireScope, ids};
 use crate::domain::ids::EndpointId;
 use crate::domain::input::Refusal;
 use crate::domain::scope::Scope;
-use crate::outbound::endpoints::{EndpointInput, EndpointUpdate, WithSecret};
+use crate::outbound::endpoints::{EndpointInput, EndpointUpdate};
 use crate::store::webhooks::Endpoint;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -130,35 +130,21 @@ pub struct RotateWebhookSecretPayload {
     pub user_errors: Vec<UserError>,
 }
 
-fn endpoint_id(id: &ID) -> Result<EndpointId, UserError> {
-    ids::decode_as(ENDPOINT_TYPE, id)
-        .map(EndpointId::from)
-        .ok_or_else(|| UserError {
-            field: Some(vec!["id".into()]),
-            message: "webhook endpoint not found".into(),
-            code: UserErrorCode::NotFound,
-        })
-}
+payloads!(
+    CreateWebhookEndpointPayload,
+    UpdateWebhookEndpointPayload,
+    DeleteWebhookEndpointPayload,
+    RotateWebhookSecretPayload,
+);
 
-fn with_secret(
-    done: Result<WithSecret, Refusal>,
-) -> (Option<WebhookEndpoint>, Option<String>, Vec<UserError>) {
-    match done {
-        Ok(w) => (
-            Some(w.endpoint.into()),
-            Some(w.secret.expose().to_owned()),
-            vec![],
-        ),
-        Err(r) => (None, None, vec![r.into()]),
-    }
-}
-
-fn maybe<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
-    match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
+fn endpoint_id(id: &ID) -> Result<EndpointId, Refusal> {
+    input_id(
+        ENDPOINT_TYPE,
+        id,
+        "id",
+        "webhook endpoint",
+        EndpointId::from,
+    )
 }
 
 #[derive(Default)]
@@ -218,12 +204,11 @@ impl WebhooksMutation {
                 },
             )
             .await?;
-        let (endpoint, secret, user_errors) = with_secret(done);
-        Ok(CreateWebhookEndpointPayload {
-            endpoint,
-            secret,
-            user_errors,
-        })
+        Ok(answer(done, |w| CreateWebhookEndpointPayload {
+            endpoint: Some(w.endpoint.into()),
+            secret: Some(w.secret.expose().to_owned()),
+            user_errors: vec![],
+        }))
     }
 
     /// Changes an endpoint, or enables or disables it; refused as `createWebhookEndpoint` is,
@@ -235,36 +220,22 @@ impl WebhooksMutation {
         input: UpdateWebhookEndpointInput,
     ) -> GqlResult<UpdateWebhookEndpointPayload> {
         let p = ctx.principal()?;
-        let id = match endpoint_id(&input.id) {
-            Ok(id) => id,
-            Err(e) => {
-                return Ok(UpdateWebhookEndpointPayload {
-                    endpoint: None,
-                    user_errors: vec![e],
-                });
-            }
-        };
+        let id = id_or_refuse!(endpoint_id(&input.id));
         let update = EndpointUpdate {
             url: input.url,
             event_types: input.event_types,
-            description: maybe(input.description),
-            rate_limit_per_second: maybe(input.rate_limit_per_second),
+            description: input.description.into(),
+            rate_limit_per_second: input.rate_limit_per_second.into(),
             enabled: input.enabled,
         };
         let done = ctx
             .endpoints()?
             .update(p.organization_id, &p.actor(), id, update)
             .await?;
-        Ok(match done {
-            Ok(e) => UpdateWebhookEndpointPayload {
-                endpoint: Some(e.into()),
-                user_errors: vec![],
-            },
-            Err(r) => UpdateWebhookEndpointPayload {
-                endpoint: None,
-                user_errors: vec![r.into()],
-            },
-        })
+        Ok(answer(done, |e| UpdateWebhookEndpointPayload {
+            endpoint: Some(e.into()),
+            user_errors: vec![],
+        }))
     }
 
     /// Deletes an endpoint: nothing is sent to it again; deliveries not yet made are cancelled.
@@ -275,29 +246,15 @@ impl WebhooksMutation {
         input: WebhookEndpointIdInput,
     ) -> GqlResult<DeleteWebhookEndpointPayload> {
         let p = ctx.principal()?;
-        let id = match endpoint_id(&input.id) {
-            Ok(id) => id,
-            Err(e) => {
-                return Ok(DeleteWebhookEndpointPayload {
-                    deleted_endpoint_id: None,
-                    user_errors: vec![e],
-                });
-            }
-        };
+        let id = id_or_refuse!(endpoint_id(&input.id));
         let done = ctx
             .endpoints()?
             .delete(p.organization_id, &p.actor(), id)
             .await?;
-        Ok(match done {
-            Ok(e) => DeleteWebhookEndpointPayload {
-                deleted_endpoint_id: Some(ID(ids::encode(ENDPOINT_TYPE, e.id.0))),
-                user_errors: vec![],
-            },
-            Err(r) => DeleteWebhookEndpointPayload {
-                deleted_endpoint_id: None,
-                user_errors: vec![r.into()],
-            },
-        })
+        Ok(answer(done, |e| DeleteWebhookEndpointPayload {
+            deleted_endpoint_id: Some(ID(ids::encode(ENDPOINT_TYPE, e.id.0))),
+            user_errors: vec![],
+        }))
     }
 
     /// Replaces an endpoint's signing secret; the new one is returned this once, and the
@@ -310,24 +267,15 @@ impl WebhooksMutation {
         input: WebhookEndpointIdInput,
     ) -> GqlResult<RotateWebhookSecretPayload> {
         let p = ctx.principal()?;
-        let id = match endpoint_id(&input.id) {
-            Ok(id) => id,
-            Err(e) => {
-                return Ok(RotateWebhookSecretPayload {
-                    user_errors: vec![e],
-                    ..Default::default()
-                });
-            }
-        };
+        let id = id_or_refuse!(endpoint_id(&input.id));
         let done = ctx
             .endpoints()?
             .rotate(p.organization_id, &p.actor(), id)
             .await?;
-        let (endpoint, secret, user_errors) = with_secret(done);
-        Ok(RotateWebhookSecretPayload {
-            endpoint,
-            secret,
-            user_errors,
-        })
+        Ok(answer(done, |w| RotateWebhookSecretPayload {
+            endpoint: Some(w.endpoint.into()),
+            secret: Some(w.secret.expose().to_owned()),
+            user_errors: vec![],
+        }))
     }
 }

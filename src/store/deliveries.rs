@@ -16,6 +16,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QuerySelect,
 };
+use std::collections::HashMap;
 
 /// The longest answer excerpt kept with an attempt, in bytes.
 pub const EXCERPT_BYTES: usize = 1024;
@@ -112,39 +113,68 @@ impl Store {
             .conn()
             .query_all_raw(stmt(self.backend(), &sql, values))
             .await?;
-        let mut out = Vec::new();
+        struct Row {
+            id: uuid::Uuid,
+            org: uuid::Uuid,
+            event: uuid::Uuid,
+            endpoint: uuid::Uuid,
+            attempts: i32,
+        }
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .map(|r| {
+                Ok(Row {
+                    id: r.try_get("", "id")?,
+                    org: r.try_get("", "organization_id")?,
+                    event: r.try_get("", "event_id")?,
+                    endpoint: r.try_get("", "endpoint_id")?,
+                    attempts: r.try_get("", "attempt_count")?,
+                })
+            })
+            .collect::<Result<_, sea_orm::DbErr>>()?;
+        // The events and endpoints of the whole claim in two statements, by primary key; each
+        // checked below to be its delivery's organization's.
+        let events: HashMap<uuid::Uuid, event::Model> = event::Entity::find()
+            .filter(event::Column::Id.is_in(rows.iter().map(|r| r.event)))
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        let endpoints: HashMap<uuid::Uuid, webhook_endpoint::Model> =
+            webhook_endpoint::Entity::find()
+                .filter(webhook_endpoint::Column::Id.is_in(rows.iter().map(|r| r.endpoint)))
+                .all(tx.conn())
+                .await?
+                .into_iter()
+                .map(|e| (e.id, e))
+                .collect();
+        let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let id: uuid::Uuid = r.try_get("", "id")?;
-            let org: uuid::Uuid = r.try_get("", "organization_id")?;
-            let event_id: uuid::Uuid = r.try_get("", "event_id")?;
-            let endpoint_id: uuid::Uuid = r.try_get("", "endpoint_id")?;
-            let attempts: i32 = r.try_get("", "attempt_count")?;
-            // Both rows by primary key, then checked to be the delivery's organization's.
-            let ev = event::Entity::find_by_id(event_id)
-                .one(tx.conn())
-                .await?
-                .filter(|e| e.organization_id == org);
-            let ep = webhook_endpoint::Entity::find_by_id(endpoint_id)
-                .one(tx.conn())
-                .await?
-                .filter(|e| e.organization_id == org);
+            let ev = events.get(&r.event).filter(|e| e.organization_id == r.org);
+            let ep = endpoints
+                .get(&r.endpoint)
+                .filter(|e| e.organization_id == r.org);
             let (Some(ev), Some(ep)) = (ev, ep) else {
                 return Err(AppError::internal(
                     "a delivery's event or endpoint is missing",
                 ));
             };
             out.push(ClaimedDelivery {
-                id: id.into(),
-                organization_id: org.into(),
-                event_id: event_id.into(),
-                endpoint_id: endpoint_id.into(),
-                attempts_before: attempts,
+                id: r.id.into(),
+                organization_id: r.org.into(),
+                event_id: r.event.into(),
+                endpoint_id: r.endpoint.into(),
+                attempts_before: r.attempts,
                 lease_owner: owner.to_owned(),
-                payload: ev.payload,
-                url: ep.url,
+                payload: ev.payload.clone(),
+                url: ep.url.clone(),
                 rate_limit_per_second: ep.rate_limit_per_second,
-                secret_enc: ep.secret_enc,
-                previous_secret: ep.previous_secret_enc.zip(ep.previous_secret_expires_at),
+                secret_enc: ep.secret_enc.clone(),
+                previous_secret: ep
+                    .previous_secret_enc
+                    .clone()
+                    .zip(ep.previous_secret_expires_at),
                 failing_since: ep.failing_since,
             });
         }
