@@ -73,12 +73,15 @@ impl App {
             keys.clone(),
             targets.clone(),
             chrono::Duration::hours(serve.webhook_secret_overlap_hours),
+            serve.recover_window(),
         );
+        let metrics = Arc::new(Metrics::new());
         let deliverer = crate::outbound::Deliverer::new(
             store.clone(),
             keys.clone(),
             targets,
             serve.delivery_config().map_err(AppError::bad_input)?,
+            metrics.deliveries.clone(),
         )?;
         let connect = Connect::new(
             store.clone(),
@@ -98,7 +101,6 @@ impl App {
             sync_cooldown: chrono::Duration::seconds(serve.sync_cooldown_secs),
             scheduler_poll: std::time::Duration::from_millis(serve.scheduler_poll_ms.max(10)),
         };
-        let metrics = Arc::new(Metrics::new());
         let puller = Puller::new(
             store.clone(),
             connect.clone(),

@@ -80,6 +80,12 @@ impl Bus {
         self.inbound.clone()
     }
 
+    /// Wakes the delivery worker: deliveries became due without a new event (a redelivery, a
+    /// recovery, an endpoint enabled again).
+    pub fn wake_deliveries(&self) {
+        self.deliveries.notify_one();
+    }
+
     /// Wakes the delivery worker when new deliveries may be due.
     pub fn deliveries(&self) -> Arc<Notify> {
         self.deliveries.clone()

@@ -367,6 +367,17 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(i64).range(1..))]
     pub webhook_disable_after_hours: i64,
 
+    /// Days webhook attempts (and finished deliveries) are kept.
+    #[arg(long, env = "PB_WEBHOOK_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub webhook_retention_days: i64,
+
+    /// How far back `recoverWebhookEndpoint` may reach, in days; events are kept at least this
+    /// long. Default: the retention.
+    #[arg(long, env = "PB_WEBHOOK_RECOVER_WINDOW_DAYS",
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub webhook_recover_window_days: Option<i64>,
+
     /// Deepest GraphQL selection accepted.
     #[arg(long, env = "PB_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
     pub graphql_max_depth: usize,
@@ -420,6 +431,14 @@ impl ServeSettings {
         )
     }
 
+    /// How far back an endpoint may be recovered (and events are kept).
+    pub fn recover_window(&self) -> chrono::Duration {
+        chrono::Duration::days(
+            self.webhook_recover_window_days
+                .unwrap_or(self.webhook_retention_days),
+        )
+    }
+
     /// How outbound webhooks are sent. A claim outlives the attempt it covers (the timeout,
     /// plus a second of rate-limit wait per attempt allowed in flight) twice over.
     pub fn delivery_config(&self) -> Result<crate::outbound::DeliveryConfig, String> {
@@ -434,6 +453,8 @@ impl ServeSettings {
             )?,
             lease: chrono::Duration::seconds(i64::try_from(lease_secs).unwrap_or(i64::MAX)),
             disable_after: chrono::Duration::hours(self.webhook_disable_after_hours),
+            retention: chrono::Duration::days(self.webhook_retention_days),
+            recover_window: self.recover_window(),
             poll: Duration::from_millis(self.scheduler_poll_ms.max(10)),
         })
     }

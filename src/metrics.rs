@@ -85,11 +85,56 @@ impl InboundMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabel {
+    /// The endpoint's id (never its URL: a path or query may hold the subscriber's token).
+    pub endpoint: String,
+}
+
+/// Outbound webhook deliveries.
+#[derive(Clone, Default)]
+pub struct DeliveryMetrics {
+    /// Deliveries that reached an end: `succeeded` or `failed` (no attempt left, or 410).
+    pub deliveries: Family<OutcomeLabel, Counter>,
+    /// Attempts by outcome: `success` (2xx), `http_error` (any other status), `no_answer`
+    /// (timeout, refused connection, TLS).
+    pub attempts: Family<OutcomeLabel, Counter>,
+    /// Failed attempts per endpoint.
+    pub endpoint_failures: Family<EndpointLabel, Counter>,
+    /// Deliveries not yet made (PENDING), all organizations.
+    pub backlog: Gauge,
+    /// Age in seconds of the oldest delivery not yet made (0 when none).
+    pub oldest_pending_seconds: Gauge,
+    /// Endpoints disabled automatically (410 or failing too long).
+    pub endpoints_disabled: Counter,
+}
+
+impl DeliveryMetrics {
+    pub fn attempt(&self, outcome: &'static str) {
+        self.attempts.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    pub fn finished(&self, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
+    pub fn endpoint_failed(&self, endpoint: impl ToString) {
+        self.endpoint_failures
+            .get_or_create(&EndpointLabel {
+                endpoint: endpoint.to_string(),
+            })
+            .inc();
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub webhooks: WebhookMetrics,
     pub sync: SyncMetrics,
     pub inbound: InboundMetrics,
+    pub deliveries: DeliveryMetrics,
 }
 
 impl Default for Metrics {
@@ -159,11 +204,43 @@ impl Metrics {
             "Ponto webhook effects (pulls) running",
             inbound.pulls_in_flight.clone(),
         );
+        let deliveries = DeliveryMetrics::default();
+        registry.register(
+            "webhook_deliveries",
+            "Outbound webhook deliveries that reached an end, by outcome",
+            deliveries.deliveries.clone(),
+        );
+        registry.register(
+            "webhook_attempts",
+            "Outbound webhook attempts, by outcome (success, http_error, no_answer)",
+            deliveries.attempts.clone(),
+        );
+        registry.register(
+            "webhook_endpoint_failures",
+            "Failed outbound webhook attempts, by endpoint id",
+            deliveries.endpoint_failures.clone(),
+        );
+        registry.register(
+            "webhook_deliveries_pending",
+            "Outbound webhook deliveries not yet made",
+            deliveries.backlog.clone(),
+        );
+        registry.register(
+            "webhook_oldest_pending_seconds",
+            "Age of the oldest outbound webhook delivery not yet made",
+            deliveries.oldest_pending_seconds.clone(),
+        );
+        registry.register(
+            "webhook_endpoints_disabled",
+            "Webhook endpoints disabled automatically (410 or failing too long)",
+            deliveries.endpoints_disabled.clone(),
+        );
         Self {
             registry,
             webhooks,
             sync,
             inbound,
+            deliveries,
         }
     }
 

@@ -17,6 +17,8 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub lease_until: Option<DateTimeUtc>,
     pub lease_owner: Option<String>,
+    /// What starts the next attempt: SCHEDULED, MANUAL, RECOVERY or TEST.
+    pub next_trigger: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

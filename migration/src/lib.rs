@@ -11,6 +11,7 @@ mod m20261204_000001_inbound_processing;
 mod m20261205_000001_reconciliation;
 mod m20261206_000001_manual_control;
 mod m20261207_000001_webhook_endpoints;
+mod m20261208_000001_delivery_log;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_reconciliation::Migration),
             Box::new(m20261206_000001_manual_control::Migration),
             Box::new(m20261207_000001_webhook_endpoints::Migration),
+            Box::new(m20261208_000001_delivery_log::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! and the versioned envelope `{"type", "timestamp", "data"}` sent to subscribers.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -28,10 +29,11 @@ pub enum EventType {
     BankAccountAdded,
     BankAccountRevoked,
     WebhookEndpointDisabled,
+    WebhookEndpointTest,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 20] = [
+    pub const ALL: [EventType; 21] = [
         EventType::InvoicePaid,
         EventType::InvoicePartiallyPaid,
         EventType::InvoiceOverpaid,
@@ -52,6 +54,7 @@ impl EventType {
         EventType::BankAccountAdded,
         EventType::BankAccountRevoked,
         EventType::WebhookEndpointDisabled,
+        EventType::WebhookEndpointTest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,16 +83,27 @@ impl EventType {
             EventType::BankAccountAdded => "bank_account.added",
             EventType::BankAccountRevoked => "bank_account.revoked",
             EventType::WebhookEndpointDisabled => "webhook_endpoint.disabled",
+            EventType::WebhookEndpointTest => "webhook_endpoint.test",
         }
     }
 
     pub fn parse(s: &str) -> Option<EventType> {
         EventType::ALL.into_iter().find(|t| t.as_str() == s)
     }
+
+    /// Sent only to the endpoint it was asked for, whatever the others subscribe to.
+    pub fn is_targeted(self) -> bool {
+        self == EventType::WebhookEndpointTest
+    }
+
+    /// Whether an endpoint subscribed to `types` (empty: every type) receives this type.
+    pub fn subscribed_by(self, types: &[EventType]) -> bool {
+        !self.is_targeted() && (types.is_empty() || types.contains(&self))
+    }
 }
 
 /// Data of `invoice.*` events. Amounts are decimal strings in the invoice currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoicePaymentData {
     pub invoice_id: String,
@@ -107,7 +121,7 @@ pub struct InvoicePaymentData {
 }
 
 /// One allocation in an `invoice.*` event: which transaction paid how much, and its value date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentData {
     pub transaction_id: String,
@@ -116,7 +130,7 @@ pub struct PaymentData {
 }
 
 /// Data of `bank_account.*` re-authorization events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountAuthorizationData {
     pub account_id: String,
@@ -127,7 +141,7 @@ pub struct AccountAuthorizationData {
 }
 
 /// Data of `connection.*` events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionData {
     pub connection_id: String,
@@ -138,7 +152,7 @@ pub struct ConnectionData {
 
 /// Data of `bank_transaction.created`, `.updated` (as it is now) and `.removed` (as it was
 /// last seen).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionData {
     pub transaction_id: String,
@@ -151,7 +165,7 @@ pub struct TransactionData {
 }
 
 /// Data of `bank_account.balance_updated`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BalanceData {
     pub account_id: String,
@@ -164,7 +178,7 @@ pub struct BalanceData {
 
 /// Data of `bank_account.added` and `bank_account.revoked` (the user switched the account on
 /// or off in Ponto; a revoked account's history is kept).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountData {
     pub account_id: String,
@@ -174,7 +188,7 @@ pub struct AccountData {
 }
 
 /// Data of `webhook_endpoint.disabled`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointDisabledData {
     pub endpoint_id: String,
@@ -182,6 +196,14 @@ pub struct EndpointDisabledData {
     /// subscriber's own token, and this event reaches the organization's other endpoints.
     pub origin: String,
     pub reason: String,
+}
+
+/// Data of `webhook_endpoint.test`, sent on request to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointTestData {
+    pub endpoint_id: String,
+    pub message: String,
 }
 
 /// An event to announce: its type and its data. Constructors pair each type with the data
@@ -266,6 +288,13 @@ impl Event {
     pub fn endpoint_disabled(data: EndpointDisabledData) -> Self {
         Self {
             event_type: EventType::WebhookEndpointDisabled,
+            data: to_value(data),
+        }
+    }
+
+    pub fn endpoint_test(data: EndpointTestData) -> Self {
+        Self {
+            event_type: EventType::WebhookEndpointTest,
             data: to_value(data),
         }
     }

@@ -32,6 +32,8 @@ pub enum Problem {
     TargetNotAllowed,
     /// A plain-http webhook URL where only https is allowed.
     HttpsRequired,
+    /// The webhook endpoint is disabled: enable it before sending to it.
+    EndpointDisabled,
 }
 
 /// A refused request: the input field at fault, why, and a message for people.

@@ -2,6 +2,7 @@
 //! event catalogue.
 //! Nothing here imports a framework (no axum, sea-orm or async-graphql).
 
+pub mod catalogue;
 pub mod event;
 pub mod iban;
 pub mod ids;

@@ -122,6 +122,9 @@ string_enum!(
         WebhookEndpointUpdated => "WEBHOOK_ENDPOINT_UPDATED",
         WebhookEndpointDeleted => "WEBHOOK_ENDPOINT_DELETED",
         WebhookSecretRotated => "WEBHOOK_SECRET_ROTATED",
+        WebhookTestSent => "WEBHOOK_TEST_SENT",
+        WebhookRedelivered => "WEBHOOK_REDELIVERED",
+        WebhookRecovered => "WEBHOOK_RECOVERED",
     }
 );
 
@@ -130,6 +133,20 @@ string_enum!(
     EndpointStatus {
         Enabled => "ENABLED",
         Disabled => "DISABLED",
+    }
+);
+
+string_enum!(
+    /// What started an attempt of a delivery.
+    AttemptTrigger {
+        /// The retry schedule.
+        Scheduled => "SCHEDULED",
+        /// `redeliverWebhook`.
+        Manual => "MANUAL",
+        /// `recoverWebhookEndpoint`.
+        Recovery => "RECOVERY",
+        /// `sendTestWebhook`.
+        Test => "TEST",
     }
 );
 

@@ -41,14 +41,18 @@ pub const STATUS_FIELDS: [&str; 5] = [
 
 /// Root fields whose data belongs to the `admin` scope (webhook endpoints and the event log):
 /// the types they lead to, `admin` reads as `read` does (pinned with their guards).
-pub const ADMIN_DATA_ROOTS: [&str; 7] = [
+pub const ADMIN_DATA_ROOTS: [&str; 11] = [
     "webhookEndpoints",
     "webhookEndpoint",
+    "webhookEventTypes",
     "events",
     "createWebhookEndpoint",
     "updateWebhookEndpoint",
     "deleteWebhookEndpoint",
     "rotateWebhookSecret",
+    "sendTestWebhook",
+    "redeliverWebhook",
+    "recoverWebhookEndpoint",
 ];
 
 /// Field guard: the caller is authenticated and holds `scope`.

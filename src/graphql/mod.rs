@@ -11,6 +11,7 @@
 pub mod authz;
 mod bank;
 mod connect;
+mod deliveries;
 pub mod errors;
 mod events;
 pub mod ids;
@@ -53,6 +54,7 @@ pub struct Query(
     suggestions::SuggestionsQuery,
     settings::SettingsQuery,
     webhooks::WebhooksQuery,
+    deliveries::DeliveriesQuery,
     events::EventsQuery,
     node::NodeQuery,
 );
@@ -63,6 +65,7 @@ pub struct Mutation(
     manual::ManualMutation,
     settings::SettingsMutation,
     webhooks::WebhooksMutation,
+    deliveries::DeliveriesMutation,
     connect::ConnectMutation,
     sync::SyncMutation,
 );

@@ -138,6 +138,9 @@ pub enum UserErrorCode {
     TargetNotAllowed,
     /// The webhook URL is plain http, and only https is allowed (`PB_WEBHOOK_ALLOW_HTTP`).
     HttpsRequired,
+    /// The webhook endpoint is disabled: enable it (`updateWebhookEndpoint`) before sending to
+    /// it.
+    EndpointDisabled,
 }
 
 /// A mutation payload: what it answers when the mutation was refused (every other field

@@ -45,6 +45,9 @@ pub enum AuditAction {
     WebhookEndpointUpdated,
     WebhookEndpointDeleted,
     WebhookSecretRotated,
+    WebhookTestSent,
+    WebhookRedelivered,
+    WebhookRecovered,
 }
 
 /// How reconciliation treats this organization's invoices.

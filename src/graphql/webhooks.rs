@@ -28,6 +28,7 @@ pub enum WebhookEndpointStatus {
 
 /// Where an organization's events are sent, signed as Standard Webhooks.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct WebhookEndpoint {
     pub id: ID,
     pub url: String,
@@ -44,6 +45,14 @@ pub struct WebhookEndpoint {
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    raw_id: EndpointId,
+}
+
+impl WebhookEndpoint {
+    pub(super) fn raw_id(&self) -> EndpointId {
+        self.raw_id
+    }
 }
 
 impl From<Endpoint> for WebhookEndpoint {
@@ -64,6 +73,7 @@ impl From<Endpoint> for WebhookEndpoint {
             previous_secret_expires_at: e.previous_secret_expires_at,
             created_at: e.created_at,
             updated_at: e.updated_at,
+            raw_id: e.id,
         }
     }
 }
@@ -137,7 +147,7 @@ payloads!(
     RotateWebhookSecretPayload,
 );
 
-fn endpoint_id(id: &ID) -> Result<EndpointId, Refusal> {
+pub(super) fn endpoint_id(id: &ID) -> Result<EndpointId, Refusal> {
     input_id(
         ENDPOINT_TYPE,
         id,

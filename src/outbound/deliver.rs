@@ -9,6 +9,7 @@ use super::signing::{SigningSecret, signature_header};
 use super::targets::AllowedTargets;
 use crate::crypto::{Binding, KeyRing};
 use crate::domain::ids::EndpointId;
+use crate::metrics::DeliveryMetrics;
 use crate::store::Store;
 use crate::store::deliveries::{Attempt, ClaimedDelivery, EXCERPT_BYTES, Next};
 use chrono::{DateTime, Utc};
@@ -17,6 +18,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+
+/// How often a worker deletes history past its retention.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// How deliveries are sent.
 #[derive(Debug, Clone)]
@@ -31,6 +35,11 @@ pub struct DeliveryConfig {
     pub lease: chrono::Duration,
     /// An endpoint failing for this long is disabled.
     pub disable_after: chrono::Duration,
+    /// How long attempts and finished deliveries are kept.
+    pub retention: chrono::Duration,
+    /// How far back an endpoint may be recovered; events are kept at least this long (and at
+    /// least the retention).
+    pub recover_window: chrono::Duration,
     pub poll: Duration,
 }
 
@@ -67,6 +76,7 @@ pub struct Deliverer {
     in_flight: Arc<Mutex<HashMap<EndpointId, usize>>>,
     /// Start times of the attempts of the last second, per endpoint with a rate limit.
     recent: Arc<Mutex<HashMap<EndpointId, VecDeque<Instant>>>>,
+    metrics: DeliveryMetrics,
 }
 
 impl Deliverer {
@@ -75,6 +85,7 @@ impl Deliverer {
         keys: Arc<KeyRing>,
         targets: AllowedTargets,
         cfg: DeliveryConfig,
+        metrics: DeliveryMetrics,
     ) -> Result<Self, crate::error::AppError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -93,6 +104,7 @@ impl Deliverer {
             owner: format!("deliver-{}", uuid::Uuid::new_v4()).into(),
             in_flight: Arc::default(),
             recent: Arc::default(),
+            metrics,
         })
     }
 
@@ -102,11 +114,20 @@ impl Deliverer {
         let tasks = tokio_util::task::TaskTracker::new();
         let wake = self.store.bus().deliveries();
         tokio::pin!(stop);
+        let (mut observed, mut purged) = (None::<Instant>, None::<Instant>);
         loop {
             let permit = tokio::select! {
                 p = global.clone().acquire_owned() => p.expect("never closed"),
                 () = &mut stop => break,
             };
+            if observed.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                observed = Some(Instant::now());
+                super::upkeep::observe(&self.store, &self.metrics).await;
+            }
+            if purged.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                purged = Some(Instant::now());
+                super::upkeep::purge(&self.store, &self.cfg).await;
+            }
             let busy: Vec<EndpointId> = self
                 .in_flight
                 .lock()
@@ -252,8 +273,8 @@ impl Deliverer {
             error,
         };
         let next = self.next(&d, started_at, status, retry_after);
-        match self.store.finish_attempt(&d, attempt, next).await {
-            Ok(true) => {}
+        match self.store.finish_attempt(&d, attempt, next.clone()).await {
+            Ok(true) => self.count(&d, status, &next),
             // The claim ran out and another worker took it; its outcome stands.
             Ok(false) => tracing::warn!(
                 delivery = %d.id,
@@ -262,6 +283,27 @@ impl Deliverer {
             Err(e) => {
                 tracing::warn!(error = %crate::error::Esc(&e), "could not record a webhook attempt")
             }
+        }
+    }
+
+    /// Counts a recorded attempt and what it led to.
+    fn count(&self, d: &ClaimedDelivery, status: Option<u16>, next: &Next) {
+        let m = &self.metrics;
+        match status {
+            Some(s) if (200..300).contains(&s) => m.attempt("success"),
+            Some(_) => m.attempt("http_error"),
+            None => m.attempt("no_answer"),
+        }
+        if !matches!(next, Next::Succeeded) {
+            m.endpoint_failed(d.endpoint_id);
+        }
+        match next {
+            Next::Succeeded => m.finished("succeeded"),
+            Next::Failed | Next::DisableEndpoint(_, None) => m.finished("failed"),
+            Next::RetryAt(_) | Next::DisableEndpoint(_, Some(_)) => {}
+        }
+        if matches!(next, Next::DisableEndpoint(..)) {
+            m.endpoints_disabled.inc();
         }
     }
 

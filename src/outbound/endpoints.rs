@@ -62,6 +62,8 @@ pub struct Endpoints {
     targets: AllowedTargets,
     /// How long the replaced secret still signs after a rotation.
     overlap: chrono::Duration,
+    /// How far back `recover` may reach.
+    pub(super) recover_window: chrono::Duration,
 }
 
 fn binding(column: &str, id: EndpointId, org: OrganizationId) -> Binding<'_> {
@@ -73,7 +75,7 @@ fn binding(column: &str, id: EndpointId, org: OrganizationId) -> Binding<'_> {
     }
 }
 
-fn not_found() -> Refusal {
+pub(super) fn not_found() -> Refusal {
     Refusal::new("id", Problem::NotFound, "webhook endpoint not found")
 }
 
@@ -128,13 +130,19 @@ impl Endpoints {
         keys: Arc<KeyRing>,
         targets: AllowedTargets,
         overlap: chrono::Duration,
+        recover_window: chrono::Duration,
     ) -> Self {
         Self {
             store,
             keys,
             targets,
             overlap,
+            recover_window,
         }
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.store
     }
 
     pub async fn list(&self, org: OrganizationId) -> AppResult<Vec<Endpoint>> {
@@ -145,7 +153,7 @@ impl Endpoints {
         self.store.endpoint(org, id).await
     }
 
-    async fn begin(&self, org: OrganizationId) -> AppResult<WriteTx> {
+    pub(super) async fn begin(&self, org: OrganizationId) -> AppResult<WriteTx> {
         let mut tx = self.store.begin_write().await?;
         // One writer per organization at a time: the endpoint limit holds under concurrency.
         tx.lock_organization(org).await?;
@@ -247,6 +255,10 @@ impl Endpoints {
         }
         let endpoint = changed(&mut tx, org, by, AuditAction::WebhookEndpointUpdated, id).await?;
         tx.commit().await?;
+        if endpoint.status == EndpointStatus::Enabled {
+            // What waited while it was disabled is due now.
+            self.store.bus().wake_deliveries();
+        }
         Ok(Ok(endpoint))
     }
 
@@ -326,7 +338,7 @@ async fn changed(
 }
 
 /// Records who changed an endpoint and what it now is (never its secret).
-async fn audit(
+pub(super) async fn audit(
     tx: &mut WriteTx,
     org: OrganizationId,
     by: &str,

@@ -2,12 +2,16 @@
 //! endpoints subscribers manage (`endpoints`: created with a secret shown once, changed,
 //! enabled and disabled, deleted, their secret rotated with an overlap — each an audited write
 //! transaction, secrets sealed at rest), and sending them (`deliver`: the worker that claims
-//! due deliveries under a lease, signs, POSTs, retries and disables).
+//! due deliveries under a lease, signs, POSTs, retries and disables), sending again on request
+//! (`resend`: a test event, one delivery, or all an endpoint missed since a time) and the
+//! worker's upkeep (`upkeep`: backlog gauges, retention).
 
 pub mod deliver;
 pub mod endpoints;
+pub mod resend;
 pub mod signing;
 pub mod targets;
+pub mod upkeep;
 
 pub use deliver::{Deliverer, DeliveryConfig};
 pub use endpoints::Endpoints;

@@ -7,7 +7,7 @@
 use super::{Store, WriteTx, stmt, update_in};
 use crate::domain::event::{EndpointDisabledData, Event};
 use crate::domain::ids::{DeliveryId, EndpointId, EventId, OrganizationId};
-use crate::domain::status::{DeliveryStatus, EndpointStatus};
+use crate::domain::status::{AttemptTrigger, DeliveryStatus, EndpointStatus};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{event, webhook_attempt, webhook_delivery, webhook_endpoint};
@@ -30,6 +30,8 @@ pub struct ClaimedDelivery {
     pub endpoint_id: EndpointId,
     /// Attempts before this one.
     pub attempts_before: i32,
+    /// What started this attempt.
+    pub trigger: AttemptTrigger,
     /// This claim's token (the worker and the claim): a later claim of the same delivery,
     /// even by the same worker, has another, so a stale attempt neither sends nor records.
     pub lease_owner: String,
@@ -106,7 +108,7 @@ impl Store {
              AND (d.lease_until IS NULL OR d.lease_until < $5) \
              AND EXISTS (SELECT 1 FROM webhook_endpoint e WHERE e.id = d.endpoint_id AND e.status = $6 AND e.deleted_at IS NULL){not_busy} \
              ORDER BY d.next_attempt_at LIMIT ${limit_mark}{lock}) \
-             RETURNING id, organization_id, event_id, endpoint_id, attempt_count"
+             RETURNING id, organization_id, event_id, endpoint_id, attempt_count, next_trigger"
         );
         let tx = self.begin_write().await?;
         let rows = tx
@@ -119,6 +121,7 @@ impl Store {
             event: uuid::Uuid,
             endpoint: uuid::Uuid,
             attempts: i32,
+            trigger: String,
         }
         let rows: Vec<Row> = rows
             .into_iter()
@@ -129,6 +132,7 @@ impl Store {
                     event: r.try_get("", "event_id")?,
                     endpoint: r.try_get("", "endpoint_id")?,
                     attempts: r.try_get("", "attempt_count")?,
+                    trigger: r.try_get("", "next_trigger")?,
                 })
             })
             .collect::<Result<_, sea_orm::DbErr>>()?;
@@ -166,6 +170,8 @@ impl Store {
                 event_id: r.event.into(),
                 endpoint_id: r.endpoint.into(),
                 attempts_before: r.attempts,
+                trigger: AttemptTrigger::parse(&r.trigger)
+                    .ok_or_else(|| AppError::internal("unknown stored attempt trigger"))?,
                 lease_owner: owner.to_owned(),
                 payload: ev.payload.clone(),
                 url: ep.url.clone(),
@@ -248,6 +254,10 @@ impl Store {
             .col_expr(C::NextAttemptAt, Expr::value(next_at))
             .col_expr(C::LastAttemptAt, Expr::value(Some(attempt.started_at)))
             .col_expr(C::CompletedAt, Expr::value(done))
+            .col_expr(
+                C::NextTrigger,
+                Expr::value(AttemptTrigger::Scheduled.as_str()),
+            )
             .col_expr(C::LeaseOwner, Expr::value(None::<String>))
             .col_expr(C::LeaseUntil, Expr::value(None::<DateTime<Utc>>))
             .col_expr(C::UpdatedAt, Expr::value(now))
@@ -310,42 +320,6 @@ impl Store {
             .await?;
         Ok(())
     }
-
-    /// The attempts of a delivery, oldest first (for tests and, later, the API).
-    pub async fn attempts_of(
-        &self,
-        org: OrganizationId,
-        delivery: DeliveryId,
-    ) -> AppResult<Vec<webhook_attempt::Model>> {
-        use sea_orm::QueryOrder;
-        Ok(super::find_in::<webhook_attempt::Entity>(org)
-            .filter(webhook_attempt::Column::DeliveryId.eq(delivery.0))
-            .order_by_asc(webhook_attempt::Column::AttemptNumber)
-            .all(self.conn())
-            .await?)
-    }
-
-    /// The deliveries of an event with their ids (for tests and, later, the API).
-    pub async fn delivery_ids_for_event(
-        &self,
-        org: OrganizationId,
-        event: EventId,
-    ) -> AppResult<Vec<(DeliveryId, EndpointId, String)>> {
-        let rows: Vec<(uuid::Uuid, uuid::Uuid, String)> =
-            super::find_in::<webhook_delivery::Entity>(org)
-                .select_only()
-                .column(webhook_delivery::Column::Id)
-                .column(webhook_delivery::Column::EndpointId)
-                .column(webhook_delivery::Column::Status)
-                .filter(webhook_delivery::Column::EventId.eq(event.0))
-                .into_tuple()
-                .all(self.conn())
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(d, e, s)| (d.into(), e.into(), s))
-            .collect())
-    }
 }
 
 async fn insert_attempt(tx: &WriteTx, d: &ClaimedDelivery, attempt: Attempt) -> AppResult<()> {
@@ -354,7 +328,7 @@ async fn insert_attempt(tx: &WriteTx, d: &ClaimedDelivery, attempt: Attempt) -> 
         organization_id: Set(d.organization_id.0),
         delivery_id: Set(d.id.0),
         attempt_number: Set(d.attempts_before + 1),
-        trigger: Set("SCHEDULED".to_owned()),
+        trigger: Set(d.trigger.as_str().to_owned()),
         started_at: Set(attempt.started_at),
         duration_ms: Set(attempt.duration_ms),
         response_status: Set(attempt.status.map(i32::from)),

@@ -11,7 +11,8 @@ use super::find_in;
 use super::{Store, WriteTx, stmt};
 use crate::bus::{EventSignal, PG_EVENT_CHANNEL};
 use crate::domain::event::{Event, EventType};
-use crate::domain::ids::{EventId, OrganizationId};
+use crate::domain::ids::{EndpointId, EventId, OrganizationId};
+use crate::domain::status::AttemptTrigger;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{event, webhook_delivery, webhook_endpoint};
@@ -68,6 +69,29 @@ impl WriteTx {
         event: &Event,
         dedupe_key: Option<&str>,
     ) -> AppResult<Option<Appended>> {
+        self.append_one(org, event, dedupe_key, None).await
+    }
+
+    /// Appends an event meant for one endpoint only (`webhook_endpoint.test`): logged like any
+    /// other, delivered to `endpoint` alone.
+    pub async fn append_event_for(
+        &mut self,
+        org: OrganizationId,
+        event: &Event,
+        endpoint: EndpointId,
+    ) -> AppResult<Appended> {
+        self.append_one(org, event, None, Some(endpoint))
+            .await?
+            .ok_or_else(|| AppError::internal("an event without a dedupe key was skipped"))
+    }
+
+    async fn append_one(
+        &mut self,
+        org: OrganizationId,
+        event: &Event,
+        dedupe_key: Option<&str>,
+        only: Option<EndpointId>,
+    ) -> AppResult<Option<Appended>> {
         let backend = self.conn().get_database_backend();
         let seq = self.next_seq(org).await?;
         if let Some(key) = dedupe_key {
@@ -107,10 +131,20 @@ impl WriteTx {
         .exec_without_returning(self.conn())
         .await?;
 
-        let endpoints = self.live_endpoints(org).await?;
-        let deliveries = self
-            .insert_deliveries(org, &endpoints, &[(id, event.event_type())], now)
-            .await?;
+        let deliveries = match only {
+            Some(endpoint) => {
+                let row = delivery_row(org, id, endpoint.0, AttemptTrigger::Test, now);
+                webhook_delivery::Entity::insert(row)
+                    .exec_without_returning(self.conn())
+                    .await?;
+                1
+            }
+            None => {
+                let endpoints = self.live_endpoints(org).await?;
+                self.insert_deliveries(org, &endpoints, &[(id, event.event_type())], now)
+                    .await?
+            }
+        };
 
         if backend == DbBackend::Postgres {
             // Delivered by PostgreSQL only if and when this transaction commits.
@@ -309,6 +343,22 @@ impl WriteTx {
             .await?)
     }
 
+    /// Pending deliveries of `events` to one endpoint, their first attempt started by `trigger`.
+    pub(crate) async fn insert_deliveries_triggered(
+        &self,
+        org: OrganizationId,
+        endpoint: EndpointId,
+        events: &[(EventId, EventType)],
+        trigger: AttemptTrigger,
+        now: DateTime<Utc>,
+    ) -> AppResult<usize> {
+        let rows: Vec<_> = events
+            .iter()
+            .map(|(e, _)| delivery_row(org, *e, endpoint.0, trigger, now))
+            .collect();
+        self.insert_delivery_rows(rows).await
+    }
+
     /// Pending deliveries of events to the endpoints subscribed to their types.
     async fn insert_deliveries(
         &self,
@@ -323,25 +373,18 @@ impl WriteTx {
                 endpoints
                     .iter()
                     .filter(|(_, types)| subscribes_to(types, *event_type))
-                    .map(move |(endpoint_id, _)| webhook_delivery::ActiveModel {
-                        id: Set(uuid::Uuid::now_v7()),
-                        organization_id: Set(org.0),
-                        event_id: Set(event_id.0),
-                        endpoint_id: Set(*endpoint_id),
-                        status: Set(crate::domain::status::DeliveryStatus::Pending
-                            .as_str()
-                            .to_owned()),
-                        attempt_count: Set(0),
-                        next_attempt_at: Set(Some(now)),
-                        last_attempt_at: Set(None),
-                        completed_at: Set(None),
-                        lease_until: Set(None),
-                        lease_owner: Set(None),
-                        created_at: Set(now),
-                        updated_at: Set(now),
+                    .map(move |(endpoint_id, _)| {
+                        delivery_row(org, *event_id, *endpoint_id, AttemptTrigger::Scheduled, now)
                     })
             })
             .collect();
+        self.insert_delivery_rows(rows).await
+    }
+
+    async fn insert_delivery_rows(
+        &self,
+        rows: Vec<webhook_delivery::ActiveModel>,
+    ) -> AppResult<usize> {
         let n = rows.len();
         for chunk in rows.chunks(500) {
             webhook_delivery::Entity::insert_many(chunk.to_vec())
@@ -352,10 +395,43 @@ impl WriteTx {
     }
 }
 
+/// A pending delivery of an event to an endpoint, due now.
+fn delivery_row(
+    org: OrganizationId,
+    event: EventId,
+    endpoint: uuid::Uuid,
+    trigger: AttemptTrigger,
+    now: DateTime<Utc>,
+) -> webhook_delivery::ActiveModel {
+    webhook_delivery::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org.0),
+        event_id: Set(event.0),
+        endpoint_id: Set(endpoint),
+        status: Set(crate::domain::status::DeliveryStatus::Pending
+            .as_str()
+            .to_owned()),
+        attempt_count: Set(0),
+        next_attempt_at: Set(Some(now)),
+        last_attempt_at: Set(None),
+        completed_at: Set(None),
+        lease_until: Set(None),
+        lease_owner: Set(None),
+        next_trigger: Set(trigger.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
 /// An endpoint's subscription list is a JSON array of type names; empty means every type.
+/// An event meant for one endpoint reaches no other, whatever it subscribes to.
 fn subscribes_to(types_json: &str, event_type: EventType) -> bool {
     match serde_json::from_str::<Vec<String>>(types_json) {
-        Ok(types) => types.is_empty() || types.iter().any(|t| t == event_type.as_str()),
+        Ok(names) => {
+            let types: Vec<EventType> = names.iter().filter_map(|n| EventType::parse(n)).collect();
+            // A list of names none of which we know any more subscribes to nothing, not all.
+            (names.is_empty() || !types.is_empty()) && event_type.subscribed_by(&types)
+        }
         Err(_) => false,
     }
 }
@@ -445,5 +521,11 @@ mod tests {
             EventType::ConnectionBroken
         ));
         assert!(!subscribes_to("not json", EventType::InvoicePaid));
+        // A test event goes only where it was asked to.
+        assert!(!subscribes_to("[]", EventType::WebhookEndpointTest));
+        assert!(!subscribes_to(
+            r#"["webhook_endpoint.test"]"#,
+            EventType::WebhookEndpointTest
+        ));
     }
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod connection;
 mod db;
 pub mod deliveries;
+pub mod delivery_log;
 pub mod events;
 pub mod flows;
 pub mod ignore;

@@ -245,6 +245,50 @@ impl World {
                 let a = app.gql_data(ta, q, json!({})).await;
                 assert!(!a.to_string().contains(id.as_str().unwrap()), "{a}");
             }
+            "query.webhookEventTypes" => {
+                // The catalogue is the same for everyone: no tenant data.
+                let q = "{ webhookEventTypes { name } }";
+                let a = app.gql_data(ta, q, json!({})).await;
+                let b = app.gql_data(tb, q, json!({})).await;
+                assert_eq!(a, b);
+                assert!(a.to_string().contains("invoice.paid"), "{a}");
+            }
+            "mutation.sendTestWebhook"
+            | "mutation.redeliverWebhook"
+            | "mutation.recoverWebhookEndpoint" => {
+                let a = self.a_endpoint().await;
+                let m = "mutation($id: ID!) { sendTestWebhook(input: {id: $id}) { delivery { id } userErrors { code } } }";
+                let own = app.gql_data(ta, m, json!({"id": a})).await;
+                let delivery = own["sendTestWebhook"]["delivery"]["id"].clone();
+                assert!(delivery.is_string(), "{own}");
+                let b = app.gql_data(tb, m, json!({"id": a})).await;
+                assert_eq!(
+                    b["sendTestWebhook"]["userErrors"][0]["code"], "NOT_FOUND",
+                    "{b}"
+                );
+                let m = "mutation($id: ID!) { redeliverWebhook(input: {deliveryId: $id}) { delivery { id } userErrors { code } } }";
+                let b = app.gql_data(tb, m, json!({"id": delivery})).await;
+                assert_eq!(
+                    b["redeliverWebhook"]["userErrors"][0]["code"], "NOT_FOUND",
+                    "{b}"
+                );
+                let m = "mutation($id: ID!, $s: DateTime!) { recoverWebhookEndpoint(input: {endpointId: $id, since: $s}) { requeued userErrors { code } } }";
+                let since = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+                let b = app.gql_data(tb, m, json!({"id": a, "s": since})).await;
+                assert_eq!(
+                    b["recoverWebhookEndpoint"]["userErrors"][0]["code"], "NOT_FOUND",
+                    "{b}"
+                );
+                // B's view of A's endpoint, and of its deliveries, is nothing.
+                let q = "query($id: ID!) { webhookEndpoint(id: $id) { deliveries { edges { node { id } } } } }";
+                let b = app.gql_data(tb, q, json!({"id": a})).await;
+                assert_eq!(b["webhookEndpoint"], Value::Null, "{b}");
+                let own = app.gql_data(ta, q, json!({"id": a})).await;
+                assert!(
+                    own.to_string().contains(delivery.as_str().unwrap()),
+                    "{own}"
+                );
+            }
             "mutation.updateWebhookEndpoint"
             | "mutation.deleteWebhookEndpoint"
             | "mutation.rotateWebhookSecret" => {

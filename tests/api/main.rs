@@ -61,3 +61,4 @@ mod tidy;
 mod tokens;
 mod transactions;
 mod webhook_endpoints;
+mod webhook_resend;

@@ -12,7 +12,7 @@ use ponto_bridge::domain::ids::{EventId, OrganizationId};
 use serde_json::{Value, json};
 use std::time::Duration as Wait;
 
-async fn app(extra: &[&str]) -> TestApp {
+pub(crate) async fn app(extra: &[&str]) -> TestApp {
     let mut flags = vec![
         "--webhook-allowed-targets",
         "127.0.0.1/32",
@@ -26,7 +26,7 @@ async fn app(extra: &[&str]) -> TestApp {
 }
 
 /// Creates an endpoint for `url`; its id and secret.
-async fn endpoint(app: &TestApp, url: &str) -> (String, String) {
+pub(crate) async fn endpoint(app: &TestApp, url: &str) -> (String, String) {
     let m = "mutation($u: String!) { createWebhookEndpoint(input: {url: $u}) { endpoint { id } secret userErrors { code } } }";
     let d = app
         .gql_data(&app.full_token("acme"), m, json!({"u": url}))
@@ -39,7 +39,7 @@ async fn endpoint(app: &TestApp, url: &str) -> (String, String) {
     )
 }
 
-async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -> EventId {
+pub(crate) async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -> EventId {
     let e = Event::connection(
         ConnectionEvent::Broken,
         ConnectionData {
@@ -81,7 +81,7 @@ fn python_accepts(secret: &str, r: &crate::support::Received) -> bool {
     ok
 }
 
-fn header(r: &crate::support::Received, name: &str) -> String {
+pub(crate) fn header(r: &crate::support::Received, name: &str) -> String {
     r.headers[name].to_str().unwrap().to_owned()
 }
 
@@ -115,9 +115,10 @@ async fn statuses(
     event: EventId,
 ) -> Vec<(String, Vec<Option<i32>>)> {
     let mut out = Vec::new();
-    for (d, _, status) in app.store.delivery_ids_for_event(org, event).await.unwrap() {
-        let attempts = app.store.attempts_of(org, d).await.unwrap();
-        out.push((status, attempts.iter().map(|a| a.response_status).collect()));
+    for d in app.store.deliveries_of_event(org, event).await.unwrap() {
+        let attempts = app.store.attempts_of(org, d.id).await.unwrap();
+        let codes = attempts.iter().map(|a| a.response_status).collect();
+        out.push((d.status.as_str().to_owned(), codes));
     }
     out
 }

@@ -189,6 +189,22 @@ async fn a_receiver_failing_twice_gets_the_same_event_three_times() {
     for r in &got {
         h.verified(r);
     }
+    // The sandbox records an attempt after the answer reaches it, so the
+    // receiver can see the third request before the log does.
+    wait_until(
+        Duration::from_secs(15),
+        "the third attempt recorded",
+        || async {
+            let log =
+                h.sb.control(Method::GET, "/webhooks/deliveries", None)
+                    .await;
+            let d = log["deliveries"][0].clone();
+            (d["status"] == "delivered")
+                .then_some(())
+                .ok_or_else(|| d.to_string())
+        },
+    )
+    .await;
     let log =
         h.sb.control(Method::GET, "/webhooks/deliveries", None)
             .await;

@@ -127,6 +127,22 @@ pub(crate) fn call(name: &str, w: &World, who: Caller) -> (String, String, Value
             "(input: {since: $s})",
             json!({"s": (w.l.clock_now() - Duration::days(1)).to_rfc3339()}),
         ),
+        "sendTestWebhook" => (
+            "($e: ID!)",
+            "(input: {id: $e})",
+            json!({"e": w.endpoints[i]}),
+        ),
+        // An id of another type: NOT_FOUND, and the payload still answers.
+        "redeliverWebhook" => (
+            "($d: ID!)",
+            "(input: {deliveryId: $d})",
+            json!({"d": w.endpoints[i]}),
+        ),
+        "recoverWebhookEndpoint" => (
+            "($e: ID!, $s: DateTime!)",
+            "(input: {endpointId: $e, since: $s})",
+            json!({"e": w.endpoints[i], "s": (w.l.clock_now() - Duration::hours(1)).to_rfc3339()}),
+        ),
         other => panic!("no call for mutation `{other}`: add one to tests/api/scopes.rs"),
     };
     (defs.to_owned(), args.to_owned(), vars)

@@ -164,6 +164,26 @@ pub fn call(field: &str) -> Option<Call> {
             json!({}),
         ),
         "query.webhookEndpoints" => c(Scope::Admin, "{ webhookEndpoints { id } }", json!({})),
+        "query.webhookEventTypes" => c(
+            Scope::Admin,
+            "{ webhookEventTypes { name description schema } }",
+            json!({}),
+        ),
+        "mutation.sendTestWebhook" => c(
+            Scope::Admin,
+            "mutation($id: ID!) { sendTestWebhook(input: {id: $id}) { delivery { id } userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.redeliverWebhook" => c(
+            Scope::Admin,
+            "mutation($id: ID!) { redeliverWebhook(input: {deliveryId: $id}) { delivery { id } userErrors { code } } }",
+            json!({"id": any_id}),
+        ),
+        "mutation.recoverWebhookEndpoint" => c(
+            Scope::Admin,
+            "mutation($id: ID!, $s: DateTime!) { recoverWebhookEndpoint(input: {endpointId: $id, since: $s}) { requeued userErrors { code } } }",
+            json!({"id": any_id, "s": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339()}),
+        ),
         "query.events" => c(
             Scope::Admin,
             "{ events(first: 5) { edges { node { id seq cursor type timestamp data } } } }",
