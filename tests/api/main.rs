@@ -11,6 +11,7 @@ macro_rules! repo_path {
 
 mod auth;
 mod browser;
+mod catalogue;
 mod cli;
 mod concurrency;
 mod conformance;

@@ -293,15 +293,11 @@ async fn a_refused_consent_found_by_sync_now_and_its_link_from_the_event() {
 
     // The event's link still works two weeks later, and only as issued.
     let org = w.org().await;
-    let event =
-        w.l.app
-            .store
-            .events_after(org, 0, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|e| e.event_type.as_str() == "bank_account.reauthorization_required")
-            .unwrap();
+    let event = crate::support::catalogue::checked_events(&w.l.app.store, org, 0)
+        .await
+        .into_iter()
+        .find(|e| e.event_type.as_str() == "bank_account.reauthorization_required")
+        .unwrap();
     let payload: Value = serde_json::from_str(&event.payload).unwrap();
     let url = payload["data"]["reauthorizationUrl"]
         .as_str()

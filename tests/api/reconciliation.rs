@@ -57,11 +57,8 @@ async fn wait_for_invoice(l: &Linked, token: &str, ext: &str, status: &str, open
 /// The `invoice.*` events of "acme" so far, as (type, data).
 async fn invoice_events(l: &Linked) -> Vec<(String, Value)> {
     let org = l.app.store.ensure_organization("acme").await.unwrap();
-    l.app
-        .store
-        .events_after(org, 0, 1000)
+    crate::support::catalogue::checked_events(&l.app.store, org, 0)
         .await
-        .unwrap()
         .into_iter()
         .filter(|e| e.event_type.as_str().starts_with("invoice."))
         .map(|e| {

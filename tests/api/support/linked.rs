@@ -220,11 +220,8 @@ impl Linked {
 
     pub async fn event_types(&self, org: &str) -> Vec<String> {
         let org = self.app.store.ensure_organization(org).await.unwrap();
-        self.app
-            .store
-            .events_after(org, 0, 1000)
+        super::catalogue::checked_events(&self.app.store, org, 0)
             .await
-            .unwrap()
             .into_iter()
             .map(|e| e.event_type.as_str().to_owned())
             .collect()

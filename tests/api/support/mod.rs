@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod catalogue;
 pub mod child;
 pub mod db;
 pub mod linked;
