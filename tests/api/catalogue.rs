@@ -146,7 +146,8 @@ fn the_validator_refuses_what_the_schema_does_not_describe() {
     let schema = catalogue::schema(EventType::InvoicePaid);
     let good = sample(EventType::InvoicePaid, now).envelope(now);
     validate(&schema, &good).expect("the positive control validates");
-    let broken: [(&str, fn(&mut Value)); 6] = [
+    type Breakage = (&'static str, fn(&mut Value));
+    let broken: [Breakage; 6] = [
         ("a missing field", |e| {
             e["data"].as_object_mut().unwrap().remove("openAmount");
         }),

@@ -39,8 +39,9 @@ pub(crate) async fn endpoint(app: &TestApp, url: &str) -> (String, String) {
     )
 }
 
-pub(crate) async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -> EventId {
-    let e = Event::connection(
+/// A `connection.broken` event with this reason.
+pub(crate) fn event(reason: &str) -> Event {
+    Event::connection(
         ConnectionEvent::Broken,
         ConnectionData {
             connection_id: "c".into(),
@@ -48,7 +49,11 @@ pub(crate) async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -
             problems: vec![],
             reason: Some(reason.into()),
         },
-    );
+    )
+}
+
+pub(crate) async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -> EventId {
+    let e = event(reason);
     let mut tx = app.store.begin_write().await.unwrap();
     let appended = tx.append_event(org, &e, None).await.unwrap().unwrap();
     tx.commit().await.unwrap();
