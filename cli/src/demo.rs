@@ -3,11 +3,13 @@
 //! redirect, the sandbox's authorization form, our callback), its first import done, and a few
 //! invoices pushed — so a newcomer sees the whole product in one command.
 
+use crate::demo_receiver::DemoReceiver;
 use chrono::{Datelike, Duration, NaiveDate};
 use clap::Args;
 use ponto_bridge::app::App;
 use ponto_bridge::clock::SharedClock;
 use ponto_bridge::config::ServeSettings;
+use ponto_bridge::domain::event::EventType;
 use ponto_bridge::domain::invoice::InvoiceKind;
 use ponto_bridge::domain::reference::ogm_from_base;
 use ponto_bridge::error::{AppError, AppResult};
@@ -41,6 +43,8 @@ pub struct Demo {
     /// The demo organization's id at the sandbox, and its first account there.
     pub ponto_organization: String,
     pub first_account: String,
+    /// Where the demo organization's webhook endpoint points (deliveries are printed).
+    pub webhook_receiver: String,
 }
 
 /// Starts the sandbox and the service (until `shutdown`), links the demo organization and
@@ -66,6 +70,15 @@ pub async fn start(
     serve.ponto.ponto_client_secret = Some(Secret::new(sandbox::DEFAULT_CLIENT_SECRET));
     // The sandbox signs its webhooks for this application, and sends them to us.
     serve.ponto.ponto_application_id = Some(sandbox::webhooks::DEFAULT_APPLICATION_ID.into());
+    // Our own webhooks go to a subscriber on loopback that prints each delivery.
+    let receiver = DemoReceiver::start()
+        .await
+        .map_err(|e| AppError::internal(format!("cannot start the webhook receiver: {e}")))?;
+    serve.webhook_allow_http = true;
+    serve.webhook_allowed_targets = [serve.webhook_allowed_targets.as_str(), "127.0.0.1/32"]
+        .join(",")
+        .trim_start_matches(',')
+        .to_owned();
 
     let app = App::build(serve, clock.clone()).await?;
     let public = app.public_url().as_str().trim_end_matches('/').to_owned();
@@ -81,6 +94,7 @@ pub async fn start(
     let server = tokio::spawn(app.run(shutdown));
     let graphql_url = format!("{public}/graphql");
     let client = Client::new(&graphql_url, &token, &sandbox.base_url)?;
+    receiver.set_secret(client.subscribe(&receiver.url).await?);
     let seeded = client.seed_bank(clock.now().date_naive()).await?;
     client.link(&seeded.org, &seeded.accounts).await?;
     client.wait_for_import().await?;
@@ -92,6 +106,7 @@ pub async fn start(
         server,
         ponto_organization: seeded.org,
         first_account: seeded.accounts[0].clone(),
+        webhook_receiver: receiver.url,
     })
 }
 
@@ -297,6 +312,22 @@ impl<'a> Client<'a> {
         Err(AppError::internal(
             "demo: the first import did not finish within a minute",
         ))
+    }
+
+    /// Creates the demo organization's webhook endpoint; its secret.
+    async fn subscribe(&self, url: &str) -> AppResult<String> {
+        // What a bookkeeper acts on; each bank transaction would be hundreds of lines.
+        let types: Vec<&str> = EventType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .filter(|t| !t.starts_with("bank_transaction."))
+            .collect();
+        let m = "mutation($u: String!, $t: [String!]) { createWebhookEndpoint(input: {url: $u, description: \"demo\", eventTypes: $t}) { secret userErrors { message } } }";
+        let d = self.graphql(m, json!({"u": url, "t": types})).await?;
+        d["createWebhookEndpoint"]["secret"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| AppError::internal(format!("the demo endpoint was refused: {d}")))
     }
 
     async fn push_invoices(&self, invoices: &[Value]) -> AppResult<()> {

@@ -3,3 +3,4 @@
 //! browser steps). Here rather than in the service library, which never depends on the sandbox.
 
 pub mod demo;
+pub mod demo_receiver;

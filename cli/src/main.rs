@@ -243,6 +243,10 @@ async fn run(command: Command) -> Result<(), AppError> {
             println!("ponto-bridge demo is ready.");
             println!("  GraphiQL:      {}", demo.graphql_url);
             println!("  Ponto sandbox: {}", demo.sandbox.base_url);
+            println!(
+                "  Webhooks:      the demo organization's events go to {} and are printed here",
+                demo.webhook_receiver
+            );
             println!("  Token (organization \"{}\", 7 days):", demo::DEMO_ORG);
             println!("{}", demo.token);
             println!(

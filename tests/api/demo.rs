@@ -25,7 +25,11 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
     let lines = crate::support::child::Lines::of(&mut child);
     let mut graphiql = None;
     let mut token = None;
+    let mut webhooks = Vec::new();
     while let Some(line) = lines.next_line() {
+        if line.starts_with("webhook ") {
+            webhooks.push(line.clone());
+        }
         if let Some(url) = line.trim().strip_prefix("GraphiQL:") {
             graphiql = Some(url.trim().to_owned());
         }
@@ -35,6 +39,36 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
         }
     }
     let (url, token) = (graphiql.expect("GraphiQL URL"), token.expect("token"));
+    // The demo's own subscriber printed our deliveries of the link and the import, each
+    // verified by the reference Standard Webhooks library.
+    // Invoices are paid as they are pushed, last: their deliveries may come after the token.
+    let mut instructions = Vec::new();
+    while !webhooks.iter().any(|l| l.contains("invoice.paid")) {
+        let line = lines.next_line().expect("an invoice.paid delivery printed");
+        if line.starts_with("webhook ") {
+            webhooks.push(line);
+        } else {
+            instructions.push(line);
+        }
+    }
+    let printed = webhooks.join("\n");
+    for kind in [
+        "connection.connected",
+        "bank_account.reauthorization_expiring",
+        "invoice.paid",
+    ] {
+        assert!(
+            webhooks
+                .iter()
+                .any(|l| l.contains(kind) && l.ends_with("signature verified")),
+            "no verified {kind} delivery printed:\n{printed}"
+        );
+    }
+    assert!(!printed.contains("SIGNATURE INVALID"), "{printed}");
+    assert!(
+        !printed.contains("bank_transaction."),
+        "not subscribed to: {printed}"
+    );
 
     let client = reqwest::Client::new();
     let page = client.get(&url).send().await.unwrap();
@@ -109,7 +143,10 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
 
     // The printed way to watch a webhook bring a transaction in.
     let mut curls = Vec::new();
-    while let Some(line) = lines.next_line() {
+    for line in instructions
+        .into_iter()
+        .chain(std::iter::from_fn(|| lines.next_line()))
+    {
         if let Some(c) = line.trim().strip_prefix("curl -X POST ") {
             curls.push(c.split_whitespace().next().unwrap().to_owned());
         }
