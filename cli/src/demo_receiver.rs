@@ -102,13 +102,13 @@ mod tests {
 
     #[test]
     fn says_what_an_event_is_about() {
-        let inv = json!({"invoiceId": "i", "number": "2026-0001", "status": "PAID",
+        let inv = json!({"invoiceId": "i", "number": "2026-0001", "status": "S",
                          "openAmount": "0.00", "currency": "EUR"});
-        assert_eq!(about(&inv), "invoice 2026-0001 PAID (open 0.00 EUR)");
+        assert_eq!(about(&inv), "invoice 2026-0001 S (open 0.00 EUR)");
         assert_eq!(about(&json!({"accountId": "a", "iban": null})), "account a");
         assert_eq!(
-            about(&json!({"connectionId": "c", "status": "CONNECTED"})),
-            "connection CONNECTED"
+            about(&json!({"connectionId": "c", "status": "S"})),
+            "connection S"
         );
     }
 }
