@@ -5,6 +5,7 @@
 mod inbound_burst;
 mod inbound_crash;
 mod outbound_crash;
+mod outbound_instances;
 // The api suite's harness; this binary uses part of it.
 #[allow(dead_code, unused_imports)]
 #[path = "../api/support/mod.rs"]

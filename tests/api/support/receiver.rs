@@ -46,6 +46,12 @@ struct Log {
     hang_next: u32,
     /// Answers for the next requests, before `fail_next`: a status and extra headers.
     script: std::collections::VecDeque<(u16, Vec<(&'static str, String)>)>,
+    /// Every request is held this long before its answer.
+    hold: Duration,
+    /// Requests being held now, by `webhook-id`.
+    holding: std::collections::HashMap<String, usize>,
+    /// `webhook-id`s that arrived while a request with the same id was still being held.
+    overlaps: Vec<String>,
 }
 
 pub struct Receiver {
@@ -67,14 +73,32 @@ async fn receive(
     body: Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let hang = {
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (hang, hold) = {
         let mut log = log.lock().unwrap();
         let hang = log.hang_next > 0;
         log.hang_next = log.hang_next.saturating_sub(1);
-        hang
+        if let Some(id) = &id {
+            let n = log.holding.entry(id.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                log.overlaps.push(id.clone());
+            }
+        }
+        (hang, log.hold)
     };
     if hang {
         tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    tokio::time::sleep(hold).await;
+    if let Some(id) = &id {
+        let mut log = log.lock().unwrap();
+        if let Some(n) = log.holding.get_mut(id) {
+            *n -= 1;
+        }
     }
     let mut log = log.lock().unwrap();
     let (status, extra) = if let Some((s, extra)) = log.script.pop_front() {
@@ -125,6 +149,16 @@ impl Receiver {
     /// Answers the next requests with these statuses and headers, in order.
     pub fn script(&self, answers: Vec<(u16, Vec<(&'static str, String)>)>) {
         self.log.lock().unwrap().script.extend(answers);
+    }
+
+    /// Holds every request this long before answering it.
+    pub fn hold_each(&self, d: Duration) {
+        self.log.lock().unwrap().hold = d;
+    }
+
+    /// The `webhook-id`s that were ever being answered twice at once.
+    pub fn overlaps(&self) -> Vec<String> {
+        self.log.lock().unwrap().overlaps.clone()
     }
 
     /// Answers the next `n` requests only after 5 s.
