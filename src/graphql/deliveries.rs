@@ -150,13 +150,7 @@ impl WebhookEndpoint {
         status: Option<WebhookDeliveryStatus>,
     ) -> GqlResult<Connection<String, WebhookDelivery>> {
         let org = ctx.principal()?.organization_id;
-        let first = match first {
-            None => DEFAULT_PAGE,
-            Some(n) if (0..=MAX_PAGE as i32).contains(&n) => n as usize,
-            Some(_) => {
-                return Err(AppError::bad_input(format!("`first` is 0 to {MAX_PAGE}")).into());
-            }
-        };
+        let first = super::page_size(first, DEFAULT_PAGE, MAX_PAGE)?;
         let before = match &after {
             None => None,
             Some(c) => Some(

@@ -184,6 +184,17 @@ impl<'a> ContextExt<'a> for Context<'a> {
     }
 }
 
+/// `first` of a page: `default` when omitted, refused outside 0 to `max`.
+pub fn page_size(first: Option<i32>, default: usize, max: usize) -> Result<usize, AppError> {
+    match first {
+        None => Ok(default),
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| AppError::bad_input(format!("`first` is 0 to {max}"))),
+    }
+}
+
 /// Complexity of a paginated field: its page size times the cost of one node.
 pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let n = first

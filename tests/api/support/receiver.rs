@@ -152,11 +152,13 @@ impl Receiver {
     }
 
     /// Holds every request this long before answering it.
+    #[allow(dead_code)] // The serial binary's two-instance test.
     pub fn hold_each(&self, d: Duration) {
         self.log.lock().unwrap().hold = d;
     }
 
     /// The `webhook-id`s that were ever being answered twice at once.
+    #[allow(dead_code)] // The serial binary's two-instance test.
     pub fn overlaps(&self) -> Vec<String> {
         self.log.lock().unwrap().overlaps.clone()
     }
