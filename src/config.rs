@@ -367,7 +367,7 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(i64).range(1..))]
     pub webhook_disable_after_hours: i64,
 
-    /// Days webhook attempts (and finished deliveries) are kept.
+    /// Days webhook attempts are kept (a delivery is kept as long as its event).
     #[arg(long, env = "PB_WEBHOOK_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(i64).range(1..=3650))]
     pub webhook_retention_days: i64,

@@ -301,7 +301,8 @@ impl DeliveriesMutation {
 
     /// One more attempt of a delivery, due now (a failed or succeeded one becomes pending
     /// again; if it fails, what is left of the retry schedule follows). Refused: `NOT_FOUND`
-    /// (also once cancelled), `ENDPOINT_DISABLED`.
+    /// (also once cancelled), `ENDPOINT_DISABLED`, `CONFLICT` (an attempt of it is in flight),
+    /// `OUT_OF_RANGE` (its event is older than the recover window).
     #[graphql(guard = "RequireScope(Scope::Admin)")]
     async fn redeliver_webhook(
         &self,

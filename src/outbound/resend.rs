@@ -7,7 +7,7 @@ use super::endpoints::{Endpoints, audit, not_found};
 use crate::domain::event::{EndpointTestData, Event};
 use crate::domain::ids::{DeliveryId, EndpointId, OrganizationId};
 use crate::domain::input::{Problem, Refusal};
-use crate::domain::status::{AuditAction, EndpointStatus};
+use crate::domain::status::{AuditAction, DeliveryStatus, EndpointStatus};
 use crate::reconcile::manual::Outcome;
 use crate::store::WriteTx;
 use crate::store::delivery_log::DeliveryView;
@@ -96,8 +96,24 @@ impl Endpoints {
             Err(r) if r.problem == Problem::NotFound => return Ok(Err(missing())),
             Err(r) => return Ok(Err(r)),
         };
+        // Older than the window, its event is about to be deleted with its deliveries.
+        if found.event.created_at < tx.now() - self.recover_window {
+            return Ok(Err(Refusal::new(
+                "deliveryId",
+                Problem::OutOfRange,
+                "its event is older than the recover window",
+            )));
+        }
         if !tx.redeliver(org, id).await? {
-            return Ok(Err(missing()));
+            return Ok(Err(if found.status == DeliveryStatus::Cancelled {
+                missing()
+            } else {
+                Refusal::new(
+                    "deliveryId",
+                    Problem::Conflict,
+                    "an attempt of it is in flight: try again when it ends",
+                )
+            }));
         }
         audit(&mut tx, org, by, AuditAction::WebhookRedelivered, &endpoint).await?;
         tx.commit().await?;

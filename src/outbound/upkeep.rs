@@ -1,5 +1,5 @@
 //! Owns the delivery worker's upkeep: the backlog gauges behind `/metrics` and the retention
-//! of attempts, finished deliveries and events.
+//! of attempts and events (with their deliveries).
 
 use super::deliver::DeliveryConfig;
 use crate::metrics::DeliveryMetrics;
@@ -21,8 +21,8 @@ pub async fn observe(store: &Store, metrics: &DeliveryMetrics) {
     }
 }
 
-/// Deletes what is older than the retention (attempts, finished deliveries) and the recover
-/// window (events; never fewer days than the retention).
+/// Deletes attempts older than the retention, and events (with their deliveries) older than the
+/// recover window (never fewer days than the retention).
 pub async fn purge(store: &Store, cfg: &DeliveryConfig) {
     let now = store.clock().now();
     let events_kept = cfg.retention.max(cfg.recover_window);
@@ -32,7 +32,6 @@ pub async fn purge(store: &Store, cfg: &DeliveryConfig) {
     {
         Ok(p) if p != Default::default() => tracing::info!(
             attempts = p.attempts,
-            deliveries = p.deliveries,
             events = p.events,
             "deleted webhook history past its retention"
         ),

@@ -294,14 +294,20 @@ impl Store {
 
 impl WriteTx {
     /// Makes a delivery due now for one more attempt, started by `MANUAL`; a finished one
-    /// becomes pending again. Whether the organization has it (a cancelled one cannot be sent:
-    /// its endpoint is gone).
+    /// becomes pending again. Not while an attempt of it is in flight (its outcome would
+    /// overwrite the request): `false`, as for one the organization does not have or that was
+    /// cancelled (its endpoint is gone) — the caller tells them apart.
     pub async fn redeliver(&mut self, org: OrganizationId, id: DeliveryId) -> AppResult<bool> {
         use webhook_delivery::Column as C;
         let now = self.now();
         Ok(update_in::<webhook_delivery::Entity>(org)
             .filter(C::Id.eq(id.0))
             .filter(C::Status.ne(DeliveryStatus::Cancelled.as_str()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(C::LeaseUntil.is_null())
+                    .add(C::LeaseUntil.lt(now)),
+            )
             .col_expr(C::Status, Expr::value(DeliveryStatus::Pending.as_str()))
             .col_expr(C::NextAttemptAt, Expr::value(Some(now)))
             .col_expr(C::NextTrigger, Expr::value(AttemptTrigger::Manual.as_str()))
@@ -386,33 +392,26 @@ impl WriteTx {
 
 const RECOVER_PAGE: u64 = 1000;
 
-/// What a retention pass deleted.
+/// What a retention pass deleted (an event's deliveries go with it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
     pub attempts: u64,
-    pub deliveries: u64,
     pub events: u64,
 }
 
 impl Store {
-    /// Deletes attempts started before `attempts_before`, finished deliveries completed before
-    /// it, and events logged before `events_before` — only an organization's oldest ones, up to
-    /// its oldest event with a delivery still pending, so the log stays a contiguous tail (a
+    /// Deletes attempts started before `attempts_before`, and events logged before
+    /// `events_before` with their deliveries — only an organization's oldest ones, up to its
+    /// oldest event with a delivery still pending, so the log stays a contiguous tail (a
     /// reader's cursor expires rather than skipping) and nothing waiting to be sent is lost.
+    /// A delivery lives as long as its event: recovery reads "no delivery" as "never sent".
     pub async fn purge_delivery_log(
         &self,
         attempts_before: DateTime<Utc>,
         events_before: DateTime<Utc>,
     ) -> AppResult<Purged> {
-        use webhook_delivery::Column as C;
         let attempts = webhook_attempt::Entity::delete_many()
             .filter(webhook_attempt::Column::StartedAt.lt(attempts_before))
-            .exec(self.conn())
-            .await?
-            .rows_affected;
-        let deliveries = webhook_delivery::Entity::delete_many()
-            .filter(C::Status.ne(DeliveryStatus::Pending.as_str()))
-            .filter(C::CompletedAt.lt(attempts_before))
             .exec(self.conn())
             .await?
             .rows_affected;
@@ -431,10 +430,6 @@ impl Store {
             ))
             .await?
             .rows_affected();
-        Ok(Purged {
-            attempts,
-            deliveries,
-            events,
-        })
+        Ok(Purged { attempts, events })
     }
 }

@@ -52,6 +52,8 @@ struct Log {
     holding: std::collections::HashMap<String, usize>,
     /// `webhook-id`s that arrived while a request with the same id was still being held.
     overlaps: Vec<String>,
+    /// Requests that arrived, answered or not yet.
+    started: usize,
 }
 
 pub struct Receiver {
@@ -81,6 +83,7 @@ async fn receive(
         let mut log = log.lock().unwrap();
         let hang = log.hang_next > 0;
         log.hang_next = log.hang_next.saturating_sub(1);
+        log.started += 1;
         if let Some(id) = &id {
             let n = log.holding.entry(id.clone()).or_default();
             *n += 1;
@@ -161,6 +164,11 @@ impl Receiver {
     #[allow(dead_code)] // The serial binary's two-instance test.
     pub fn overlaps(&self) -> Vec<String> {
         self.log.lock().unwrap().overlaps.clone()
+    }
+
+    /// Requests that arrived so far, including those not yet answered.
+    pub fn started(&self) -> usize {
+        self.log.lock().unwrap().started
     }
 
     /// Answers the next `n` requests only after 5 s.
