@@ -9,6 +9,7 @@
 pub mod deliver;
 pub mod endpoints;
 pub mod resend;
+mod settings;
 pub mod signing;
 pub mod targets;
 pub mod upkeep;

@@ -117,21 +117,29 @@ impl Store {
         org: OrganizationId,
         id: DeliveryId,
     ) -> AppResult<Option<DeliveryView>> {
-        let rows = find_in::<webhook_delivery::Entity>(org)
-            .filter(webhook_delivery::Column::Id.eq(id.0))
-            .all(self.conn())
+        let found = self
+            .deliveries_where(org, webhook_delivery::Column::Id.eq(id.0))
             .await?;
-        Ok(self.with_events(org, rows).await?.pop())
+        Ok(found.into_iter().next())
     }
 
-    /// The deliveries of an event (for tests).
+    /// The deliveries of an event (a test event has one).
     pub async fn deliveries_of_event(
         &self,
         org: OrganizationId,
         event: EventId,
     ) -> AppResult<Vec<DeliveryView>> {
+        self.deliveries_where(org, webhook_delivery::Column::EventId.eq(event.0))
+            .await
+    }
+
+    async fn deliveries_where(
+        &self,
+        org: OrganizationId,
+        condition: sea_orm::sea_query::SimpleExpr,
+    ) -> AppResult<Vec<DeliveryView>> {
         let rows = find_in::<webhook_delivery::Entity>(org)
-            .filter(webhook_delivery::Column::EventId.eq(event.0))
+            .filter(condition)
             .all(self.conn())
             .await?;
         self.with_events(org, rows).await

@@ -7,7 +7,6 @@
 use crate::support::{Receiver, TestApp, wait_until};
 use chrono::Duration;
 use ponto_bridge::clock::Clock;
-use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event};
 use ponto_bridge::domain::ids::{EventId, OrganizationId};
 use serde_json::{Value, json};
 use std::time::Duration as Wait;
@@ -39,21 +38,8 @@ pub(crate) async fn endpoint(app: &TestApp, url: &str) -> (String, String) {
     )
 }
 
-/// A `connection.broken` event with this reason.
-pub(crate) fn event(reason: &str) -> Event {
-    Event::connection(
-        ConnectionEvent::Broken,
-        ConnectionData {
-            connection_id: "c".into(),
-            status: "BROKEN".into(),
-            problems: vec![],
-            reason: Some(reason.into()),
-        },
-    )
-}
-
 pub(crate) async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -> EventId {
-    let e = event(reason);
+    let e = crate::support::catalogue::broken_connection(reason);
     let mut tx = app.store.begin_write().await.unwrap();
     let appended = tx.append_event(org, &e, None).await.unwrap().unwrap();
     tx.commit().await.unwrap();

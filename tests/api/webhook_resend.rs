@@ -248,7 +248,11 @@ async fn retention_deletes_old_history_but_never_what_waits_to_be_sent() {
     let endpoint_id = app.store.endpoints(org).await.unwrap()[0].id;
     let mut tx = app.store.begin_write().await.unwrap();
     let waiting = tx
-        .append_event(org, &crate::outbound_delivery::event("waiting"), None)
+        .append_event(
+            org,
+            &crate::support::catalogue::broken_connection("waiting"),
+            None,
+        )
         .await
         .unwrap()
         .unwrap()

@@ -3,9 +3,9 @@
 //! the same database: every delivery arrives (0 lost), and the only repeats are the attempts
 //! that were in flight when it died — never more than the configured worker concurrency.
 
+use crate::support::catalogue::broken_connection;
 use crate::support::{Receiver, TEST_KEYS, TEST_SECRET, TestDb, gql_at, wait_until};
 use ponto_bridge::clock::SystemClock;
-use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event};
 use ponto_bridge::store::Store;
 use serde_json::json;
 use std::collections::HashMap;
@@ -96,18 +96,7 @@ async fn killed_mid_delivery_and_restarted_nothing_is_lost_and_few_repeat() {
     for chunk in (0..events).collect::<Vec<_>>().chunks(500) {
         let batch = chunk
             .iter()
-            .map(|i| {
-                let e = Event::connection(
-                    ConnectionEvent::Broken,
-                    ConnectionData {
-                        connection_id: "c".into(),
-                        status: "BROKEN".into(),
-                        problems: vec![],
-                        reason: Some(format!("crash {i}")),
-                    },
-                );
-                (e, None)
-            })
+            .map(|i| (broken_connection(&format!("crash {i}")), None))
             .collect();
         let mut tx = store.begin_write().await.unwrap();
         tx.append_events(org, batch).await.unwrap();

@@ -2,8 +2,8 @@
 //! request 300 ms: no `webhook-id` is ever being sent twice at once, each delivery arrives
 //! once, and both instances did part of the work (the race is real).
 
+use crate::support::catalogue::broken_connection;
 use crate::support::{Receiver, TEST_KEYS, TestApp, wait_until};
-use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event};
 use serde_json::json;
 use std::time::Duration;
 
@@ -53,18 +53,7 @@ async fn two_instances_never_send_one_webhook_id_twice_at_once() {
     }
     let org = a.store.ensure_organization("acme").await.unwrap();
     let events = (0..EVENTS)
-        .map(|i| {
-            let e = Event::connection(
-                ConnectionEvent::Broken,
-                ConnectionData {
-                    connection_id: "c".into(),
-                    status: "BROKEN".into(),
-                    problems: vec![],
-                    reason: Some(format!("race {i}")),
-                },
-            );
-            (e, None)
-        })
+        .map(|i| (broken_connection(&format!("race {i}")), None))
         .collect();
     let mut tx = a.store.begin_write().await.unwrap();
     tx.append_events(org, events).await.unwrap();

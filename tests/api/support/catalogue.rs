@@ -4,7 +4,7 @@
 //! not described fails as surely as a field described but not sent.
 
 use ponto_bridge::domain::catalogue;
-use ponto_bridge::domain::event::EventType;
+use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event, EventType};
 use ponto_bridge::domain::ids::OrganizationId;
 use ponto_bridge::store::Store;
 use ponto_bridge::store::events::StoredEvent;
@@ -58,6 +58,19 @@ pub async fn checked_events(store: &Store, org: OrganizationId, after: i64) -> V
     let events = store.events_after(org, after, 1000).await.unwrap();
     events.iter().for_each(assert_valid);
     events
+}
+
+/// A `connection.broken` event with this reason: the suite's stock event to deliver.
+pub fn broken_connection(reason: &str) -> Event {
+    Event::connection(
+        ConnectionEvent::Broken,
+        ConnectionData {
+            connection_id: "c".into(),
+            status: "BROKEN".into(),
+            problems: vec![],
+            reason: Some(reason.into()),
+        },
+    )
 }
 
 /// Every type of the catalogue, for coverage checks.
