@@ -169,8 +169,9 @@ pub async fn book(
         .into_response()
 }
 
+/// A field it does not know is refused (400), so a test cannot believe it changed something.
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Change {
     #[serde(deserialize_with = "exact_decimal_opt")]
     amount: Option<Decimal>,

@@ -124,6 +124,17 @@ impl Desk {
             .collect()
     }
 
+    /// How many bank changes were imported (`bank_transaction.updated` events): proof that a
+    /// read after a change at the bank really brought it in.
+    pub async fn bank_updates(&self) -> usize {
+        self.l
+            .event_types("acme")
+            .await
+            .iter()
+            .filter(|t| *t == "bank_transaction.updated")
+            .count()
+    }
+
     /// A Ponto-side synchronization, then the next scheduled read.
     pub async fn bank_read(&self) {
         self.l.reads_settled("acme").await;

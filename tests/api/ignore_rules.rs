@@ -88,10 +88,12 @@ async fn ignore_rules_cover_past_and_future_transactions_and_a_restored_one_come
         1
     );
     let sandbox = d.acc_tx(&partial).await;
+    let updates = d.bank_updates().await;
     d.l.sb
-        .change_transaction(&sandbox, json!({"additionalInformation": "again"}))
+        .change_transaction(&sandbox, json!({"description": "again"}))
         .await;
     d.bank_read().await;
+    assert_eq!(d.bank_updates().await, updates + 1, "the change was read");
     assert_eq!(d.transaction(&partial).await["ignored"], false);
 
     // Ignoring a paying transaction by hand reverses its payment; restoring it pays again.

@@ -131,9 +131,11 @@ impl World {
                 );
                 // A's pair, and A's transaction with B's own invoice: B finds neither.
                 let b_invoice = gid("Invoice", self.b.invoices[1].0);
+                let b_tx = gid("BankTransaction", self.b.transactions[1].0);
                 for (vars, field) in [
                     (json!({"t": t, "i": i}), "transactionId"),
                     (json!({"t": t, "i": b_invoice}), "transactionId"),
+                    (json!({"t": b_tx, "i": i}), "invoiceId"),
                 ] {
                     let b = app.gql_data(tb, m, vars).await;
                     assert_eq!(
@@ -155,15 +157,35 @@ impl World {
                 let m = format!(
                     "mutation($t: ID!) {{ {name}(input: {{transactionId: $t}}) {{ userErrors {{ code }} }} }}"
                 );
+                // B's ignore meets one of A's transactions in use, B's restore one A set aside
+                // (and brings back afterwards, for the cases that count A's ignored ones).
                 let t = self.a_ids("BankTransaction")[2].clone();
+                let restoring = name == "restoreTransaction";
+                let set_aside = |verb: &str| {
+                    format!(
+                        "mutation($t: ID!) {{ {verb}(input: {{transactionId: $t}}) {{ userErrors {{ code }} }} }}"
+                    )
+                };
+                if restoring {
+                    let a = app
+                        .gql_data(ta, &set_aside("ignoreTransaction"), json!({"t": t}))
+                        .await;
+                    assert_eq!(a["ignoreTransaction"]["userErrors"], json!([]), "{a}");
+                }
                 let b = app.gql_data(tb, &m, json!({"t": t})).await;
                 assert_eq!(b[name]["userErrors"][0]["code"], "NOT_FOUND", "{b}");
                 let q = "query($id: ID!) { node(id: $id) { ... on BankTransaction { ignored } } }";
                 let a = app.gql_data(ta, q, json!({"id": t})).await;
                 assert_eq!(
-                    a["node"]["ignored"], false,
+                    a["node"]["ignored"], restoring,
                     "A's transaction untouched: {a}"
                 );
+                if restoring {
+                    let a = app
+                        .gql_data(ta, &set_aside("restoreTransaction"), json!({"t": t}))
+                        .await;
+                    assert_eq!(a["restoreTransaction"]["userErrors"], json!([]), "{a}");
+                }
             }
             "mutation.createIgnoreRule" => {
                 // B's rule names A's remittance text: A's transactions stay as they are.

@@ -5,7 +5,7 @@
 
 use crate::desk::{Desk, MATCH, UNMATCH, amount, sales};
 use crate::support::day;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn accepting_a_suggestion_pays_once_and_unmatching_reverses_once() {
@@ -33,6 +33,11 @@ async fn accepting_a_suggestion_pays_once_and_unmatching_reverses_once() {
         let got = d.data(q, vars).await["matchSuggestions"].take();
         assert_eq!(got.as_array().unwrap().len(), 1, "{got}");
         assert_eq!(got[0]["basis"], "NEAR_REFERENCE");
+        let confidence = got[0]["confidence"].as_i64().unwrap();
+        assert!(
+            (1..100).contains(&confidence),
+            "a suggestion is never certain: {got}"
+        );
         assert_eq!(got[0]["invoice"]["number"], "2026-0101");
         assert_eq!(got[0]["transaction"]["id"], typo.as_str());
         let words = got[0]["evidence"].as_str().unwrap();
@@ -101,13 +106,12 @@ async fn accepting_a_suggestion_pays_once_and_unmatching_reverses_once() {
     let mut changed = sales("A", "2026-0102", "121.00", Some("+++123/4567/89002+++"));
     changed["counterpartyName"] = json!("Customer NV, renamed");
     d.upsert(json!([changed])).await;
+    let updates = d.bank_updates().await;
     d.l.sb
-        .change_transaction(
-            &d.acc_tx(&paying).await,
-            json!({"additionalInformation": "re-sent"}),
-        )
+        .change_transaction(&d.acc_tx(&paying).await, json!({"description": "re-sent"}))
         .await;
     d.bank_read().await;
+    assert_eq!(d.bank_updates().await, updates + 1, "the change was read");
     let a = d.invoice("A").await;
     assert_eq!(a["status"], "OPEN", "{a}");
     assert!(
@@ -280,33 +284,193 @@ async fn a_dismissed_suggestion_does_not_come_back() {
     assert_eq!(done["userErrors"], json!([]), "{done}");
     assert_eq!(done["invoice"]["suggestions"], json!([]));
 
-    // Both invoices upserted again and both transactions changed by the bank: K's suggestion is
-    // made again (the control), D's is not.
+    // Both invoices upserted again, both transactions changed by the bank, and a new payment
+    // naming D: D is suggested the new payment (the control: its suggestions were made again),
+    // never the dismissed one.
     let mut d2 = sales("D", "2026-0300", "100.00", None);
     d2["counterpartyName"] = json!("Customer NV, renamed");
     let mut k2 = sales("K", "2026-0301", "100.00", None);
     k2["counterpartyName"] = json!("Customer NV, renamed");
     d.upsert(json!([d2, k2])).await;
+    let updates = d.bank_updates().await;
     for id in [&t, &kept] {
         let sandbox = d.acc_tx(id).await;
         d.l.sb
-            .change_transaction(&sandbox, json!({"additionalInformation": "again"}))
+            .change_transaction(&sandbox, json!({"description": "again"}))
             .await;
     }
+    d.l.sb
+        .transactions(
+            &d.acc,
+            json!([{"amount": "30.00", "remittanceInformation": "invoice 2026-0300 rest", "valueDate": day(-1)}]),
+        )
+        .await;
     d.bank_read().await;
-    assert_eq!(d.invoice("D").await["suggestions"], json!([]));
+    assert_eq!(
+        d.bank_updates().await,
+        updates + 2,
+        "both changes were read"
+    );
+    let rest = d.tx("invoice 2026-0300 rest").await;
+    let dv = d.invoice("D").await;
+    let suggested: Vec<&Value> = dv["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["transaction"]["id"])
+        .collect();
+    assert_eq!(suggested, [&json!(rest)], "{dv}");
     let q = "query($t: ID) { matchSuggestions(transactionId: $t) { evidence } }";
     assert_eq!(
         d.data(q, json!({"t": t})).await["matchSuggestions"],
         json!([])
     );
     assert_eq!(
-        d.invoice("K").await["suggestions"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
+        d.invoice("K").await["suggestions"][0]["transaction"]["id"],
+        json!(kept)
     );
     let again = d.data(m, json!({"t": t, "i": dv["id"]})).await["dismissSuggestion"].take();
     assert_eq!(again["userErrors"][0]["code"], "NOT_FOUND");
+}
+
+/// What the desk filters on: overdue and payment-pending invoices (and their complements), the
+/// transactions left to allocate and the others, and what a transaction says it paid.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_desk_filters_by_payment_state_and_due_date() {
+    let d = Desk::start(json!([
+        {"amount": "121.00", "remittanceInformation": "+++123/4567/89002+++", "valueDate": day(-2)},
+        {"amount": "45.00", "remittanceInformation": "no clue", "valueDate": day(-2)},
+        {"amount": "80.00", "remittanceInformation": "invoice 2026-0403", "pending": true}]))
+    .await;
+    let mut later = sales("F", "2026-0404", "70.00", None);
+    later["dueDate"] = json!(day(10));
+    let mut pending = sales("P", "2026-0403", "80.00", None);
+    pending["dueDate"] = json!(day(5));
+    d.upsert(json!([
+        sales("A", "2026-0401", "121.00", Some("+++123/4567/89002+++")),
+        sales("O", "2026-0402", "70.00", None),
+        pending,
+        later
+    ]))
+    .await;
+    let numbers = |filter: Value| {
+        let d = &d;
+        async move {
+            let q = "query($f: InvoiceFilterInput) { invoices(first: 50, filter: $f) { edges { node { number } } } }";
+            let got = d.data(q, json!({"f": filter})).await;
+            let mut out: Vec<String> = got["invoices"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["number"].as_str().unwrap().to_owned())
+                .collect();
+            out.sort();
+            out
+        }
+    };
+    assert_eq!(numbers(json!({"overdue": true})).await, ["2026-0402"]);
+    assert_eq!(
+        numbers(json!({"overdue": false})).await,
+        ["2026-0401", "2026-0403", "2026-0404"],
+        "paid or not due yet"
+    );
+    assert_eq!(
+        numbers(json!({"paymentPending": true})).await,
+        ["2026-0403"]
+    );
+    assert_eq!(
+        numbers(json!({"paymentPending": false})).await,
+        ["2026-0401", "2026-0402", "2026-0404"]
+    );
+    assert_eq!(
+        numbers(json!({"overdue": false, "paymentPending": false})).await,
+        ["2026-0401", "2026-0404"]
+    );
+
+    let texts = |unallocated: bool| {
+        let d = &d;
+        async move {
+            let q = "query($u: Boolean) { transactions(first: 50, filter: {unallocated: $u}) { edges { node { remittanceInformation } } } }";
+            let got = d.data(q, json!({"u": unallocated})).await;
+            let mut out: Vec<String> = got["transactions"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    e["node"]["remittanceInformation"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect();
+            out.sort();
+            out
+        }
+    };
+    assert_eq!(texts(true).await, ["no clue"]);
+    assert_eq!(
+        texts(false).await,
+        ["+++123/4567/89002+++", "invoice 2026-0403"],
+        "paid in full, or pending"
+    );
+
+    // What each transaction says about itself.
+    let paying = d.transaction(&d.tx("+++123/4567/89002+++").await).await;
+    assert_eq!(
+        paying["matches"][0]["invoice"]["number"], "2026-0401",
+        "{paying}"
+    );
+    assert!(paying["matches"][0]["reversedAt"].is_null());
+    assert_eq!(paying["suggestions"], json!([]));
+    assert_eq!(amount(&paying["unallocatedAmount"]), "0.00");
+    let on_its_way = d.transaction(&d.tx("invoice 2026-0403").await).await;
+    assert_eq!(on_its_way["matches"], json!([]), "{on_its_way}");
+    let clueless = d.transaction(&d.tx("no clue").await).await;
+    assert_eq!(clueless["matches"], json!([]));
+    assert_eq!(clueless["suggestions"], json!([]));
+    assert_eq!(amount(&clueless["unallocatedAmount"]), "45.00");
+}
+
+/// Ten people matching one payment at once over two instances, each to a different invoice of
+/// its full amount: the organization's lock lets exactly one allocation through, the others are
+/// refused with the allocation code, and one invoice is paid, announced once.
+#[tokio::test(flavor = "multi_thread")]
+async fn matches_of_one_payment_at_once_over_two_instances_allocate_it_once() {
+    let d = Desk::start(json!([
+        {"amount": "50.00", "remittanceInformation": "order 88", "valueDate": day(-3)}]))
+    .await;
+    let invoices: Vec<Value> = (0..10)
+        .map(|i| sales(&format!("C{i}"), &format!("2026-05{i:02}"), "50.00", None))
+        .collect();
+    d.upsert(json!(invoices)).await;
+    let t = d.tx("order 88").await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(d.invoice(&format!("C{i}")).await["id"].clone());
+    }
+    let second = d.l.second_instance().await;
+    let calls = ids.iter().enumerate().map(|(k, i)| {
+        let instance = if k % 2 == 0 { &d.l.app } else { &second };
+        instance.gql_data(&d.token, MATCH, json!({"t": t, "i": i}))
+    });
+    let results = futures::future::join_all(calls).await;
+    let codes: Vec<Value> = results
+        .iter()
+        .map(|r| r["matchTransaction"]["userErrors"][0]["code"].clone())
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| c.is_null()).count(),
+        1,
+        "exactly one allocation: {results:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.is_null() || c == "ALLOCATION_EXCEEDS_UNALLOCATED"),
+        "{codes:?}"
+    );
+    let paid = d.transaction(&t).await;
+    assert_eq!(amount(&paid["unallocatedAmount"]), "0.00", "{paid}");
+    assert_eq!(paid["matches"].as_array().unwrap().len(), 1);
+    assert_eq!(d.invoice_events().await, ["invoice.paid"]);
 }
