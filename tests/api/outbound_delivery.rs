@@ -1,5 +1,6 @@
 //! Outbound deliveries through a real receiver on loopback, on the test clock: Standard
-//! Webhooks headers whose signature the reference library computes the same, the same
+//! Webhooks headers whose signature the reference libraries compute the same (and, on the real
+//! clock, their own `verify` accepts), the same
 //! `webhook-id` on every retry, the retry schedule and `Retry-After` honoured, redirects
 //! recorded as failures and never followed, 410 disabling the endpoint with its event, and a
 //! dead endpoint never holding up another's deliveries.
@@ -12,6 +13,11 @@ use serde_json::{Value, json};
 use std::time::Duration as Wait;
 
 pub(crate) async fn app(extra: &[&str]) -> TestApp {
+    builder(extra).start().await
+}
+
+/// A server allowed to deliver to loopback receivers over plain HTTP, plus `extra` flags.
+fn builder(extra: &[&str]) -> crate::support::app::AppBuilder {
     let mut flags = vec![
         "--webhook-allowed-targets",
         "127.0.0.1/32",
@@ -21,7 +27,7 @@ pub(crate) async fn app(extra: &[&str]) -> TestApp {
         "50",
     ];
     flags.extend_from_slice(extra);
-    TestApp::builder().flags(&flags).start().await
+    TestApp::builder().flags(&flags)
 }
 
 /// Creates an endpoint for `url`; its id and secret.
@@ -47,10 +53,21 @@ pub(crate) async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -
 }
 
 /// Whether `tests/python/check_signature.py` (the official `standardwebhooks` package)
-/// accepts the delivery's signature for `secret`.
+/// accepts the delivery's signature for `secret`, recomputed over what arrived.
 fn python_accepts(secret: &str, r: &crate::support::Received) -> bool {
+    python_checks(secret, r, false)
+}
+
+/// The same through the package's own `verify`, timestamp window on this machine's clock
+/// included: for deliveries made on the real clock.
+fn python_verifies(secret: &str, r: &crate::support::Received) -> bool {
+    python_checks(secret, r, true)
+}
+
+fn python_checks(secret: &str, r: &crate::support::Received, verify: bool) -> bool {
     use base64::Engine;
     let arg = json!({
+        "verify": verify,
         "secret": secret,
         "id": header(r, "webhook-id"),
         "timestamp": header(r, "webhook-timestamp"),
@@ -219,6 +236,47 @@ async fn deliveries_are_signed_as_standard_webhooks_and_retried_on_the_schedule(
         !python_accepts(&secret, &r),
         "the old secret no longer signs"
     );
+}
+
+/// On the real clock, each official library's own `verify` — the timestamp window against
+/// this machine's clock included — accepts a delivery, and rejects a changed bit or another
+/// secret. Positive control: once the app's clock is ten minutes off, `verify` refuses what
+/// the recomputed signature still accepts, so the window really is checked.
+#[tokio::test(flavor = "multi_thread")]
+async fn real_clock_deliveries_pass_each_librarys_verify() {
+    use chrono::SubsecRound;
+    let now = chrono::Utc::now().trunc_subsecs(0);
+    let app = builder(&[])
+        .clock(ponto_bridge::clock::ManualClock::new(now))
+        .start()
+        .await;
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let rx = Receiver::start().await;
+    let (_, secret) = endpoint(&app, &rx.url).await;
+    announce(&app, org, "now").await;
+    let r = rx.wait_for(1).await.remove(0);
+
+    let wh = standardwebhooks::Webhook::new(&secret).unwrap();
+    wh.verify(&r.body, &r.headers).unwrap();
+    let mut forged = r.body.to_vec();
+    forged[10] ^= 1;
+    assert!(wh.verify(&forged, &r.headers).is_err());
+    let other = "whsec_c29tZSBvdGhlciBzZWNyZXQgb2YgMzIgYnl0ZXMh";
+    assert!(
+        standardwebhooks::Webhook::new(other)
+            .unwrap()
+            .verify(&r.body, &r.headers)
+            .is_err()
+    );
+    assert!(python_verifies(&secret, &r));
+    assert!(!python_verifies(other, &r));
+
+    app.clock.advance(Duration::minutes(10));
+    announce(&app, org, "ten minutes off").await;
+    let late = rx.wait_for(2).await.remove(1);
+    assert!(python_accepts(&secret, &late), "signed right");
+    assert!(!python_verifies(&secret, &late), "but outside the window");
+    assert!(wh.verify(&late.body, &late.headers).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread")]
