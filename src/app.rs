@@ -67,7 +67,10 @@ impl App {
             .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", serve.bind)))?;
         let addr = listener.local_addr().map_err(AppError::internal)?;
         let public_url = serve.public_url(addr);
-        let targets = serve.webhook_targets().map_err(AppError::bad_input)?;
+        let targets = crate::outbound::guard::TargetGuard::new(
+            serve.webhook_targets().map_err(AppError::bad_input)?,
+            serve.webhook_lookup.clone(),
+        );
         let endpoints = crate::outbound::Endpoints::new(
             store.clone(),
             keys.clone(),

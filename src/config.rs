@@ -320,15 +320,21 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(i64).range(0..))]
     pub inbound_retention_days: i64,
 
-    /// Hosts and address ranges outbound webhooks may target, comma-separated (CIDRs and host
-    /// names, e.g. `127.0.0.1/32,hooks.example.com`); every other endpoint URL is refused.
-    /// Empty: none.
+    /// Non-public hosts and address ranges outbound webhooks may target all the same,
+    /// comma-separated (CIDRs and host names, e.g. `127.0.0.1/32,hooks.internal`). Public
+    /// addresses need no listing; loopback, private, link-local and every other non-public
+    /// address are refused unless listed, at creation and after resolution at delivery. A listed
+    /// name is trusted whatever it resolves to. Empty: none.
     #[arg(long, env = "PB_WEBHOOK_ALLOWED_TARGETS", default_value = "")]
     pub webhook_allowed_targets: String,
 
     /// Accept plain-http endpoint URLs (development and tests).
     #[arg(long, env = "PB_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_http: bool,
+
+    /// How webhook host names are resolved: the system resolver (tests replace it).
+    #[arg(skip)]
+    pub webhook_lookup: crate::outbound::guard::HostLookup,
 
     /// Hours a rotated-out endpoint secret keeps signing beside the new one (0 to 720).
     #[arg(long, env = "PB_WEBHOOK_SECRET_OVERLAP_HOURS", default_value_t = 24,

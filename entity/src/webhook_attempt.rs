@@ -18,6 +18,8 @@ pub struct Model {
     pub response_body: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub error: Option<String>,
+    /// `AttemptError` when there was no answer.
+    pub error_code: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ mod m20261205_000001_reconciliation;
 mod m20261206_000001_manual_control;
 mod m20261207_000001_webhook_endpoints;
 mod m20261208_000001_delivery_log;
+mod m20261209_000001_attempt_error_code;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_manual_control::Migration),
             Box::new(m20261207_000001_webhook_endpoints::Migration),
             Box::new(m20261208_000001_delivery_log::Migration),
+            Box::new(m20261209_000001_attempt_error_code::Migration),
         ]
     }
 }

@@ -151,6 +151,21 @@ string_enum!(
 );
 
 string_enum!(
+    /// Why an attempt got no answer, as a stable code (its `error` says it in words).
+    AttemptError {
+        /// The SSRF guard refused the address the host resolved to at delivery.
+        TargetNotAllowed => "TARGET_NOT_ALLOWED",
+        Timeout => "TIMEOUT",
+        /// No connection (refused, unreachable, TLS handshake) or the name did not resolve.
+        ConnectionFailed => "CONNECTION_FAILED",
+        /// The connection broke during the request or the answer.
+        RequestFailed => "REQUEST_FAILED",
+        /// The endpoint's secret could not be opened with this instance's keys.
+        SecretUnavailable => "SECRET_UNAVAILABLE",
+    }
+);
+
+string_enum!(
     /// One event's delivery to one endpoint.
     DeliveryStatus {
         Pending => "PENDING",

@@ -44,6 +44,20 @@ pub enum WebhookAttemptTrigger {
     Test,
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::status::AttemptError")]
+pub enum WebhookAttemptErrorCode {
+    /// The host resolved to an address that is not public and not allow-listed (SSRF guard).
+    TargetNotAllowed,
+    Timeout,
+    /// No connection: refused, unreachable, a failed TLS handshake, or a name not resolving.
+    ConnectionFailed,
+    /// The connection broke during the request or the answer.
+    RequestFailed,
+    /// The endpoint's secret could not be opened with this instance's keys.
+    SecretUnavailable,
+}
+
 /// One HTTP attempt of a delivery.
 #[derive(SimpleObject)]
 pub struct WebhookAttempt {
@@ -56,8 +70,10 @@ pub struct WebhookAttempt {
     pub response_status: Option<i32>,
     /// The start of the endpoint's answer (at most 1 KiB).
     pub response_excerpt: Option<String>,
-    /// Why there was no answer (timeout, connection refused, TLS).
+    /// Why there was no answer (timeout, connection refused, TLS), in words.
     pub error: Option<String>,
+    /// The same as a stable code; null when the endpoint answered.
+    pub error_code: Option<WebhookAttemptErrorCode>,
 }
 
 impl From<AttemptView> for WebhookAttempt {
@@ -70,6 +86,7 @@ impl From<AttemptView> for WebhookAttempt {
             response_status: a.response_status,
             response_excerpt: a.response_excerpt,
             error: a.error,
+            error_code: a.error_code.map(Into::into),
         }
     }
 }

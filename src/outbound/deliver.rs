@@ -5,10 +5,11 @@
 //! left, the endpoint disabled on 410 or after failing too long. At-least-once: a crash between
 //! sending and recording leaves the claim to expire and the delivery to be sent again.
 
+use super::guard::TargetGuard;
 use super::signing::{SigningSecret, signature_header};
-use super::targets::AllowedTargets;
 use crate::crypto::{Binding, KeyRing};
 use crate::domain::ids::EndpointId;
+use crate::domain::status::AttemptError;
 use crate::metrics::DeliveryMetrics;
 use crate::store::Store;
 use crate::store::deliveries::{Attempt, ClaimedDelivery, EXCERPT_BYTES, Next};
@@ -69,7 +70,7 @@ impl DeliveryConfig {
 pub struct Deliverer {
     store: Store,
     keys: Arc<KeyRing>,
-    targets: AllowedTargets,
+    targets: TargetGuard,
     client: reqwest::Client,
     cfg: Arc<DeliveryConfig>,
     owner: Arc<str>,
@@ -83,14 +84,17 @@ impl Deliverer {
     pub fn new(
         store: Store,
         keys: Arc<KeyRing>,
-        targets: AllowedTargets,
+        targets: TargetGuard,
         cfg: DeliveryConfig,
         metrics: DeliveryMetrics,
     ) -> Result<Self, crate::error::AppError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(cfg.timeout)
+            // Never through a proxy from the environment, and every name resolved by the guard,
+            // which hands the connector exactly the addresses it checked.
             .no_proxy()
+            .dns_resolver(targets.resolver())
             .tcp_nodelay(true)
             .user_agent("ponto-bridge-webhooks/1")
             .build()
@@ -344,11 +348,17 @@ impl Deliverer {
     }
 
     /// Signs and POSTs the event; the answer's status, a short excerpt and `Retry-After`.
-    async fn send(&self, d: &ClaimedDelivery, now: DateTime<Utc>) -> Result<Sent, String> {
-        let url = self
-            .targets
-            .check(&d.url)
-            .map_err(|r| format!("not sent: {}", r.message))?;
+    async fn send(
+        &self,
+        d: &ClaimedDelivery,
+        now: DateTime<Utc>,
+    ) -> Result<Sent, (AttemptError, String)> {
+        let url = self.targets.check(&d.url).map_err(|r| {
+            (
+                AttemptError::TargetNotAllowed,
+                format!("not sent: {}", r.message),
+            )
+        })?;
         let binding = |column| Binding {
             table: "webhook_endpoint",
             column,
@@ -360,7 +370,12 @@ impl Deliverer {
                 .open_secret(enc, binding(column))
                 .ok()
                 .and_then(|s| SigningSecret::parse(s.expose()))
-                .ok_or_else(|| "not sent: the endpoint's secret does not open".to_owned())
+                .ok_or_else(|| {
+                    (
+                        AttemptError::SecretUnavailable,
+                        "not sent: the endpoint's secret does not open".to_owned(),
+                    )
+                })
         };
         let mut secrets = vec![open(&d.secret_enc, "secret_enc")?];
         if let Some((enc, until)) = &d.previous_secret
@@ -413,15 +428,23 @@ struct Sent {
     retry_after: Option<Duration>,
 }
 
-/// A transport failure in a few words (never the URL's query, which may hold a token).
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        "the request failed".into()
+/// A transport failure as a code and a few words (never the URL's query, which may hold a
+/// token).
+fn describe(e: &reqwest::Error) -> (AttemptError, String) {
+    if let Some(refused) = super::guard::refused(e) {
+        return (
+            AttemptError::TargetNotAllowed,
+            format!("not sent: {refused}"),
+        );
     }
+    let (code, words) = if e.is_timeout() {
+        (AttemptError::Timeout, "timed out")
+    } else if e.is_connect() {
+        (AttemptError::ConnectionFailed, "could not connect")
+    } else {
+        (AttemptError::RequestFailed, "the request failed")
+    };
+    (code, words.to_owned())
 }
 
 /// `Retry-After` as seconds or an HTTP date.

@@ -1,8 +1,8 @@
 //! Owns the endpoint operations behind the API: checks what a subscriber asks for (targets,
 //! event types, limits), seals and rotates secrets, and audits every change.
 
+use super::guard::TargetGuard;
 use super::signing::SigningSecret;
-use super::targets::AllowedTargets;
 use crate::crypto::{Binding, KeyRing};
 use crate::domain::event::EventType;
 use crate::domain::ids::{EndpointId, OrganizationId};
@@ -59,7 +59,7 @@ pub struct WithSecret {
 pub struct Endpoints {
     store: Store,
     keys: Arc<KeyRing>,
-    targets: AllowedTargets,
+    targets: TargetGuard,
     /// How long the replaced secret still signs after a rotation.
     overlap: chrono::Duration,
     /// How far back `recover` may reach.
@@ -128,7 +128,7 @@ impl Endpoints {
     pub fn new(
         store: Store,
         keys: Arc<KeyRing>,
-        targets: AllowedTargets,
+        targets: TargetGuard,
         overlap: chrono::Duration,
         recover_window: chrono::Duration,
     ) -> Self {
@@ -178,6 +178,9 @@ impl Endpoints {
             Ok(c) => c,
             Err(r) => return Ok(Err(r)),
         };
+        if let Err(r) = self.targets.check_resolving(&input.url).await {
+            return Ok(Err(r));
+        }
         let mut tx = self.begin(org).await?;
         if tx.endpoint_count(org).await? >= MAX_ENDPOINTS {
             return Ok(Err(Refusal::new(
@@ -246,6 +249,11 @@ impl Endpoints {
             Ok(c) => c,
             Err(r) => return Ok(Err(r)),
         };
+        if let Some(url) = input.url.as_deref()
+            && let Err(r) = self.targets.check_resolving(url).await
+        {
+            return Ok(Err(r));
+        }
         let mut tx = self.begin(org).await?;
         if changes.status.is_some() {
             tx.lock_event_log(org).await?;

@@ -8,6 +8,8 @@
 
 pub mod deliver;
 pub mod endpoints;
+pub mod guard;
+mod ranges;
 pub mod resend;
 mod settings;
 pub mod signing;

@@ -1,8 +1,10 @@
-//! Owns where outbound webhooks may go until the SSRF guard exists: the hosts and address
-//! ranges listed in `PB_WEBHOOK_ALLOWED_TARGETS`, over https (http only with
-//! `PB_WEBHOOK_ALLOW_HTTP=true`). Checked when an endpoint is created or changed, and again
-//! before each delivery, since the list may have changed since.
+//! Owns where outbound webhooks may go, as far as the URL alone tells: https (http only with
+//! `PB_WEBHOOK_ALLOW_HTTP=true`), no credentials, and a host that is a public address, a name,
+//! or listed in `PB_WEBHOOK_ALLOWED_TARGETS` (CIDRs and host names). Names are judged by what
+//! they resolve to in `guard`. Checked when an endpoint is created or changed, and again before
+//! each delivery, since the configuration may have changed since.
 
+use super::ranges;
 use crate::domain::input::{Problem, Refusal};
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -11,7 +13,8 @@ use url::{Host, Url};
 /// The longest endpoint URL accepted.
 pub const MAX_URL_CHARS: usize = 2000;
 
-/// The configured targets: address ranges and exact host names.
+/// The configured exceptions: address ranges and exact host names that may be reached although
+/// they are not public.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowedTargets {
     nets: Vec<IpNet>,
@@ -42,7 +45,20 @@ impl AllowedTargets {
         Ok(out)
     }
 
-    /// The URL as it will be called, or why it may not be.
+    /// Whether `ip` may be reached: public, or inside a listed range.
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        ranges::is_public(ip) || self.nets.iter().any(|n| ranges::contains(n, ip))
+    }
+
+    /// Whether `host` is listed by name (trusted whatever it resolves to).
+    pub fn lists_host(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+
+    /// The URL as it will be called, or why it may not be. A literal address is judged here
+    /// (the URL parser reads `127.1`, `0x7f.1` and `2130706433` as 127.0.0.1); a name only if
+    /// it is a loopback name by definition (`localhost`, RFC 6761).
     pub fn check(&self, raw: &str) -> Result<Url, Refusal> {
         let refuse = |problem, message: &str| Refusal::new("url", problem, message);
         let raw = raw.trim();
@@ -77,40 +93,22 @@ impl AllowedTargets {
             ));
         }
         let allowed = match url.host() {
-            Some(Host::Ipv4(ip)) => self.nets.iter().any(|n| n.contains(&IpAddr::V4(ip))),
-            Some(Host::Ipv6(ip)) => {
-                let ip = canonical(ip);
-                self.nets.iter().any(|n| n.contains(&ip))
-            }
+            Some(Host::Ipv4(ip)) => self.permits(IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => self.permits(IpAddr::V6(ip)),
             Some(Host::Domain(d)) => {
-                let d = d.trim_end_matches('.');
-                self.hosts.iter().any(|h| h.eq_ignore_ascii_case(d))
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                self.lists_host(&d) || !(d == "localhost" || d.ends_with(".localhost"))
             }
             None => false,
         };
         if !allowed {
             return Err(refuse(
                 Problem::TargetNotAllowed,
-                "this host is not among the allowed webhook targets (PB_WEBHOOK_ALLOWED_TARGETS)",
+                "this address is not on the public internet; list it in PB_WEBHOOK_ALLOWED_TARGETS to allow it",
             ));
         }
         Ok(url)
     }
-}
-
-/// An IPv6 address that carries an IPv4 one (IPv4-mapped `::ffff:a.b.c.d`, NAT64
-/// `64:ff9b::a.b.c.d`) is that IPv4 address: allowing an IPv6 range never lets loopback or a
-/// metadata address in through it.
-fn canonical(ip: std::net::Ipv6Addr) -> IpAddr {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return IpAddr::V4(v4);
-    }
-    let s = ip.segments();
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let o = ip.octets();
-        return IpAddr::V4(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
-    }
-    IpAddr::V6(ip)
 }
 
 #[cfg(test)]
@@ -127,7 +125,7 @@ mod tests {
     }
 
     #[test]
-    fn listed_hosts_and_ranges_only() {
+    fn public_listed_and_named_targets_only() {
         let t = targets();
         for ok in [
             "https://127.0.0.1:8443/hook",
@@ -135,19 +133,24 @@ mod tests {
             "https://[::1]/x",
             "https://hooks.example.com/a?b=c",
             "https://HOOKS.example.com./a",
-            // 127.0.0.1 written as one number: the same address.
+            // 127.0.0.1 written as one number: the same (listed) address.
             "https://2130706433/",
+            "https://93.184.215.14/x",
+            "https://[2a00:1450:4001:80b::200e]/x",
+            // Names are judged by what they resolve to (guard).
+            "https://evil.hooks.example.com/",
         ] {
             assert_eq!(problem(&t, ok), None, "{ok}");
         }
         for (url, p) in [
             ("https://127.0.0.2/hook", Problem::TargetNotAllowed),
+            ("https://127.2/hook", Problem::TargetNotAllowed),
+            ("https://0x7f.0.0.2/hook", Problem::TargetNotAllowed),
             ("https://10.2.0.1/", Problem::TargetNotAllowed),
-            ("https://evil.hooks.example.com/", Problem::TargetNotAllowed),
-            (
-                "https://hooks.example.com.evil.org/",
-                Problem::TargetNotAllowed,
-            ),
+            ("https://169.254.169.254/", Problem::TargetNotAllowed),
+            ("https://[fe80::1]/", Problem::TargetNotAllowed),
+            ("https://localhost/", Problem::TargetNotAllowed),
+            ("https://api.localhost./", Problem::TargetNotAllowed),
             ("http://127.0.0.1/hook", Problem::HttpsRequired),
             ("ftp://127.0.0.1/", Problem::Invalid),
             ("https://user:pw@127.0.0.1/", Problem::Invalid),
@@ -163,7 +166,7 @@ mod tests {
     #[test]
     fn ipv4_inside_ipv6_is_judged_as_ipv4() {
         let t = AllowedTargets::parse("::/0", false).unwrap();
-        assert_eq!(problem(&t, "https://[2001:db8::1]/"), None);
+        assert_eq!(problem(&t, "https://[fd00::1]/"), None, "listed");
         for url in [
             "https://[::ffff:127.0.0.1]/",
             "https://[64:ff9b::a9fe:a9fe]/",
@@ -179,7 +182,7 @@ mod tests {
         let t = AllowedTargets::parse("127.0.0.1/32", true).unwrap();
         assert_eq!(problem(&t, "http://127.0.0.1:9000/x"), None);
         assert!(AllowedTargets::parse("not a host!", false).is_err());
-        // Nothing listed, nothing allowed.
+        // Nothing listed: loopback refused.
         let none = AllowedTargets::parse("", true).unwrap();
         assert_eq!(
             problem(&none, "http://127.0.0.1/"),
@@ -188,17 +191,27 @@ mod tests {
     }
 
     proptest! {
-        /// No address outside the listed ranges is ever accepted, however it is written.
+        /// However an IPv4 address is written, it is accepted exactly when it is public or
+        /// inside a listed range.
         #[test]
-        fn addresses_outside_the_ranges_are_refused(a in any::<u32>()) {
+        fn every_spelling_of_an_address_is_judged_alike(a in any::<u32>()) {
             let t = targets();
             let ip = std::net::Ipv4Addr::from(a);
-            let inside = ip == std::net::Ipv4Addr::LOCALHOST || (a >> 16) == 0x0A01;
-            let got = t.check(&format!("https://{ip}/")).is_ok();
-            prop_assert_eq!(got, inside);
-            // The decimal form parses to the same address.
-            let got = t.check(&format!("https://{a}/")).is_ok();
-            prop_assert_eq!(got, inside);
+            let o = ip.octets();
+            let want = ranges::is_public(IpAddr::V4(ip))
+                || ip == std::net::Ipv4Addr::LOCALHOST
+                || (a >> 16) == 0x0A01;
+            for spelled in [
+                ip.to_string(),
+                a.to_string(),
+                format!("{:#x}", a),
+                format!("{}.{}", o[0], u32::from_be_bytes([0, o[1], o[2], o[3]])),
+                format!("0{:o}.{}.{}.{}", o[0], o[1], o[2], o[3]),
+                format!("[{}]", ip.to_ipv6_mapped()),
+            ] {
+                let got = t.check(&format!("https://{spelled}/")).is_ok();
+                prop_assert_eq!(got, want, "{}", spelled);
+            }
         }
     }
 }

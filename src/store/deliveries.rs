@@ -7,7 +7,7 @@
 use super::{Store, WriteTx, stmt, update_in};
 use crate::domain::event::{EndpointDisabledData, Event};
 use crate::domain::ids::{DeliveryId, EndpointId, EventId, OrganizationId};
-use crate::domain::status::{AttemptTrigger, DeliveryStatus, EndpointStatus};
+use crate::domain::status::{AttemptError, AttemptTrigger, DeliveryStatus, EndpointStatus};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{event, webhook_attempt, webhook_delivery, webhook_endpoint};
@@ -51,7 +51,8 @@ pub struct Attempt {
     pub duration_ms: i64,
     pub status: Option<u16>,
     pub excerpt: Option<String>,
-    pub error: Option<String>,
+    /// Why there was no answer: a stable code and a few words.
+    pub error: Option<(AttemptError, String)>,
 }
 
 /// What happens to the delivery after an attempt.
@@ -333,7 +334,8 @@ async fn insert_attempt(tx: &WriteTx, d: &ClaimedDelivery, attempt: Attempt) -> 
         duration_ms: Set(attempt.duration_ms),
         response_status: Set(attempt.status.map(i32::from)),
         response_body: Set(attempt.excerpt),
-        error: Set(attempt.error),
+        error_code: Set(attempt.error.as_ref().map(|(c, _)| c.as_str().to_owned())),
+        error: Set(attempt.error.map(|(_, words)| words)),
     })
     .exec_without_returning(tx.conn())
     .await?;

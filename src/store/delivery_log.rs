@@ -7,7 +7,7 @@ use super::events::StoredEvent;
 use super::{Store, WriteTx, find_in, stmt, update_in};
 use crate::domain::event::EventType;
 use crate::domain::ids::{DeliveryId, EndpointId, EventId, OrganizationId};
-use crate::domain::status::{AttemptTrigger, DeliveryStatus};
+use crate::domain::status::{AttemptError, AttemptTrigger, DeliveryStatus};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{event, webhook_attempt, webhook_delivery};
@@ -40,6 +40,7 @@ pub struct AttemptView {
     pub response_status: Option<i32>,
     pub response_excerpt: Option<String>,
     pub error: Option<String>,
+    pub error_code: Option<AttemptError>,
 }
 
 impl AttemptView {
@@ -61,6 +62,14 @@ impl TryFrom<webhook_attempt::Model> for AttemptView {
             response_status: m.response_status,
             response_excerpt: m.response_body,
             error: m.error,
+            error_code: m
+                .error_code
+                .as_deref()
+                .map(|c| {
+                    AttemptError::parse(c)
+                        .ok_or_else(|| AppError::internal("unknown stored attempt error code"))
+                })
+                .transpose()?,
         })
     }
 }

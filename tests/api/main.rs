@@ -54,6 +54,7 @@ mod scopes;
 mod scopes_world;
 mod secret_files;
 mod seed;
+mod ssrf;
 mod statuses;
 mod support;
 mod surface;

@@ -143,7 +143,7 @@ async fn refusals_carry_their_code_and_create_nothing() {
             "TARGET_NOT_ALLOWED",
         ),
         (
-            create_vars("https://hooks.example.com.evil.org/x", json!([])),
+            create_vars("https://localhost/x", json!([])),
             "url",
             "TARGET_NOT_ALLOWED",
         ),
