@@ -165,14 +165,13 @@ impl Deliverer {
                 continue;
             }
             let mut permit = Some(permit);
+            // No room for these endpoints now: handed back at once, together, for a later claim.
+            let (claimed, no_room): (Vec<_>, Vec<_>) =
+                claimed.into_iter().partition(|d| self.enter(d.endpoint_id));
+            if let Err(e) = self.store.release_deliveries(&no_room).await {
+                tracing::warn!(error = %crate::error::Esc(&e), "could not release deliveries");
+            }
             for d in claimed {
-                // No room for this endpoint now: handed back at once for a later claim.
-                if !self.enter(d.endpoint_id) {
-                    if let Err(e) = self.store.release_delivery(&d).await {
-                        tracing::warn!(error = %crate::error::Esc(&e), "could not release a delivery");
-                    }
-                    continue;
-                }
                 let permit = match permit.take() {
                     Some(p) => p,
                     None => global.clone().acquire_owned().await.expect("never closed"),
@@ -193,6 +192,14 @@ impl Deliverer {
         if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
             tracing::warn!("webhook deliveries did not finish within the grace period");
         }
+    }
+
+    /// The longest an attempt and its record may take: its timeout and a margin.
+    fn attempt_span(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.cfg.timeout)
+            .ok()
+            .and_then(|t| t.checked_add(&chrono::Duration::seconds(5)))
+            .unwrap_or(chrono::Duration::MAX)
     }
 
     fn enter(&self, endpoint: EndpointId) -> bool {
@@ -216,14 +223,15 @@ impl Deliverer {
     }
 
     /// Waits until the endpoint's limit allows one more attempt this second (excess waits,
-    /// never fails).
-    async fn within_rate(&self, endpoint: EndpointId, per_second: Option<i32>) {
+    /// never fails); whether it had to wait.
+    async fn within_rate(&self, endpoint: EndpointId, per_second: Option<i32>) -> bool {
         let Some(limit) = per_second
             .and_then(|r| usize::try_from(r).ok())
             .filter(|r| *r > 0)
         else {
-            return;
+            return false;
         };
+        let mut waited = false;
         loop {
             let wait = {
                 let mut recent = self.recent.lock().expect("not poisoned");
@@ -237,22 +245,35 @@ impl Deliverer {
                 }
                 if q.len() < limit {
                     q.push_back(now);
-                    return;
+                    return waited;
                 }
                 Duration::from_secs(1).saturating_sub(now.duration_since(*q.front().expect("full")))
             };
             tokio::time::sleep(wait).await;
+            waited = true;
         }
     }
 
     /// One attempt of one delivery, recorded with what follows.
     async fn deliver(&self, mut d: ClaimedDelivery) {
-        self.within_rate(d.endpoint_id, d.rate_limit_per_second)
+        let waited = self
+            .within_rate(d.endpoint_id, d.rate_limit_per_second)
             .await;
-        // Still this claim's, and for long enough to send and record: else another worker (or
-        // a later claim) has it, and this attempt is not made.
-        let until = self.store.clock().now() + self.cfg.lease;
-        match self.store.confirm_lease(&d, until).await {
+        // A claim just made holds for longer than an attempt and its record take, and the
+        // endpoint's failure clock was read with it: confirming it again would be one more
+        // write per delivery (the costliest statement of a backlog, see BENCHMARKS.md). After a
+        // wait, or with little of the lease left, it is confirmed: still this claim's, and for
+        // long enough to send and record — else another worker (or a later claim) has it, and
+        // this attempt is not made.
+        let now = self.store.clock().now();
+        let fresh = !waited && d.lease_until - now >= self.attempt_span();
+        let until = now + self.cfg.lease;
+        let confirmed = if fresh {
+            Ok(Some(d.failing_since))
+        } else {
+            self.store.confirm_lease(&d, until).await
+        };
+        match confirmed {
             Ok(Some(failing_since)) => d.failing_since = failing_since,
             Ok(None) => {
                 tracing::debug!(delivery = %d.id, "a claim ran out before its attempt; not sent");

@@ -35,6 +35,8 @@ pub struct ClaimedDelivery {
     /// This claim's token (the worker and the claim): a later claim of the same delivery,
     /// even by the same worker, has another, so a stale attempt neither sends nor records.
     pub lease_owner: String,
+    /// Until when the claim holds it.
+    pub lease_until: DateTime<Utc>,
     /// The envelope exactly as stored: the body sent.
     pub payload: String,
     pub url: String,
@@ -174,6 +176,7 @@ impl Store {
                 trigger: AttemptTrigger::parse(&r.trigger)
                     .ok_or_else(|| AppError::internal("unknown stored attempt trigger"))?,
                 lease_owner: owner.to_owned(),
+                lease_until: until,
                 payload: ev.payload.clone(),
                 url: ep.url.clone(),
                 rate_limit_per_second: ep.rate_limit_per_second,
@@ -310,11 +313,17 @@ impl Store {
     }
 
     /// Hands a claimed delivery back untouched, for a later claim.
-    pub async fn release_delivery(&self, d: &ClaimedDelivery) -> AppResult<()> {
+    pub async fn release_deliveries(&self, ds: &[ClaimedDelivery]) -> AppResult<()> {
         use webhook_delivery::Column as C;
-        update_in::<webhook_delivery::Entity>(d.organization_id)
-            .filter(C::Id.eq(d.id.0))
-            .filter(C::LeaseOwner.eq(d.lease_owner.as_str()))
+        let Some(first) = ds.first() else {
+            return Ok(());
+        };
+        // One claim's deliveries: one token. Not scoped by organization (a claim spans them);
+        // the token is the claim's own, so only what this claim holds is released.
+        debug_assert!(ds.iter().all(|d| d.lease_owner == first.lease_owner));
+        webhook_delivery::Entity::update_many()
+            .filter(C::Id.is_in(ds.iter().map(|d| d.id.0)))
+            .filter(C::LeaseOwner.eq(first.lease_owner.as_str()))
             .col_expr(C::LeaseOwner, Expr::value(None::<String>))
             .col_expr(C::LeaseUntil, Expr::value(None::<DateTime<Utc>>))
             .exec(self.conn())

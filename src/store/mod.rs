@@ -2,8 +2,9 @@
 //! writes tenant data takes the organization id; there is no query path without it.
 //!
 //! Writes go through [`WriteTx`]: on SQLite it is started `IMMEDIATE` (a deferred transaction
-//! that upgrades to a write fails with "database is locked" whatever the busy timeout), and it
-//! publishes event signals on the bus only after it commits.
+//! that upgrades to a write fails with "database is locked" whatever the busy timeout) after
+//! its turn in this process's writer queue, and it publishes event signals on the bus only
+//! after it commits.
 
 pub mod accounts;
 pub mod audit;
@@ -48,7 +49,16 @@ pub struct Store {
     bus: Bus,
     clock: SharedClock,
     statements: Arc<AtomicU64>,
+    /// SQLite's single writer, queued in process: writers waiting in SQLite's busy handler
+    /// sleep 1, 2, 5, 10… ms between tries, which under a few concurrent writers costs more
+    /// than the writes (BENCHMARKS.md, outbound deliveries). Another process on the same file
+    /// still meets the busy handler.
+    writers: Option<Arc<tokio::sync::Mutex<()>>>,
 }
+
+/// How long a write waits for its turn in the queue before starting anyway (then SQLite's own
+/// busy timeout applies, as without the queue): a turn is never a new way to hang.
+const WRITER_TURN: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Store {
     pub fn new(mut db: DatabaseConnection, bus: Bus, clock: SharedClock) -> Self {
@@ -57,11 +67,14 @@ impl Store {
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
+        let writers = (db.get_database_backend() == DbBackend::Sqlite)
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
         Self {
             db,
             bus,
             clock,
             statements,
+            writers,
         }
     }
 
@@ -94,6 +107,17 @@ impl Store {
 
     /// Starts a write transaction (IMMEDIATE on SQLite).
     pub async fn begin_write(&self) -> AppResult<WriteTx> {
+        let turn = match &self.writers {
+            Some(w) => {
+                let turn = tokio::time::timeout(WRITER_TURN, w.clone().lock_owned()).await;
+                if turn.is_err() {
+                    // A writer holding its turn this long is a bug (a write inside a write).
+                    tracing::error!("no SQLite writer turn within 30 s; starting without one");
+                }
+                turn.ok()
+            }
+            None => None,
+        };
         let txn = match self.backend() {
             DbBackend::Sqlite => {
                 self.db
@@ -107,6 +131,7 @@ impl Store {
         };
         Ok(WriteTx {
             txn,
+            _turn: turn,
             signals: Vec::new(),
             bus: self.bus.clone(),
             clock: self.clock.clone(),
@@ -124,6 +149,9 @@ impl Store {
 /// once committed. Dropping it without `commit` rolls back and publishes nothing.
 pub struct WriteTx {
     txn: DatabaseTransaction,
+    /// This process's writer turn on SQLite, given back when the transaction ends (declared
+    /// after `txn`, so a dropped transaction rolls back before the next writer starts).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     signals: Vec<EventSignal>,
     bus: Bus,
     clock: SharedClock,

@@ -23,7 +23,9 @@ fn nodes(d: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// The triggers of every attempt of the endpoint's deliveries, newest delivery first.
+/// The endpoint's deliveries and health once `n` attempts are on record. Read again after the
+/// wait: the fields of one query are read at slightly different times, so the read that first
+/// saw the attempts may have read `health` just before them.
 async fn triggers(app: &crate::support::TestApp, token: &str, id: &str, n: usize) -> Value {
     wait_until(Wait::from_secs(10), "attempts on record", || async {
         let d = app.gql_data(token, DELIVERIES, json!({"id": id})).await;
@@ -37,7 +39,8 @@ async fn triggers(app: &crate::support::TestApp, token: &str, id: &str, n: usize
             Err(format!("{count} of {n}"))
         }
     })
-    .await
+    .await;
+    app.gql_data(token, DELIVERIES, json!({"id": id})).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
