@@ -194,14 +194,6 @@ impl Deliverer {
         }
     }
 
-    /// The longest an attempt and its record may take: its timeout and a margin.
-    fn attempt_span(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.cfg.timeout)
-            .ok()
-            .and_then(|t| t.checked_add(&chrono::Duration::seconds(5)))
-            .unwrap_or(chrono::Duration::MAX)
-    }
-
     fn enter(&self, endpoint: EndpointId) -> bool {
         let mut in_flight = self.in_flight.lock().expect("not poisoned");
         let n = in_flight.entry(endpoint).or_default();
@@ -259,14 +251,15 @@ impl Deliverer {
         let waited = self
             .within_rate(d.endpoint_id, d.rate_limit_per_second)
             .await;
-        // A claim just made holds for longer than an attempt and its record take, and the
-        // endpoint's failure clock was read with it: confirming it again would be one more
-        // write per delivery (the costliest statement of a backlog, see BENCHMARKS.md). After a
-        // wait, or with little of the lease left, it is confirmed: still this claim's, and for
-        // long enough to send and record — else another worker (or a later claim) has it, and
-        // this attempt is not made.
+        // A claim made within the last second still holds its whole lease (twice the timeout
+        // and more), and the endpoint's failure clock and the delivery's status were read with
+        // it: confirming it again would be one more write per delivery (the costliest
+        // statement of a backlog, see BENCHMARKS.md). After a rate-limit wait, or a claim that
+        // waited longer for its slot, it is confirmed: still this claim's, still pending and
+        // for long enough to send and record — else another worker (or a later claim) has it,
+        // or its endpoint went, and this attempt is not made.
         let now = self.store.clock().now();
-        let fresh = !waited && d.lease_until - now >= self.attempt_span();
+        let fresh = !waited && d.lease_until - now >= self.cfg.lease - chrono::Duration::seconds(1);
         let until = now + self.cfg.lease;
         let confirmed = if fresh {
             Ok(Some(d.failing_since))

@@ -30,7 +30,9 @@ const V4_NOT_PUBLIC: &[&str] = &[
 /// outside 2000::/3 (loopback, unspecified, unique-local, link-local, multicast, discard…) is
 /// not either.
 const V6_NOT_PUBLIC: &[&str] = &[
-    "2001::/23",     // IETF protocol assignments: Teredo, benchmarking, ORCHID
+    // IETF protocol assignments: Teredo, benchmarking, ORCHID; the few anycast services inside
+    // it that are reachable (AS112, AMT, PCP) are refused too — nobody's webhook receiver.
+    "2001::/23",
     "2001:db8::/32", // documentation
     "3fff::/20",     // documentation
 ];
@@ -83,15 +85,25 @@ pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
-/// The address an allow-list entry is compared with: an IPv6 address carrying an IPv4 one as
-/// mapped or NAT64 (the forms that reach that IPv4 host) is that IPv4, so allowing an IPv6
-/// range never lets loopback or a metadata address in through it.
+/// The address an allow-list entry is compared with: an IPv6 address carrying an IPv4 one (see
+/// [`embedded_v4`]) is that IPv4, so allowing an IPv6 range never lets loopback or a metadata
+/// address in through it.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() || v6.segments()[..2] == [0x64, 0xff9b] => {
-            embedded_v4(v6).map_or(ip, IpAddr::V4)
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// An allow-list entry as [`canonical`] compares: an IPv4-mapped range (`::ffff:10.0.0.0/104`)
+/// is that IPv4 range.
+pub fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 && v6.network().to_ipv4_mapped().is_some() => {
+            let v4 = v6.network().to_ipv4_mapped().expect("checked");
+            Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4)
         }
-        _ => ip,
+        _ => net,
     }
 }
 
@@ -172,6 +184,11 @@ mod tests {
         assert!(contains(&all_v6, "2001:db8::1".parse().unwrap()));
         assert!(!contains(&all_v6, "::ffff:127.0.0.1".parse().unwrap()));
         assert!(!contains(&all_v6, "64:ff9b::a9fe:a9fe".parse().unwrap()));
+        assert!(!contains(&all_v6, "::127.0.0.1".parse().unwrap()));
+        assert!(!contains(&all_v6, "2002:7f00:1::".parse().unwrap()));
+        let mapped = canonical_net("::ffff:10.0.0.0/104".parse().unwrap());
+        assert_eq!(mapped, "10.0.0.0/8".parse::<IpNet>().unwrap());
+        assert!(contains(&mapped, "10.1.2.3".parse().unwrap()));
         let lo: IpNet = "127.0.0.1/32".parse().unwrap();
         assert!(contains(&lo, "::ffff:127.0.0.1".parse().unwrap()));
     }

@@ -31,9 +31,9 @@ impl AllowedTargets {
         };
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if let Ok(net) = item.parse::<IpNet>() {
-                out.nets.push(net.trunc());
+                out.nets.push(ranges::canonical_net(net.trunc()));
             } else if let Ok(ip) = item.parse::<IpAddr>() {
-                out.nets.push(IpNet::from(ip));
+                out.nets.push(ranges::canonical_net(IpNet::from(ip)));
             } else if let Ok(Host::Domain(d)) = Host::parse(item) {
                 out.hosts.push(d.trim_end_matches('.').to_owned());
             } else {

@@ -149,8 +149,9 @@ impl Store {
 /// once committed. Dropping it without `commit` rolls back and publishes nothing.
 pub struct WriteTx {
     txn: DatabaseTransaction,
-    /// This process's writer turn on SQLite, given back when the transaction ends (declared
-    /// after `txn`, so a dropped transaction rolls back before the next writer starts).
+    /// This process's writer turn on SQLite, given back when the transaction ends. A dropped
+    /// transaction's rollback runs when its connection is next used, so the next writer may
+    /// still meet SQLite's busy handler once.
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     signals: Vec<EventSignal>,
     bus: Bus,

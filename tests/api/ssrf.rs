@@ -121,8 +121,15 @@ async fn every_non_public_target_is_refused_at_creation() {
         .gql_data(&app.full_token("acme"), listed, json!({}))
         .await;
     assert_eq!(none["webhookEndpoints"], json!([]));
-    // Positive controls: a public address and a name resolving to one are accepted (no event
-    // is ever sent to them), as is a name that does not resolve yet.
+    // An event now has nowhere to go: no delivery, nothing at the receiver.
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let event = announce(&app, org, "after the refusals").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.received().is_empty(), "nothing reached the receiver");
+    let deliveries = app.store.deliveries_of_event(org, event).await.unwrap();
+    assert!(deliveries.is_empty());
+    // Positive controls: a public address and a name resolving to one are accepted, as is a
+    // name that does not resolve yet (no event follows: tests never send beyond loopback).
     for url in [
         "https://93.184.215.14/hook",
         "https://public.test/hook",
@@ -131,8 +138,43 @@ async fn every_non_public_target_is_refused_at_creation() {
         let d = create(&app, url).await;
         assert_eq!(d["userErrors"], json!([]), "{url}: {d}");
     }
+}
+
+/// An endpoint made while its loopback address was allow-listed, delivered by an instance
+/// whose list no longer has it: the literal address is judged again at delivery, the attempt
+/// recorded as `TARGET_NOT_ALLOWED`, the receiver left alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_literal_address_no_longer_listed_is_refused_at_delivery() {
+    let names = Names::default();
+    let listed = guarded("127.0.0.1/32", &names).await;
+    let rx = Receiver::start().await;
+    let d = create(&listed, &rx.url).await;
+    assert_eq!(d["userErrors"], json!([]), "{d}");
+    let id = d["endpoint"]["id"].clone();
+    let db = listed.db.clone();
+    listed.stop().await;
+
+    let lookup = HostLookup::new(names.clone());
+    let unlisted = TestApp::builder()
+        .db(db)
+        .flags(&["--webhook-allow-http", "true", "--scheduler-poll-ms", "50"])
+        .adjust(move |s| s.webhook_lookup = lookup)
+        .start()
+        .await;
+    let org = unlisted.store.ensure_organization("acme").await.unwrap();
+    announce(&unlisted, org, "unlisted").await;
+    attempts(&unlisted, &id).await;
+    let d = unlisted
+        .gql_data(&unlisted.full_token("acme"), ATTEMPTS, json!({"id": id}))
+        .await;
+    let node = &d["webhookEndpoint"]["deliveries"]["edges"][0]["node"];
+    assert_eq!(
+        node["attempts"][0]["errorCode"], "TARGET_NOT_ALLOWED",
+        "{d}"
+    );
+    assert_eq!(node["status"], "PENDING");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(rx.received().is_empty(), "nothing reached the receiver");
+    assert!(rx.received().is_empty(), "the receiver got nothing");
 }
 
 const ATTEMPTS: &str = "query($id: ID!) { webhookEndpoint(id: $id) {
