@@ -18,7 +18,7 @@ use ponto_bridge::clock::SystemClock;
 use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event};
 use ponto_bridge::domain::scope::Scope;
 use ponto_bridge::outbound::signing::{SigningSecret, signature_header};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -57,21 +57,6 @@ async fn start_receiver() -> (String, Receiver, watch::Sender<bool>) {
     (url, r, open)
 }
 
-async fn gql(http: &reqwest::Client, url: &str, token: &str, query: &str, vars: Value) -> Value {
-    let body: Value = http
-        .post(url)
-        .bearer_auth(token)
-        .json(&json!({"query": query, "variables": vars}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(body.get("errors").is_none(), "{body}");
-    body["data"].clone()
-}
-
 #[tokio::main]
 async fn main() {
     ponto_bridge::install_crypto_provider();
@@ -104,7 +89,7 @@ async fn main() {
     let http = reqwest::Client::new();
     let create = "mutation($u: String!) { createWebhookEndpoint(input: {url: $u}) { endpoint { id } userErrors { code } } }";
     for e in 0..ENDPOINTS {
-        let d = gql(
+        let d = support::gql(
             &http,
             &graphql,
             &token,
@@ -112,7 +97,11 @@ async fn main() {
             json!({"u": format!("{url}/{e}")}),
         )
         .await;
-        assert_eq!(d["createWebhookEndpoint"]["userErrors"], json!([]), "{d}");
+        assert_eq!(
+            d["data"]["createWebhookEndpoint"]["userErrors"],
+            json!([]),
+            "{d}"
+        );
     }
 
     // The backlog, logged while the receiver holds its answers: each event makes one delivery
@@ -139,27 +128,15 @@ async fn main() {
     // This machine's PostgreSQL runs with `autovacuum = off` (the default is on): analyze as it
     // would after this many new rows. Without statistics the claim's plan reads every pending
     // delivery per claim (a bitmap scan and a sort) instead of the first few in due order.
-    if engine == "PostgreSQL" {
+    let db = ponto_bridge::store::connect(&bench_db.url, 1)
+        .await
+        .unwrap();
+    if support::autovacuum_off(&db).await {
         use sea_orm::ConnectionTrait;
-        let db = ponto_bridge::store::connect(&bench_db.url, 1)
+        eprintln!("autovacuum is off here; the bench analyzes as it would");
+        db.execute_unprepared("ANALYZE webhook_delivery, webhook_endpoint, event")
             .await
             .unwrap();
-        let off = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT current_setting('autovacuum') = 'off' AS off",
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<bool>("", "off")
-            .unwrap();
-        if off {
-            eprintln!("autovacuum is off here; the bench analyzes as it would");
-            db.execute_unprepared("ANALYZE webhook_delivery, webhook_endpoint, event")
-                .await
-                .unwrap();
-        }
     }
 
     // The service: from the gate opening until every delivery is answered and recorded.

@@ -207,31 +207,21 @@ struct AutoAnalyze<'a> {
 
 impl<'a> AutoAnalyze<'a> {
     async fn new(db: &'a sea_orm::DatabaseConnection) -> Option<Self> {
-        if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        if !support::autovacuum_off(db).await {
             return None;
         }
-        let off: bool = Self::scalar(db, "SELECT current_setting('autovacuum') = 'off'").await;
         let mut me = Self {
             db,
             since: 0,
             threshold: 0,
         };
         me.reset().await;
-        off.then_some(me)
-    }
-
-    async fn scalar<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
-        db.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get_by_index(0)
-            .unwrap()
+        Some(me)
     }
 
     /// PostgreSQL's default trigger, from the table as it is now.
     async fn reset(&mut self) {
-        let rows: i64 = Self::scalar(self.db, "SELECT count(*) FROM invoice").await;
+        let rows: i64 = support::pg_scalar(self.db, "SELECT count(*) FROM invoice").await;
         self.since = 0;
         self.threshold = 50 + rows as usize / 10;
     }

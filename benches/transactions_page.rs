@@ -38,7 +38,7 @@ async fn main() {
         .authenticator()
         .mint_hs256("bench", &[Scope::Read], "bench", 3600)
         .unwrap();
-    let base = format!("http://{}", app.local_addr());
+    let graphql = format!("http://{}/graphql", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
 
     let started = Instant::now();
@@ -76,7 +76,8 @@ async fn main() {
     let mut cursors: Vec<Option<String>> = vec![None];
     let mut after: Option<String> = None;
     for page in 0..(rows / 100).min(1000) {
-        let body: Value = gql(&client, &base, &token, query, json!({"after": after})).await;
+        let body: Value =
+            support::gql(&client, &graphql, &token, query, json!({"after": after})).await;
         after = body["data"]["transactions"]["pageInfo"]["endCursor"]
             .as_str()
             .map(str::to_owned);
@@ -122,11 +123,12 @@ async fn main() {
     })
     .await;
     let (api_rps, api_p50, api_p99) = load(concurrency, run, cursors, {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let (client, graphql, token) = (client.clone(), graphql.clone(), token.clone());
         move |cursor: Option<String>| {
-            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            let (client, graphql, token) = (client.clone(), graphql.clone(), token.clone());
             async move {
-                let v = gql(&client, &base, &token, query, json!({"after": cursor})).await;
+                let v =
+                    support::gql(&client, &graphql, &token, query, json!({"after": cursor})).await;
                 assert_eq!(
                     v["data"]["transactions"]["edges"].as_array().unwrap().len(),
                     100,
@@ -157,19 +159,6 @@ async fn main() {
         api_p50 / base_p50,
         api_p99 / base_p99
     );
-}
-
-async fn gql(client: &reqwest::Client, base: &str, token: &str, query: &str, vars: Value) -> Value {
-    client
-        .post(format!("{base}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({"query": query, "variables": vars}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Runs `call` from `concurrency` tasks for `run`; returns requests/s, p50 and p99 in ms.

@@ -104,6 +104,47 @@ pub async fn link_and_read(
     }
 }
 
+/// `POST` a GraphQL query to `url` with a bearer token; the whole answer.
+pub async fn gql(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    vars: serde_json::Value,
+) -> serde_json::Value {
+    client
+        .post(url)
+        .bearer_auth(token)
+        .json(&serde_json::json!({"query": query, "variables": vars}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The first column of the first row of `sql` on PostgreSQL.
+pub async fn pg_scalar<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
+    use sea_orm::ConnectionTrait;
+    db.query_one_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        sql,
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index(0)
+    .unwrap()
+}
+
+/// Whether `db` is a PostgreSQL server running without autovacuum (this machine's is; the
+/// default is on), so a bench must analyze as autovacuum would have.
+pub async fn autovacuum_off(db: &sea_orm::DatabaseConnection) -> bool {
+    db.get_database_backend() == sea_orm::DbBackend::Postgres
+        && pg_scalar::<bool>(db, "SELECT current_setting('autovacuum') = 'off'").await
+}
+
 /// Resident and peak resident memory of this process, in MiB (Linux; NaN elsewhere).
 pub fn memory() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -178,7 +178,7 @@ impl Endpoints {
             Ok(c) => c,
             Err(r) => return Ok(Err(r)),
         };
-        if let Err(r) = self.targets.check_resolving(&input.url).await {
+        if let Err(r) = self.targets.check_name(&url).await {
             return Ok(Err(r));
         }
         let mut tx = self.begin(org).await?;
@@ -223,13 +223,18 @@ impl Endpoints {
         id: EndpointId,
         input: EndpointUpdate,
     ) -> Outcome<Endpoint> {
+        let url = match input
+            .url
+            .as_deref()
+            .map(|u| self.targets.check(u))
+            .transpose()
+        {
+            Ok(u) => u,
+            Err(r) => return Ok(Err(r)),
+        };
         let checked = (|| {
             Ok::<_, Refusal>(EndpointChanges {
-                url: input
-                    .url
-                    .as_deref()
-                    .map(|u| self.targets.check(u).map(|u| u.to_string()))
-                    .transpose()?,
+                url: url.as_ref().map(|u| u.to_string()),
                 event_types: input.event_types.as_deref().map(event_types).transpose()?,
                 description: input
                     .description
@@ -249,8 +254,8 @@ impl Endpoints {
             Ok(c) => c,
             Err(r) => return Ok(Err(r)),
         };
-        if let Some(url) = input.url.as_deref()
-            && let Err(r) = self.targets.check_resolving(url).await
+        if let Some(url) = &url
+            && let Err(r) = self.targets.check_name(url).await
         {
             return Ok(Err(r));
         }

@@ -95,10 +95,17 @@ impl TargetGuard {
         self.allowed.check(raw)
     }
 
-    /// [`TargetGuard::check`], then, for a host name not listed, every address it resolves to
-    /// now. A name that does not resolve (yet) is accepted: it is judged again at delivery.
+    /// [`TargetGuard::check`], then [`TargetGuard::check_name`].
     pub async fn check_resolving(&self, raw: &str) -> Result<Url, Refusal> {
         let url = self.check(raw)?;
+        self.check_name(&url).await?;
+        Ok(url)
+    }
+
+    /// For a URL [`TargetGuard::check`] accepted whose host is a name not listed: every address
+    /// it resolves to now. A name that does not resolve (yet) is accepted: it is judged again
+    /// at delivery.
+    pub async fn check_name(&self, url: &Url) -> Result<(), Refusal> {
         if let Some(Host::Domain(host)) = url.host()
             && !self.allowed.lists_host(host)
             && let Ok(Ok(addrs)) =
@@ -113,7 +120,7 @@ impl TargetGuard {
                 ),
             ));
         }
-        Ok(url)
+        Ok(())
     }
 
     /// The resolver for the delivery client: the addresses of a name, refused unless every one

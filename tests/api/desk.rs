@@ -98,8 +98,13 @@ impl Desk {
 
     /// Remittance texts of the transactions left to allocate.
     pub async fn unallocated(&self) -> Vec<String> {
-        let q = "{ transactions(first: 100, filter: {unallocated: true}) { edges { node { remittanceInformation } } } }";
-        let d = self.data(q, json!({})).await;
+        self.texts_where_unallocated(true).await
+    }
+
+    /// Remittance texts of the transactions `filter: {unallocated: $u}` selects, sorted.
+    pub async fn texts_where_unallocated(&self, unallocated: bool) -> Vec<String> {
+        let q = "query($u: Boolean) { transactions(first: 100, filter: {unallocated: $u}) { edges { node { remittanceInformation } } } }";
+        let d = self.data(q, json!({"u": unallocated})).await;
         let mut out: Vec<String> = d["transactions"]["edges"]
             .as_array()
             .unwrap()

@@ -387,29 +387,9 @@ async fn the_desk_filters_by_payment_state_and_due_date() {
         ["2026-0401", "2026-0404"]
     );
 
-    let texts = |unallocated: bool| {
-        let d = &d;
-        async move {
-            let q = "query($u: Boolean) { transactions(first: 50, filter: {unallocated: $u}) { edges { node { remittanceInformation } } } }";
-            let got = d.data(q, json!({"u": unallocated})).await;
-            let mut out: Vec<String> = got["transactions"]["edges"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| {
-                    e["node"]["remittanceInformation"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned()
-                })
-                .collect();
-            out.sort();
-            out
-        }
-    };
-    assert_eq!(texts(true).await, ["no clue"]);
+    assert_eq!(d.unallocated().await, ["no clue"]);
     assert_eq!(
-        texts(false).await,
+        d.texts_where_unallocated(false).await,
         ["+++123/4567/89002+++", "invoice 2026-0403"],
         "paid in full, or pending"
     );
