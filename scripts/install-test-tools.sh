@@ -25,7 +25,7 @@ command -v pg_dump >/dev/null || { echo "pg_dump is still missing" >&2; exit 1; 
 command -v node >/dev/null || { echo "node is required for the browser and graphql-js tests" >&2; exit 1; }
 
 # The npm packages of tests/node (package-lock.json pins them): installed when one is missing.
-packages=(puppeteer-core graphql)
+packages=(puppeteer-core graphql graphql-ws ws)
 missing() { for p in "${packages[@]}"; do [ -d "tests/node/node_modules/$p" ] || return 0; done; return 1; }
 if missing; then
   echo "installing ${packages[*]}"

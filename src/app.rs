@@ -140,6 +140,14 @@ impl App {
             ponto_webhook_max_body_bytes: serve.ponto_webhook_max_body_bytes,
             cors_allowed_origins: serve.cors_allowed_origins.clone(),
             graphiql: serve.introspection(),
+            ws: crate::http::WsOptions {
+                max_connections_per_organization: serve.ws_max_connections_per_organization.max(1),
+                max_subscriptions_per_connection: serve.ws_max_subscriptions_per_connection.max(1),
+                max_message_bytes: serve.ws_max_message_bytes.max(1024),
+                init_timeout: std::time::Duration::from_secs(serve.ws_init_timeout_secs.max(1)),
+                keepalive: std::time::Duration::from_secs(serve.ws_keepalive_secs.max(1)),
+                send_timeout: std::time::Duration::from_secs(serve.ws_send_timeout_secs.max(1)),
+            },
         };
         let posture = match settings.environment {
             crate::config::Environment::Production => "production",
@@ -224,6 +232,12 @@ impl App {
         let deliverer = self
             .background_tasks
             .then(|| tokio::spawn(self.deliverer.clone().run(until_stopped(), self.grace)));
+        // Every instance hears the others' events (PostgreSQL; nothing to do on SQLite).
+        let listener = {
+            let store = self.store.clone();
+            let stopped = until_stopped();
+            tokio::spawn(async move { store.listen(stopped).await })
+        };
         let (scheduler, cleanup, processor) = if self.background_tasks {
             (
                 Some(tokio::spawn(crate::pull::run_scheduler(
@@ -278,6 +292,9 @@ impl App {
             && let Err(e) = deliverer.await
         {
             tracing::warn!(error = %e, "the webhook delivery worker stopped abnormally");
+        }
+        if tokio::time::timeout(grace, listener).await.is_err() {
+            tracing::warn!("the event listener did not stop within the grace period");
         }
         self.puller.shut_down(grace).await;
         self.store.close().await;

@@ -27,6 +27,8 @@ pub struct Claims {
     pub organization_name: Option<String>,
     pub subject: Option<String>,
     pub scopes: BTreeSet<Scope>,
+    /// The last second (Unix time) the token is accepted: its `exp` plus the leeway.
+    pub valid_until: i64,
 }
 
 pub struct Authenticator {
@@ -187,6 +189,7 @@ impl Authenticator {
             organization_name,
             subject,
             scopes,
+            valid_until: exp + self.leeway_secs,
         })
     }
 

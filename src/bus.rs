@@ -2,10 +2,11 @@
 //!
 //! Subscribers (GraphQL subscriptions) and workers (webhook delivery) wake on these and read
 //! the rows from the database; a missed signal costs latency, never data. On PostgreSQL the
-//! store also sends `pg_notify` inside the transaction so other instances learn of it.
+//! store also sends `pg_notify` inside the transaction, and every instance's listener
+//! (`store::listen`) turns what it hears into the same signals here, followed by
+//! [`LogSignal::Resync`] whenever it may have missed some.
 
-use crate::domain::event::EventType;
-use crate::domain::ids::{EventId, OrganizationId};
+use crate::domain::ids::OrganizationId;
 use std::sync::Arc;
 use tokio::sync::{Notify, broadcast};
 
@@ -15,14 +16,25 @@ pub const PG_EVENT_CHANNEL: &str = "ponto_bridge_events";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventSignal {
     pub organization_id: OrganizationId,
-    pub event_id: EventId,
     pub seq: i64,
-    pub event_type: EventType,
+}
+
+/// What a reader of the event log learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSignal {
+    /// The organization's log holds committed events up to `seq` (sequence order is commit
+    /// order, so every lower number is committed too).
+    Advanced {
+        organization_id: OrganizationId,
+        seq: i64,
+    },
+    /// Signals may have been missed (the listener reconnected): every reader reads again.
+    Resync,
 }
 
 #[derive(Clone)]
 pub struct Bus {
-    events: broadcast::Sender<EventSignal>,
+    log: broadcast::Sender<LogSignal>,
     deliveries: Arc<Notify>,
     reads: Arc<Notify>,
     inbound: Arc<Notify>,
@@ -36,9 +48,9 @@ impl Default for Bus {
 
 impl Bus {
     pub fn new() -> Self {
-        let (events, _) = broadcast::channel(4096);
+        let (log, _) = broadcast::channel(4096);
         Self {
-            events,
+            log,
             deliveries: Arc::new(Notify::new()),
             reads: Arc::new(Notify::new()),
             inbound: Arc::new(Notify::new()),
@@ -48,18 +60,41 @@ impl Bus {
     /// Called by the store after a commit (never before: nothing is announced that did not
     /// commit).
     pub fn publish(&self, signals: &[EventSignal]) {
+        // One signal per organization and commit: its highest number covers the rest.
+        let mut highest: Vec<(OrganizationId, i64)> = Vec::new();
         for s in signals {
-            // No receiver is fine: subscribers replay from the database.
-            let _ = self.events.send(*s);
+            match highest
+                .iter_mut()
+                .find(|(org, _)| *org == s.organization_id)
+            {
+                Some((_, seq)) => *seq = (*seq).max(s.seq),
+                None => highest.push((s.organization_id, s.seq)),
+            }
         }
-        if !signals.is_empty() {
-            self.deliveries.notify_waiters();
-            self.deliveries.notify_one();
+        for (organization_id, seq) in highest {
+            self.advanced(organization_id, seq);
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<EventSignal> {
-        self.events.subscribe()
+    /// The organization's log reached `seq`: committed here, or heard from another instance.
+    pub fn advanced(&self, organization_id: OrganizationId, seq: i64) {
+        // No receiver is fine: subscribers replay from the database.
+        let _ = self.log.send(LogSignal::Advanced {
+            organization_id,
+            seq,
+        });
+        self.deliveries.notify_waiters();
+        self.deliveries.notify_one();
+    }
+
+    /// Signals may have been missed: every reader reads the log again.
+    pub fn resync(&self) {
+        let _ = self.log.send(LogSignal::Resync);
+        self.deliveries.notify_one();
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LogSignal> {
+        self.log.subscribe()
     }
 
     /// Wakes the read scheduler: a connection's read became due (a link, a synchronization).

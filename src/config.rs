@@ -332,6 +332,11 @@ pub struct ServeSettings {
     #[arg(long, env = "PB_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_http: bool,
 
+    /// Extra trusted CA certificates (PEM) for webhook deliveries, e.g. receivers inside a
+    /// network with its own CA. The public roots stay trusted; host names are verified either way.
+    #[arg(long, env = "PB_WEBHOOK_CA_CERT")]
+    pub webhook_ca_cert: Option<PathBuf>,
+
     /// How webhook host names are resolved: the system resolver (tests replace it).
     #[arg(skip)]
     pub webhook_lookup: crate::outbound::guard::HostLookup,
@@ -395,6 +400,41 @@ pub struct ServeSettings {
     /// Most aliases accepted in one GraphQL document.
     #[arg(long, env = "PB_GRAPHQL_MAX_ALIASES", default_value_t = 30)]
     pub graphql_max_aliases: usize,
+
+    /// Most GraphQL WebSocket connections one organization may hold open on this instance;
+    /// one more is closed with 1013 (try again later).
+    #[arg(
+        long,
+        env = "PB_WS_MAX_CONNECTIONS_PER_ORGANIZATION",
+        default_value_t = 100
+    )]
+    pub ws_max_connections_per_organization: usize,
+
+    /// Most operations running at once on one WebSocket connection; one more is refused with
+    /// an `error` message (`SUBSCRIPTION_LIMIT`), the connection stays.
+    #[arg(
+        long,
+        env = "PB_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 25
+    )]
+    pub ws_max_subscriptions_per_connection: usize,
+
+    /// Largest WebSocket message accepted, in bytes; a larger one closes the connection (1009).
+    #[arg(long, env = "PB_WS_MAX_MESSAGE_BYTES", default_value_t = 65_536)]
+    pub ws_max_message_bytes: usize,
+
+    /// Seconds a WebSocket client has to send `connection_init` (then 4408).
+    #[arg(long, env = "PB_WS_INIT_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_init_timeout_secs: u64,
+
+    /// Seconds between the server's keep-alive pings on a WebSocket connection.
+    #[arg(long, env = "PB_WS_KEEPALIVE_SECS", default_value_t = 15)]
+    pub ws_keepalive_secs: u64,
+
+    /// Seconds one WebSocket message may take to leave before the client counts as not reading
+    /// and its connection is dropped.
+    #[arg(long, env = "PB_WS_SEND_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_send_timeout_secs: u64,
 
     /// Serve schema introspection, field suggestions and GraphiQL. Default: on in development,
     /// off in production.

@@ -17,6 +17,7 @@ pub mod http;
 pub mod inbound;
 pub mod invoices;
 pub mod keyfile;
+pub mod live;
 pub mod metrics;
 pub mod outbound;
 pub mod ponto;

@@ -129,12 +129,22 @@ impl DeliveryMetrics {
     }
 }
 
+/// GraphQL over WebSocket.
+#[derive(Clone, Default)]
+pub struct WsMetrics {
+    /// Connections open (authenticated).
+    pub connections: Gauge,
+    /// Connections dropped because the client did not read what it was sent.
+    pub slow_clients: Counter,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub webhooks: WebhookMetrics,
     pub sync: SyncMetrics,
     pub inbound: InboundMetrics,
     pub deliveries: DeliveryMetrics,
+    pub ws: WsMetrics,
 }
 
 impl Default for Metrics {
@@ -204,6 +214,17 @@ impl Metrics {
             "Ponto webhook effects (pulls) running",
             inbound.pulls_in_flight.clone(),
         );
+        let ws = WsMetrics::default();
+        registry.register(
+            "graphql_ws_connections",
+            "Authenticated GraphQL WebSocket connections open",
+            ws.connections.clone(),
+        );
+        registry.register(
+            "graphql_ws_slow_clients",
+            "GraphQL WebSocket connections dropped because the client did not read",
+            ws.slow_clients.clone(),
+        );
         let deliveries = DeliveryMetrics::default();
         registry.register(
             "webhook_deliveries",
@@ -241,6 +262,7 @@ impl Metrics {
             sync,
             inbound,
             deliveries,
+            ws,
         }
     }
 

@@ -1,12 +1,50 @@
 // Starts GraphiQL on GET /graphql. Kept out of index.html so that the page runs under a CSP of
 // script-src 'self'. The globals come from the scripts index.html loads before this one:
-// React, ReactDOM (React 18 production UMD), GraphiQL (graphiql UMD).
+// React, ReactDOM (React 18 production UMD), GraphiQL (graphiql UMD), graphqlWs (graphql-ws UMD).
 (function () {
   'use strict';
 
   // Queries and mutations go to POST /graphql with the headers typed in GraphiQL's headers
-  // pane. No WebSocket client until the server has a subscription endpoint to offer.
-  var fetcher = GraphiQL.createFetcher({ url: '/graphql' });
+  // pane; subscriptions to /graphql/ws (graphql-transport-ws), those headers becoming the
+  // connection_init payload ({"Authorization": "Bearer …"}). One connection per subscription,
+  // closed when GraphiQL stops listening.
+  var http = GraphiQL.createFetcher({ url: '/graphql' });
+  var wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql/ws';
+
+  function isSubscription(params, opts) {
+    var doc = opts && opts.documentAST;
+    if (doc && doc.definitions) {
+      var ops = doc.definitions.filter(function (d) { return d.kind === 'OperationDefinition'; });
+      var op = ops.filter(function (d) {
+        return !params.operationName || (d.name && d.name.value === params.operationName);
+      })[0];
+      if (op) return op.operation === 'subscription';
+    }
+    return /^\s*subscription\b/.test(params.query || '');
+  }
+
+  function fetcher(params, opts) {
+    if (!isSubscription(params, opts)) return http(params, opts);
+    var client = graphqlWs.createClient({
+      url: wsUrl,
+      connectionParams: (opts && opts.headers) || {},
+      retryAttempts: 0,
+    });
+    var results = client.iterate({
+      query: params.query,
+      variables: params.variables,
+      operationName: params.operationName,
+    });
+    return {
+      next: function () { return results.next(); },
+      return: function () {
+        client.dispose();
+        return results.return ? results.return() : Promise.resolve({ done: true, value: undefined });
+      },
+      throw: function (e) { client.dispose(); return Promise.reject(e); },
+      [Symbol.asyncIterator]: function () { return this; },
+    };
+  }
 
   // Header values (bearer tokens) must never reach localStorage. shouldPersistHeaders=false keeps
   // them out of "graphiql:headers" and the tabs, but the history plugin still writes each run's

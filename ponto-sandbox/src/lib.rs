@@ -155,22 +155,7 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<SandboxHandle> {
         outbox,
     };
     let app = router(state.clone());
-    let task = match opts.tls {
-        None => tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "sandbox server stopped");
-            }
-        }),
-        Some(files) => {
-            let config = tls::server_config(&files)?;
-            let server = axum_server::from_tcp_rustls(listener.into_std()?, config)?;
-            tokio::spawn(async move {
-                if let Err(e) = server.serve(app.into_make_service()).await {
-                    tracing::error!(error = %e, "sandbox TLS server stopped");
-                }
-            })
-        }
-    };
+    let task = tls::spawn_server(listener, app, opts.tls)?;
     Ok(SandboxHandle {
         addr,
         base_url,

@@ -23,6 +23,31 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {e}"))
 }
 
+/// Serves `app` on `listener`, over TLS when `tls` is given (the sandbox, and the test suite's
+/// TLS webhook receiver).
+pub fn spawn_server(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<TlsFiles>,
+) -> io::Result<tokio::task::JoinHandle<()>> {
+    Ok(match tls {
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        }),
+        Some(files) => {
+            let server =
+                axum_server::from_tcp_rustls(listener.into_std()?, server_config(&files)?)?;
+            tokio::spawn(async move {
+                if let Err(e) = server.serve(app.into_make_service()).await {
+                    tracing::error!(error = %e, "TLS server stopped");
+                }
+            })
+        }
+    })
+}
+
 pub fn server_config(files: &TlsFiles) -> io::Result<RustlsConfig> {
     // rustls panics at first use when two crypto providers are compiled in and none is
     // installed; a second install (by the service in the same process) is harmless.

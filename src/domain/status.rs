@@ -156,8 +156,10 @@ string_enum!(
         /// The SSRF guard refused the address the host resolved to at delivery.
         TargetNotAllowed => "TARGET_NOT_ALLOWED",
         Timeout => "TIMEOUT",
-        /// No connection (refused, unreachable, TLS handshake) or the name did not resolve.
+        /// No connection (refused, unreachable) or the name did not resolve.
         ConnectionFailed => "CONNECTION_FAILED",
+        /// The TLS handshake failed: a certificate not trusted, expired or not for the host.
+        TlsFailed => "TLS_FAILED",
         /// The connection broke during the request or the answer.
         RequestFailed => "REQUEST_FAILED",
         /// The endpoint's secret could not be opened with this instance's keys.

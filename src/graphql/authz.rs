@@ -160,13 +160,14 @@ impl WriteVisible {
     }
 }
 
-/// The object types reachable from the [`ADMIN_DATA_ROOTS`] fields of the query and mutation
-/// roots. Their results hold nothing but endpoints, events and user errors; a field leading from
-/// them to other tenant data would widen `admin` too, which the scope test would show.
+/// The object types reachable from the [`ADMIN_DATA_ROOTS`] fields of the three roots. Their
+/// results hold nothing but endpoints, events and user errors; a field leading from them to
+/// other tenant data would widen `admin` too, which the scope test would show.
 fn admin_types(registry: &Registry) -> HashSet<String> {
     let roots = [
         Some(registry.query_type.as_str()),
         registry.mutation_type.as_deref(),
+        registry.subscription_type.as_deref(),
     ];
     let mut todo: Vec<String> = roots
         .into_iter()

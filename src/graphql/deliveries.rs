@@ -50,8 +50,11 @@ pub enum WebhookAttemptErrorCode {
     /// The host resolved to an address that is not public and not allow-listed (SSRF guard).
     TargetNotAllowed,
     Timeout,
-    /// No connection: refused, unreachable, a failed TLS handshake, or a name not resolving.
+    /// No connection: refused, unreachable, or a name not resolving.
     ConnectionFailed,
+    /// The TLS handshake failed: the endpoint's certificate is not trusted, has expired or is
+    /// not for the URL's host name.
+    TlsFailed,
     /// The connection broke during the request or the answer.
     RequestFailed,
     /// The endpoint's secret could not be opened with this instance's keys.

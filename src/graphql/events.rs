@@ -69,7 +69,7 @@ impl TryFrom<StoredEvent> for Event {
 
 /// Where reading starts: after the cursor, or at the oldest event kept. A cursor whose next
 /// events are no longer kept would silently skip them: refused instead.
-fn start(after: Option<&str>, bounds: LogBounds) -> Result<i64, AppError> {
+pub(super) fn start(after: Option<&str>, bounds: LogBounds) -> Result<i64, AppError> {
     let Some(c) = after else {
         return Ok(bounds.oldest_kept.map_or(bounds.last, |o| o - 1));
     };
@@ -83,6 +83,18 @@ fn start(after: Option<&str>, bounds: LogBounds) -> Result<i64, AppError> {
         )));
     }
     Ok(seq)
+}
+
+/// Catalogue names as event types (none: every type).
+pub(super) fn parse_types(types: Option<Vec<String>>) -> Result<Vec<EventType>, AppError> {
+    types
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            EventType::parse(t)
+                .ok_or_else(|| AppError::bad_input(format!("{t:?} is not an event type")))
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -106,14 +118,7 @@ impl EventsQuery {
     ) -> GqlResult<Connection<String, Event>> {
         let org = ctx.principal()?.organization_id;
         let first = super::page_size(first, DEFAULT_PAGE, MAX_PAGE)?;
-        let types = types
-            .unwrap_or_default()
-            .iter()
-            .map(|t| {
-                EventType::parse(t)
-                    .ok_or_else(|| AppError::bad_input(format!("{t:?} is not an event type")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let types = parse_types(types)?;
         let store = ctx.store()?;
         let from = start(after.as_deref(), store.event_log_bounds(org).await?)?;
         let mut found = store

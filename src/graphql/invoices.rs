@@ -166,7 +166,7 @@ impl InvoiceFilterInput {
     }
 }
 
-fn decode_invoice_id(id: &ID) -> Option<InvoiceId> {
+pub(super) fn decode_invoice_id(id: &ID) -> Option<InvoiceId> {
     ids::decode_as(INVOICE_TYPE, id).map(InvoiceId)
 }
 

@@ -69,6 +69,14 @@ impl Loaders {
         }
     }
 
+    /// For a WebSocket connection: it lives for hours and resolves each subscription event
+    /// afresh, so nothing is cached between reads (batching still applies).
+    pub fn uncached(store: &Store, org: OrganizationId) -> Self {
+        let loaders = Self::new(store, org);
+        loaders.loader.enable_all_cache(false);
+        loaders
+    }
+
     /// Prefetches what a page of transactions will resolve.
     pub async fn prefetch_transactions(
         &self,

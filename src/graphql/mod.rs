@@ -25,6 +25,7 @@ mod node;
 mod related;
 mod scalars;
 mod settings;
+mod subscriptions;
 mod suggestions;
 mod sync;
 mod transactions;
@@ -36,7 +37,7 @@ use crate::domain::scope::Scope;
 use crate::error::AppError;
 use crate::store::Store;
 use crate::store::page::{DEFAULT_PAGE, MAX_PAGE};
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 use authz::ReadPolicy;
 pub use authz::RequireScope;
 use errors::{ErrorPolicy, GqlError, GqlResult};
@@ -70,7 +71,9 @@ pub struct Mutation(
     sync::SyncMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use subscriptions::Subscription;
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema with its limits and error policy; `store` is reachable from every resolver.
 /// What resolvers reach through the context.
@@ -83,7 +86,7 @@ pub struct Services {
 }
 
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .extension(ErrorPolicy)
         .extension(LimitsExtension(limits.clone()))
         .extension(ReadPolicy::default());

@@ -35,6 +35,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     ),
     (
+        "graphql-ws.min.js",
+        JS,
+        include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
+    ),
+    (
         "init.js",
         JS,
         include_bytes!("../../assets/graphiql/init.js"),

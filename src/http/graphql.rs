@@ -113,18 +113,24 @@ pub async fn principal_from_headers(
         .ok_or_else(|| {
             crate::error::AppError::Unauthenticated("expected Authorization: Bearer <token>".into())
         })?;
+    Ok(Some(principal_from_token(state, token).await?.0))
+}
+
+/// The caller a bearer token names, and the last second (Unix time) it is accepted.
+pub async fn principal_from_token(state: &AppState, token: &str) -> AppResult<(Principal, i64)> {
     let claims = state.auth.verify(token)?;
     let organization_id = state
         .identities
         .organization(state, &claims.organization)
         .await?;
-    Ok(Some(Principal {
+    let principal = Principal {
         organization_id,
         organization: claims.organization,
         organization_name: claims.organization_name,
         subject: claims.subject,
         scopes: claims.scopes,
-    }))
+    };
+    Ok((principal, claims.valid_until))
 }
 
 /// A GraphQL-shaped 401, so GraphQL clients read `errors[0].extensions.code` as usual.

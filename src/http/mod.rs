@@ -9,6 +9,9 @@ mod metrics;
 mod oauth;
 mod pages;
 mod ponto_webhook;
+mod ws;
+
+pub use ws::WsOptions;
 
 pub(crate) use errors::error_response;
 
@@ -39,6 +42,8 @@ pub struct AppState {
     /// `None` when Ponto webhooks are not configured.
     pub inbound: Option<Arc<crate::inbound::Inbound>>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// GraphQL WebSocket connections open here, per organization.
+    pub ws_connections: Arc<ws::Connections>,
 }
 
 impl AppState {
@@ -60,6 +65,7 @@ impl AppState {
             connect,
             inbound,
             metrics,
+            ws_connections: Arc::default(),
         }
     }
 }
@@ -70,12 +76,14 @@ pub struct HttpOptions {
     pub cors_allowed_origins: Vec<String>,
     /// Serve GraphiQL on `GET /graphql` (follows the introspection switch).
     pub graphiql: bool,
+    pub ws: WsOptions,
 }
 
 pub fn router(state: AppState) -> Router {
     let opts = state.opts.clone();
     Router::new()
         .route("/graphql", get(graphiql::page).post(graphql::execute))
+        .route("/graphql/ws", get(ws::upgrade))
         .route("/graphql/assets/{name}", get(graphiql::asset))
         .route("/oauth/ponto/start", get(oauth::confirm).post(oauth::start))
         .route(

@@ -42,6 +42,8 @@ pub struct DeliveryConfig {
     /// least the retention).
     pub recover_window: chrono::Duration,
     pub poll: Duration,
+    /// Extra trusted CA certificates (PEM), besides the public roots.
+    pub extra_roots_pem: Option<Vec<u8>>,
 }
 
 impl DeliveryConfig {
@@ -88,7 +90,22 @@ impl Deliverer {
         cfg: DeliveryConfig,
         metrics: DeliveryMetrics,
     ) -> Result<Self, crate::error::AppError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder().use_rustls_tls();
+        if let Some(pem) = &cfg.extra_roots_pem {
+            let roots = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                crate::error::AppError::bad_input(format!("PB_WEBHOOK_CA_CERT: {e}"))
+            })?;
+            if roots.is_empty() {
+                return Err(crate::error::AppError::bad_input(
+                    "PB_WEBHOOK_CA_CERT: no certificate in the file",
+                ));
+            }
+            for root in roots {
+                builder = builder.add_root_certificate(root);
+            }
+        }
+        // TLS verifies the URL's host name on the connection made to the guard's addresses.
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .timeout(cfg.timeout)
             // Never through a proxy from the environment, and every name resolved by the guard,
@@ -451,6 +468,12 @@ fn describe(e: &reqwest::Error) -> (AttemptError, String) {
             format!("not sent: {refused}"),
         );
     }
+    if let Some(tls) = tls_failure(e) {
+        return (
+            AttemptError::TlsFailed,
+            format!("TLS handshake failed: {tls}"),
+        );
+    }
     let (code, words) = if e.is_timeout() {
         (AttemptError::Timeout, "timed out")
     } else if e.is_connect() {
@@ -459,6 +482,25 @@ fn describe(e: &reqwest::Error) -> (AttemptError, String) {
         (AttemptError::RequestFailed, "the request failed")
     };
     (code, words.to_owned())
+}
+
+/// The TLS error behind a transport failure, if that is what it was. rustls' error travels
+/// inside `io::Error`s (nested), whose `source()` skips the error they wrap: those are walked
+/// into by `get_ref`.
+fn tls_failure(e: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
 }
 
 /// `Retry-After` as seconds or an HTTP date.

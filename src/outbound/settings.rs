@@ -35,6 +35,14 @@ impl ServeSettings {
             retention: chrono::Duration::days(self.webhook_retention_days),
             recover_window: self.recover_window(),
             poll: Duration::from_millis(self.scheduler_poll_ms.max(10)),
+            extra_roots_pem: self
+                .webhook_ca_cert
+                .as_ref()
+                .map(|path| {
+                    std::fs::read(path)
+                        .map_err(|e| format!("PB_WEBHOOK_CA_CERT {}: {e}", path.display()))
+                })
+                .transpose()?,
         })
     }
 }

@@ -158,9 +158,7 @@ impl WriteTx {
         }
         self.signals.push(EventSignal {
             organization_id: org,
-            event_id: id,
             seq,
-            event_type: event.event_type(),
         });
         Ok(Some(Appended {
             id,
@@ -269,12 +267,10 @@ impl WriteTx {
         let kinds: Vec<(EventId, EventType)> =
             appended.iter().map(|(id, _, ty)| (*id, *ty)).collect();
         self.insert_deliveries(org, &endpoints, &kinds, now).await?;
-        for (id, seq, ty) in &appended {
+        if let Some((_, seq, _)) = appended.last() {
             self.signals.push(EventSignal {
                 organization_id: org,
-                event_id: *id,
                 seq: *seq,
-                event_type: *ty,
             });
         }
         if backend == DbBackend::Postgres {

@@ -18,6 +18,7 @@ pub mod ignore;
 pub mod inbound;
 pub mod introspect;
 pub mod invoices;
+pub mod listen;
 pub mod matches;
 pub mod organizations;
 pub mod page;

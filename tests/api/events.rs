@@ -250,7 +250,13 @@ async fn deliveries_are_created_with_the_event_for_subscribed_endpoints_only() {
         .unwrap();
     tx.commit().await.unwrap();
     let signal = signals.recv().await.unwrap();
-    assert_eq!((signal.event_id, signal.seq), (real.id, real.seq));
+    assert_eq!(
+        signal,
+        ponto_bridge::bus::LogSignal::Advanced {
+            organization_id: org,
+            seq: real.seq
+        }
+    );
     assert_eq!(
         real.seq,
         appended.seq + 1,

@@ -5,7 +5,7 @@
 
 use crate::seed::{Seeded, seed_org};
 use crate::support::{Linked, TestApp, day, error_code};
-use crate::surface::{call, root_fields};
+use crate::surface::{call, root_fields, send};
 use ponto_bridge::domain::scope::Scope;
 use ponto_bridge::graphql::ids::encode;
 use serde_json::{Value, json};
@@ -281,7 +281,7 @@ impl World {
                 assert_eq!(a["retryInboundEvents"]["requeued"], 1, "A's own: {a}");
             }
             other => {
-                if !self.reconciliation_case(other).await {
+                if !self.reconciliation_case(other).await && !self.subscription_case(other).await {
                     panic!(
                         "root field {other} has no tenant-isolation case: add one to tests/api/isolation.rs"
                     )
@@ -359,16 +359,14 @@ async fn every_root_field_requires_its_scope() {
         let c =
             call(&field).unwrap_or_else(|| panic!("{field} is missing from tests/api/surface.rs"));
         let without: Vec<Scope> = Scope::ALL.into_iter().filter(|s| *s != c.scope).collect();
-        let body = app
-            .gql(&app.token("acme", &without), c.doc, c.vars.clone())
-            .await;
+        let body = send(&app, &field, &app.token("acme", &without), &c).await;
         assert_eq!(
             error_code(&body),
             Some("FORBIDDEN"),
             "{field} without {:?}: {body}",
             c.scope
         );
-        let body = app.gql(&app.token("acme", &[c.scope]), c.doc, c.vars).await;
+        let body = send(&app, &field, &app.token("acme", &[c.scope]), &c).await;
         assert_ne!(
             error_code(&body),
             Some("FORBIDDEN"),

@@ -3,43 +3,24 @@
 //! accepts it with it.
 
 use crate::support::Sandbox;
+use crate::support::pki::{Ca, Issued};
 use ponto_bridge::clock::SystemClock;
 use ponto_bridge::ponto::PontoClient;
 use ponto_sandbox::{self as sandbox, SandboxOptions, tls::TlsFiles};
-use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 use std::sync::Arc;
 
 struct Pki {
     ca_pem: String,
-    server_pem: String,
-    server_key_pem: String,
-    client_pem: String,
-    client_key_pem: String,
+    server: Issued,
+    client: Issued,
 }
 
 fn generate_pki() -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let server_key = KeyPair::generate().unwrap();
-    let mut server_params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server_pem = server_params.signed_by(&server_key, &issuer).unwrap().pem();
-
-    let client_key = KeyPair::generate().unwrap();
-    let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let client_pem = client_params.signed_by(&client_key, &issuer).unwrap().pem();
+    let ca = Ca::new();
     Pki {
-        ca_pem,
-        server_pem,
-        server_key_pem: server_key.serialize_pem(),
-        client_pem,
-        client_key_pem: client_key.serialize_pem(),
+        server: ca.server(&["localhost", "127.0.0.1"]),
+        client: ca.client(),
+        ca_pem: ca.pem,
     }
 }
 
@@ -49,8 +30,8 @@ async fn the_tls_sandbox_requires_our_client_certificate() {
     let pki = generate_pki();
     let mut opts = SandboxOptions::new("127.0.0.1:0".parse().unwrap(), Arc::new(SystemClock));
     opts.tls = Some(TlsFiles {
-        cert_pem: pki.server_pem.clone().into_bytes(),
-        key_pem: pki.server_key_pem.clone().into_bytes(),
+        cert_pem: pki.server.cert_pem.clone().into_bytes(),
+        key_pem: pki.server.key_pem.clone().into_bytes(),
         client_ca_pem: Some(pki.ca_pem.clone().into_bytes()),
     });
     let handle = sandbox::start(opts).await.unwrap();
@@ -71,7 +52,8 @@ async fn the_tls_sandbox_requires_our_client_certificate() {
         "no client certificate, no TLS session: {refused:?}"
     );
 
-    cfg.identity_pem = Some(format!("{}\n{}", pki.client_pem, pki.client_key_pem).into_bytes());
+    cfg.identity_pem =
+        Some(format!("{}\n{}", pki.client.cert_pem, pki.client.key_pem).into_bytes());
     let identified = PontoClient::new(cfg.clone()).unwrap();
     let token = identified.client_credentials().await.unwrap();
     assert!(!token.access_token.expose().is_empty());
@@ -79,7 +61,7 @@ async fn the_tls_sandbox_requires_our_client_certificate() {
     // A certificate from another CA is refused too.
     let stranger = generate_pki();
     cfg.identity_pem =
-        Some(format!("{}\n{}", stranger.client_pem, stranger.client_key_pem).into_bytes());
+        Some(format!("{}\n{}", stranger.client.cert_pem, stranger.client.key_pem).into_bytes());
     assert_eq!(
         PontoClient::new(cfg)
             .unwrap()

@@ -20,10 +20,10 @@ const CREATE: &str = "mutation($u: String!) { createWebhookEndpoint(input: {url:
 
 /// A resolver the test plays: names answer what it was last told.
 #[derive(Clone, Default)]
-struct Names(Arc<Mutex<HashMap<String, Vec<IpAddr>>>>);
+pub(crate) struct Names(Arc<Mutex<HashMap<String, Vec<IpAddr>>>>);
 
 impl Names {
-    fn set(&self, name: &str, addr: &str) {
+    pub(crate) fn set(&self, name: &str, addr: &str) {
         self.0
             .lock()
             .unwrap()
@@ -64,7 +64,7 @@ async fn guarded(allowed: &str, names: &Names) -> TestApp {
         .await
 }
 
-async fn create(app: &TestApp, url: &str) -> Value {
+pub(crate) async fn create(app: &TestApp, url: &str) -> Value {
     app.gql_data(&app.full_token("acme"), CREATE, json!({"u": url}))
         .await["createWebhookEndpoint"]
         .take()
@@ -177,12 +177,12 @@ async fn a_literal_address_no_longer_listed_is_refused_at_delivery() {
     assert!(rx.received().is_empty(), "the receiver got nothing");
 }
 
-const ATTEMPTS: &str = "query($id: ID!) { webhookEndpoint(id: $id) {
+pub(crate) const ATTEMPTS: &str = "query($id: ID!) { webhookEndpoint(id: $id) {
     deliveries(first: 5) { edges { node { status nextAttemptAt attempts { errorCode error responseStatus } } } }
     health { failuresLast24Hours } } }";
 
 /// The first delivery's attempts, once there is one.
-async fn attempts(app: &TestApp, id: &Value) -> Value {
+pub(crate) async fn attempts(app: &TestApp, id: &Value) -> Value {
     wait_until(Duration::from_secs(10), "an attempt on record", || async {
         let d = app
             .gql_data(&app.full_token("acme"), ATTEMPTS, json!({"id": id}))

@@ -214,6 +214,46 @@ pub fn call(field: &str) -> Option<Call> {
             "mutation($id: ID!) { rotateWebhookSecret(input: {id: $id}) { secret userErrors { code } } }",
             json!({"id": any_id}),
         ),
+        "subscription.invoicePaymentStatusChanged" => c(
+            Scope::Read,
+            "subscription { invoicePaymentStatusChanged { id status } }",
+            json!({}),
+        ),
+        "subscription.transactionAdded" => c(
+            Scope::Read,
+            "subscription { transactionAdded { id } }",
+            json!({}),
+        ),
+        "subscription.transactionChanged" => c(
+            Scope::Read,
+            "subscription { transactionChanged { id } }",
+            json!({}),
+        ),
+        "subscription.bankAccountChanged" => c(
+            Scope::Read,
+            "subscription { bankAccountChanged { id } }",
+            json!({}),
+        ),
+        "subscription.connectionStatusChanged" => c(
+            Scope::Read,
+            "subscription { connectionStatusChanged { status } }",
+            json!({}),
+        ),
+        "subscription.events" => c(
+            Scope::Admin,
+            "subscription { events { seq type } }",
+            json!({}),
+        ),
         _ => None,
+    }
+}
+
+/// Sends a root field's call as `token`: over HTTP, or over `/graphql/ws` for a subscription
+/// (its first result, or `{"data": null}` once it started with nothing to show yet).
+pub async fn send(app: &TestApp, field: &str, token: &str, c: &Call) -> Value {
+    if field.starts_with("subscription.") {
+        crate::subscriptions::first_result(app, token, c.doc, c.vars.clone()).await
+    } else {
+        app.gql(token, c.doc, c.vars.clone()).await
     }
 }

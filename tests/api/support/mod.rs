@@ -8,10 +8,12 @@ pub mod catalogue;
 pub mod child;
 pub mod db;
 pub mod linked;
+pub mod pki;
 pub mod receiver;
 pub mod sandbox;
 pub mod time;
 pub mod wait;
+pub mod ws;
 
 pub use app::{TEST_SECRET, TOKEN_TTL_SECS, TestApp, error_code, get_text, gql_at, init_tracing};
 pub use browser::Browser;

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use ponto_sandbox::tls::{TlsFiles, spawn_server};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -132,15 +133,28 @@ async fn receive(
 
 impl Receiver {
     pub async fn start() -> Self {
+        Self::serve(None).await
+    }
+
+    /// A receiver over TLS with this certificate; its `url` is `https://127.0.0.1:PORT/hook`.
+    pub async fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::serve(Some(TlsFiles {
+            cert_pem: cert_pem.as_bytes().to_vec(),
+            key_pem: key_pem.as_bytes().to_vec(),
+            client_ca_pem: None,
+        }))
+        .await
+    }
+
+    async fn serve(tls: Option<TlsFiles>) -> Self {
         let log = Arc::new(Mutex::new(Log::default()));
         let app = Router::new()
             .route("/hook", post(receive))
             .with_state(log.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.ok();
-        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}/hook", listener.local_addr().unwrap());
+        let task = spawn_server(listener, app, tls).unwrap();
         Self { url, log, task }
     }
 
