@@ -282,20 +282,42 @@ async fn events_cross_instances_and_survive_a_lost_listener() {
     for i in 0..10 {
         broken(&h.l.app, org, format!("stream {i}")).await;
     }
-    {
-        use sea_orm::{ConnectionTrait, Statement};
-        db.execute_raw(Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ponto-bridge-listener' AND datname = current_database()",
-        ))
+    let mut reasons = Vec::new();
+    while reasons.len() < 10 {
+        reasons.push(
+            c.next_for("e").await["data"]["events"]["data"]["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let admin = sea_orm::Database::connect(pg_admin_url().unwrap())
         .await
         .unwrap();
-    }
-    // Committed while no listener is connected: only the replay after the reconnect finds them.
+    let sql = |text: String| {
+        let db = admin.clone();
+        async move {
+            use sea_orm::{ConnectionTrait, Statement};
+            db.execute_raw(Statement::from_string(sea_orm::DbBackend::Postgres, text))
+                .await
+                .unwrap();
+        }
+    };
+    // The listeners killed, and kept from reconnecting (the pools' open connections go on).
+    let name = url::Url::parse(&h.l.app.db.url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+    sql(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ponto-bridge-listener' AND datname = '{name}'")).await;
     for i in 10..20 {
         broken(&h.l.app, org, format!("stream {i}")).await;
     }
-    let mut reasons = Vec::new();
+    // Positive control: without a listener the other instance hears nothing.
+    c.silent_for(Duration::from_millis(500)).await;
+    sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+    // Only the replay after the reconnect finds them.
     while reasons.len() < 20 {
         reasons.push(
             c.next_for("e").await["data"]["events"]["data"]["reason"]
