@@ -11,20 +11,35 @@
   var http = GraphiQL.createFetcher({ url: '/graphql' });
   var wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql/ws';
 
-  function isSubscription(params, opts) {
-    var doc = opts && opts.documentAST;
-    if (doc && doc.definitions) {
-      var ops = doc.definitions.filter(function (d) { return d.kind === 'OperationDefinition'; });
-      var op = ops.filter(function (d) {
-        return !params.operationName || (d.name && d.name.value === params.operationName);
-      })[0];
-      if (op) return op.operation === 'subscription';
+  // The type of the operation GraphiQL runs, read from the query text itself (the document AST
+  // GraphiQL passes along can lag behind the editor): strings and comments dropped, the
+  // operation named `operationName`, or else the first top-level definition not a fragment.
+  function operationType(query, name) {
+    var text = String(query || '').replace(/"""[\s\S]*?"""|"(?:\\.|[^"\\\n])*"|#[^\n\r]*/g, ' ');
+    var tokens = text.match(/[{}]|[_A-Za-z][_0-9A-Za-z]*/g) || [];
+    var depth = 0;
+    var inFragment = false;
+    for (var i = 0; i < tokens.length; i++) {
+      var t = tokens[i];
+      if (t === '{') {
+        if (depth === 0 && !inFragment && !name) return 'query';
+        depth++;
+      } else if (t === '}') {
+        depth--;
+        if (depth === 0) inFragment = false;
+      } else if (depth === 0 && t === 'fragment') {
+        inFragment = true;
+      } else if (depth === 0 && !inFragment && /^(query|mutation|subscription)$/.test(t)) {
+        if (!name || tokens[i + 1] === name) return t;
+      }
     }
-    return /^\s*subscription\b/.test(params.query || '');
+    return 'query';
   }
 
   function fetcher(params, opts) {
-    if (!isSubscription(params, opts)) return http(params, opts);
+    if (operationType(params.query, params.operationName) !== 'subscription') {
+      return http(params, opts);
+    }
     var client = graphqlWs.createClient({
       url: wsUrl,
       connectionParams: (opts && opts.headers) || {},

@@ -64,18 +64,36 @@ async fn a_real_browser_links_two_accounts() {
     assert_eq!(c["accounts"]["edges"].as_array().unwrap().len(), 2);
 }
 
-/// GraphiQL works offline: every request outside the service's origin is blocked, and a query
-/// run from the page shows its result.
+/// GraphiQL works offline: every request outside the service's origin is blocked, a query run
+/// from the page shows its result, and a subscription run from it shows live events.
 #[tokio::test(flavor = "multi_thread")]
-async fn graphiql_runs_a_query_with_nothing_from_outside() {
+async fn graphiql_runs_a_query_and_a_subscription_with_nothing_from_outside() {
     let dir = repo_path!("tests/node");
     let app = TestApp::start().await;
+    let token = app.full_token("acme");
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    // Events keep coming while the page subscribes (it cannot say when it has).
+    let announcer = {
+        let store = app.store.clone();
+        tokio::spawn(async move {
+            for i in 0.. {
+                let e = crate::support::catalogue::broken_connection(&format!("tick {i}"));
+                let mut tx = store.begin_write().await.unwrap();
+                tx.append_event(org, &e, None).await.unwrap();
+                tx.commit().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        })
+    };
     let out = crate::support::child::output_within_async(
-        tokio::process::Command::new("node")
-            .current_dir(dir)
-            .args(["graphiql.mjs", &app.base]),
+        tokio::process::Command::new("node").current_dir(dir).args([
+            "graphiql.mjs",
+            &app.base,
+            &token,
+        ]),
     )
     .await;
+    announcer.abort();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(
             "{}{}",
@@ -87,6 +105,13 @@ async fn graphiql_runs_a_query_with_nothing_from_outside() {
     assert_eq!(report["blocked"], json!([]), "{report}");
     assert!(
         report["result"].as_str().unwrap().contains("Query"),
+        "{report}"
+    );
+    assert!(
+        report["subscription"]
+            .as_str()
+            .unwrap()
+            .contains("connection.broken"),
         "{report}"
     );
 
@@ -115,16 +140,14 @@ async fn graphiql_runs_a_query_with_nothing_from_outside() {
             .unwrap()
             .contains("script-src 'self'")
     );
-    // No subscription endpoint is advertised before one exists.
+    // The page loads the graphql-ws client; subscriptions go to /graphql/ws.
     let (page, init) = (page.text().await.unwrap(), js.text().await.unwrap());
-    for text in [&page, &init] {
-        assert!(
-            !text.contains("/graphql/ws") && !text.contains("graphql-ws"),
-            "{text}"
-        );
-    }
+    assert!(page.contains("/graphql/assets/graphql-ws.min.js"), "{page}");
+    assert!(init.contains("/graphql/ws"), "{init}");
+    let ws = app.get("/graphql/assets/graphql-ws.min.js").await;
+    assert_eq!(ws.status(), 200);
     assert_eq!(
-        app.get("/graphql/assets/graphql-ws.min.js").await.status(),
-        404
+        ws.headers()["content-type"],
+        "text/javascript; charset=utf-8"
     );
 }

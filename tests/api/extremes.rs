@@ -152,7 +152,7 @@ impl Literals {
 /// arguments: type → (root, field names).
 fn routes(schema: &Schema) -> HashMap<String, (String, Vec<String>)> {
     let mut out: HashMap<String, (String, Vec<String>)> = HashMap::new();
-    for root in [&schema.query, &schema.mutation] {
+    for root in [&schema.query, &schema.mutation, &schema.subscription] {
         let mut queue = VecDeque::from([(root.clone(), vec![])]);
         while let Some((ty, path)) = queue.pop_front() {
             if out.contains_key(&ty) {
@@ -303,13 +303,19 @@ async fn extreme_numbers_in_every_argument_get_an_answer_with_a_code() {
             for step in route.iter().rev() {
                 doc = format!("{step} {{ {doc} }}");
             }
-            let op = if root == &schema.mutation {
-                "mutation"
+            let (status, body) = if root == &schema.subscription {
+                let doc = format!("subscription {{ {doc} }}");
+                let body = crate::subscriptions::first_result(&app, &token, &doc, json!({})).await;
+                (200, body)
             } else {
-                "query"
+                let op = if root == &schema.mutation {
+                    "mutation"
+                } else {
+                    "query"
+                };
+                let doc = format!("{op} {{ {doc} }}");
+                app.gql_raw(Some(&token), &doc, json!({})).await
             };
-            let doc = format!("{op} {{ {doc} }}");
-            let (status, body) = app.gql_raw(Some(&token), &doc, json!({})).await;
             requests += 1;
             let codes = codes(&body);
             assert!(

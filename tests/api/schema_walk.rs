@@ -66,6 +66,7 @@ pub struct Schema {
     pub types: HashMap<String, Type>,
     pub query: String,
     pub mutation: String,
+    pub subscription: String,
 }
 
 fn inputs(v: &Value) -> Vec<InputValue> {
@@ -94,7 +95,7 @@ fn names(v: &Value) -> Vec<String> {
 impl Schema {
     pub async fn fetch(app: &TestApp) -> Self {
         let q = format!(
-            "{{ __schema {{ queryType {{ name }} mutationType {{ name }} types {{ kind name
+            "{{ __schema {{ queryType {{ name }} mutationType {{ name }} subscriptionType {{ name }} types {{ kind name
                 fields {{ name type {{ {TYPE_REF} }} args {{ name type {{ {TYPE_REF} }} }} }}
                 inputFields {{ name type {{ {TYPE_REF} }} }}
                 interfaces {{ name }} enumValues {{ name }} }} }} }}"
@@ -136,6 +137,7 @@ impl Schema {
             types,
             query: s["queryType"]["name"].as_str().unwrap().to_owned(),
             mutation: s["mutationType"]["name"].as_str().unwrap().to_owned(),
+            subscription: s["subscriptionType"]["name"].as_str().unwrap().to_owned(),
         }
     }
 

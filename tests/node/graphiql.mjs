@@ -2,11 +2,14 @@
 // another origin aborted (and recorded), let GraphiQL start on a stored query of `{ __typename }`,
 // run it with the execute button and read the result pane. Prints one JSON line
 // { ok, result, blocked, consoleErrors } and exits 0 only when ok: the result names Query and
-// nothing had to be blocked. Gives up after 30 s with ok=false.
-// Usage: node graphiql.mjs <base url>
+// nothing had to be blocked. With a token, it then types {"Authorization": "Bearer <token>"}
+// into the headers editor, runs `subscription { events { type } }` (over /graphql/ws through the
+// page's graphql-ws client) and waits for an event in the result pane (the caller keeps
+// announcing some), reported as `subscription`. Gives up after 30 s with ok=false.
+// Usage: node graphiql.mjs <base url> [token]
 import puppeteer from 'puppeteer-core';
 
-const [base] = process.argv.slice(2);
+const [base, token] = process.argv.slice(2);
 if (!base) {
   console.error('usage: node graphiql.mjs <base url>');
   process.exit(2);
@@ -20,6 +23,7 @@ const TIMEOUT_MS = 30_000;
 const QUERY_KEY = 'graphiql:query';
 const TABS_KEY = 'graphiql:tabState';
 const QUERY = '{ __typename }';
+const SUBSCRIPTION = 'subscription { events { type } }';
 const SELECTORS = {
   queryEditor: '.graphiql-query-editor .CodeMirror',
   execute: 'button.graphiql-execute-button',
@@ -102,7 +106,24 @@ async function run() {
     const cm = el.querySelector('.CodeMirror');
     return cm && cm.CodeMirror ? cm.CodeMirror.getValue() : el.innerText;
   });
-  return finish(result.includes('Query') && blocked.length === 0);
+  if (!token) return finish(result.includes('Query') && blocked.length === 0);
+
+  // The secondary editors are variables, then headers (CodeMirror 5 instances).
+  await page.evaluate((sel, headers, subscription) => {
+    const tools = document.querySelectorAll('.graphiql-editor-tool .CodeMirror');
+    tools[tools.length - 1].CodeMirror.setValue(headers);
+    document.querySelector(sel).CodeMirror.setValue(subscription);
+  }, SELECTORS.queryEditor, JSON.stringify({ Authorization: `Bearer ${token}` }), SUBSCRIPTION);
+  await page.click(SELECTORS.execute);
+  await page.waitForFunction((sel) => {
+    const el = document.querySelector(sel);
+    return el && el.innerText.includes('connection.broken');
+  }, { polling: 100 }, SELECTORS.result);
+  const subscription = await page.$eval(SELECTORS.result, (el) => {
+    const cm = el.querySelector('.CodeMirror');
+    return cm && cm.CodeMirror ? cm.CodeMirror.getValue() : el.innerText;
+  });
+  return finish(result.includes('Query') && blocked.length === 0, { subscription });
 }
 
 let timer;
