@@ -23,6 +23,9 @@ use std::future::Future;
 /// The organization claim of the demo tenant.
 pub const DEMO_ORG: &str = "demo";
 
+/// The subscription `demo` suggests: each transaction as the bank's webhook brings it in.
+pub const LIVE_SUBSCRIPTION: &str = "subscription { transactionAdded { remittanceInformation amount { amount currency } account { description } } }";
+
 #[derive(Debug, Clone, Args)]
 pub struct DemoSettings {
     #[command(flatten)]

@@ -255,6 +255,10 @@ async fn run(command: Command) -> Result<(), AppError> {
             println!(
                 "  {{ pontoConnection {{ status problems {{ code message }} }} bankAccounts {{ nodes {{ description currentBalance {{ amount currency }} }} }} }}"
             );
+            println!(
+                "For live updates, run this subscription in GraphiQL (same header) before booking below:"
+            );
+            println!("  {}", demo::LIVE_SUBSCRIPTION);
             let sb = &demo.sandbox.base_url;
             println!(
                 "Ponto's webhooks come here: book a transaction at the sandbox bank, let Ponto synchronize, and it shows up within seconds:"

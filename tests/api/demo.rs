@@ -148,14 +148,18 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
         "{done}"
     );
 
-    // The printed way to watch a webhook bring a transaction in.
+    // The printed way to watch a webhook bring a transaction in, live.
     let mut curls = Vec::new();
+    let mut subscription = None;
     for line in instructions
         .into_iter()
         .chain(std::iter::from_fn(|| lines.next_line()))
     {
         if let Some(c) = line.trim().strip_prefix("curl -X POST ") {
             curls.push(c.split_whitespace().next().unwrap().to_owned());
+        }
+        if line.trim().starts_with("subscription {") {
+            subscription = Some(line.trim().to_owned());
         }
         if line.starts_with("Ctrl-C") {
             break;
@@ -164,6 +168,11 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
     let [book, synchronize] = &curls[..] else {
         panic!("two curl lines: {curls:?}")
     };
+    let base = url.trim_end_matches("/graphql");
+    let subscription = subscription.expect("a subscription to paste");
+    let mut live =
+        crate::support::ws::JsSubscriber::start(base, &token, &subscription, json!({}), 1).await;
+    crate::subscriptions::started().await;
     let sent = client
         .post(book)
         .json(&json!({"amount": "12.34", "remittanceInformation": "from the demo"}))
@@ -194,6 +203,11 @@ async fn demo_shows_a_connected_organization_with_its_bank_data() {
         },
     )
     .await;
+    let got = live.line().await;
+    assert_eq!(
+        got["next"]["data"]["transactionAdded"]["remittanceInformation"], "from the demo",
+        "{got}"
+    );
 
     child.kill().unwrap();
     child.wait().unwrap();
