@@ -308,3 +308,78 @@ async fn a_subscription_refused_at_its_root_is_an_error_message() {
         "{body}"
     );
 }
+
+/// The value of a counter in `/metrics`.
+async fn counter(app: &TestApp, name: &str) -> f64 {
+    let text = app.metrics().await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+}
+
+/// A client that stops reading is dropped once a message cannot leave for the send timeout;
+/// meanwhile another client of the same organization is served as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_does_not_read_is_dropped_without_holding_up_others() {
+    let app = app(&["--ws-send-timeout-secs", "4"]).await;
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let token = app.full_token("acme");
+    // About 6 MB of log to replay: more than the socket buffers on both sides hold.
+    let filler = "x".repeat(12_000);
+    let mut tx = app.store.begin_write().await.unwrap();
+    let events: Vec<_> = (0..500)
+        .map(|i| {
+            (
+                crate::support::catalogue::broken_connection(&format!("{i} {filler}")),
+                None,
+            )
+        })
+        .collect();
+    tx.append_events(org, events).await.unwrap();
+    tx.commit().await.unwrap();
+    let slow_clients = "graphql_ws_slow_clients_total";
+
+    // Positive control: a client that reads takes the whole replay and stays.
+    let mut reader = WsClient::connect_small(&app.base, 4096).await;
+    reader.init(&token).await;
+    reader
+        .subscribe("all", EVENTS, json!({"a": encode_cursor(0)}))
+        .await;
+    for _ in 0..500 {
+        reader.next_for("all").await;
+    }
+    assert_eq!(counter(&app, slow_clients).await, 0.0);
+
+    let mut stalled = WsClient::connect_small(&app.base, 4096).await;
+    stalled.init(&token).await;
+    stalled
+        .subscribe("all", EVENTS, json!({"a": encode_cursor(0)}))
+        .await;
+    // It reads nothing from here on. Another client is served at once all the same.
+    let mut other = WsClient::ready(&app.base, &token).await;
+    other.subscribe("live", EVENTS, json!({})).await;
+    started().await;
+    announce(&app, org, "while one stalls").await;
+    let got = other.next_for("live").await;
+    assert_eq!(got["data"]["events"]["data"]["reason"], "while one stalls");
+    assert_eq!(counter(&app, slow_clients).await, 0.0, "not dropped yet");
+    crate::support::wait_until(
+        Duration::from_secs(20),
+        "the stalled client dropped",
+        || async {
+            let n = counter(&app, slow_clients).await;
+            (n == 1.0).then_some(()).ok_or(format!("{n}"))
+        },
+    )
+    .await;
+    // The reader stayed, and was served the live event too.
+    let got = reader.next_for("all").await;
+    assert_eq!(got["data"]["events"]["data"]["reason"], "while one stalls");
+    drop(stalled);
+}
+
+/// An event log cursor (as `Event.cursor` spells it) for a sequence number.
+fn encode_cursor(seq: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}

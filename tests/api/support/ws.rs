@@ -43,13 +43,36 @@ impl WsClient {
         Self { stream }
     }
 
+    /// Connects with a receive buffer of `bytes` (a client that reads slowly, or not at all,
+    /// fills it quickly).
+    pub async fn connect_small(base: &str, bytes: u32) -> Self {
+        let mut request = ws_url(base).into_client_request().unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let addr = request.uri().authority().unwrap().as_str().parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(bytes).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        let (stream, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
+            .await
+            .unwrap();
+        Self { stream }
+    }
+
+    /// Sends `connection_init` with `token` and expects `connection_ack`.
+    pub async fn init(&mut self, token: &str) {
+        self.send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
+            .await;
+        let ack = self.json().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+    }
+
     /// Connects and initialises with `token`, expecting `connection_ack`.
     pub async fn ready(base: &str, token: &str) -> Self {
         let mut c = Self::connect(base).await;
-        c.send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
-            .await;
-        let ack = c.json().await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        c.init(token).await;
         c
     }
 
