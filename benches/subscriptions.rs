@@ -27,7 +27,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const SUBSCRIPTION: &str = r#"{"type":"subscribe","id":"1","payload":{"query":"subscription { events { seq type } }"}}"#;
+const SUBSCRIPTION: &str =
+    r#"{"type":"subscribe","id":"1","payload":{"query":"subscription { events { seq type } }"}}"#;
 
 fn event(i: usize) -> Event {
     Event::connection(
@@ -148,7 +149,10 @@ impl Child {
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let ready = lines.next().unwrap().unwrap();
         let mut parts = ready.split_whitespace().skip(1);
-        let (url, token) = (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned());
+        let (url, token) = (
+            parts.next().unwrap().to_owned(),
+            parts.next().unwrap().to_owned(),
+        );
         let mut c = Self {
             child,
             lines,

@@ -46,7 +46,12 @@ impl App {
         let settings = &serve.settings;
         let auth = Arc::new(Authenticator::from_settings(settings, clock.clone())?);
         let url = settings.database_url();
-        let db = store::connect(&url, settings.db_max_connections).await?;
+        let db = store::connect_with(
+            &url,
+            settings.db_max_connections,
+            std::time::Duration::from_millis(settings.db_acquire_timeout_ms.max(100)),
+        )
+        .await?;
         store::migrate(&db, &url).await?;
         let store = Store::new(db, Bus::new(), clock);
 
@@ -116,6 +121,7 @@ impl App {
             puller: puller.clone(),
             invoices: crate::invoices::Invoices::new(store.clone()),
             endpoints,
+            hub: crate::live::Hub::new(store.clone()),
         };
         let schema = build_schema(Some(services), &limits);
         let inbound = match &serve.ponto.ponto_application_id {
@@ -148,6 +154,8 @@ impl App {
                 keepalive: std::time::Duration::from_secs(serve.ws_keepalive_secs.max(1)),
                 send_timeout: std::time::Duration::from_secs(serve.ws_send_timeout_secs.max(1)),
             },
+            readyz_timeout: std::time::Duration::from_millis(settings.readyz_timeout_ms.max(50)),
+            max_requests_in_flight: serve.max_requests_in_flight,
         };
         let posture = match settings.environment {
             crate::config::Environment::Production => "production",

@@ -42,6 +42,16 @@ pub struct Settings {
     #[arg(long, env = "PB_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
 
+    /// Milliseconds a request waits for a pooled database connection (or for a new one to open)
+    /// before failing fast with `UPSTREAM_UNAVAILABLE` and `retryAfter`.
+    #[arg(long, env = "PB_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Milliseconds `/readyz` waits for the database before answering 503
+    /// `DATABASE_UNAVAILABLE`.
+    #[arg(long, env = "PB_READYZ_TIMEOUT_MS", default_value_t = 2000)]
+    pub readyz_timeout_ms: u64,
+
     /// Shared secret for HS256 user tokens (at least 32 bytes). Default in development: a
     /// random 256-bit secret generated once into `<data dir>/jwt-hs256.secret` (mode 0600).
     #[arg(long, env = "PB_JWT_HS256_SECRET", hide_env_values = true)]
@@ -400,6 +410,11 @@ pub struct ServeSettings {
     /// Most aliases accepted in one GraphQL document.
     #[arg(long, env = "PB_GRAPHQL_MAX_ALIASES", default_value_t = 30)]
     pub graphql_max_aliases: usize,
+
+    /// Most HTTP requests served at once; one more is answered 503 `OVERLOADED` with
+    /// `Retry-After` at once (`/healthz`, `/readyz` and `/metrics` are never refused).
+    #[arg(long, env = "PB_MAX_REQUESTS_IN_FLIGHT", default_value_t = 256)]
+    pub max_requests_in_flight: usize,
 
     /// Most GraphQL WebSocket connections one organization may hold open on this instance;
     /// one more is closed with 1013 (try again later).

@@ -80,6 +80,10 @@ pub enum AppError {
     },
     #[error("{0}")]
     UpstreamUnavailable(String),
+    /// The database cannot be reached: `UPSTREAM_UNAVAILABLE`, retry after
+    /// [`DATABASE_RETRY_AFTER_SECS`].
+    #[error("The database cannot be reached right now; retry shortly.")]
+    DatabaseUnavailable,
     #[error("{0}")]
     CursorExpired(String),
     #[error("internal error: {0}")]
@@ -97,13 +101,26 @@ impl AppError {
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
-            Self::UpstreamUnavailable(_) => ErrorCode::UpstreamUnavailable,
+            Self::UpstreamUnavailable(_) | Self::DatabaseUnavailable => {
+                ErrorCode::UpstreamUnavailable
+            }
             Self::CursorExpired(_) => ErrorCode::CursorExpired,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
 
     /// The message a client may see. Internal causes are replaced by a generic text.
+    /// Seconds the client should wait before retrying, when that is known.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            Self::DatabaseUnavailable => Some(DATABASE_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
     pub fn public_message(&self) -> String {
         match self {
             Self::Internal(_) => "An internal error occurred.".to_owned(),
@@ -134,8 +151,34 @@ impl AppError {
     }
 }
 
+/// Seconds a client is told to wait before retrying while the database cannot be reached.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
+/// Whether `e` says the database could not be reached (no connection, a lost one, a pool that
+/// timed out), as opposed to a statement that failed.
+pub fn database_unreachable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => matches!(
+            **s,
+            Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed
+        ),
+        _ => false,
+    }
+}
+
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if database_unreachable(&e) {
+            tracing::warn!(error = %Esc(&e), "the database cannot be reached");
+            return Self::DatabaseUnavailable;
+        }
         Self::Internal(Box::new(e))
     }
 }

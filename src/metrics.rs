@@ -129,6 +129,14 @@ impl DeliveryMetrics {
     }
 }
 
+/// HTTP requests in flight and shed.
+#[derive(Clone, Default)]
+pub struct HttpMetrics {
+    pub in_flight: Gauge,
+    /// Requests answered 503 `OVERLOADED` at once.
+    pub shed: Counter,
+}
+
 /// GraphQL over WebSocket.
 #[derive(Clone, Default)]
 pub struct WsMetrics {
@@ -145,6 +153,9 @@ pub struct Metrics {
     pub inbound: InboundMetrics,
     pub deliveries: DeliveryMetrics,
     pub ws: WsMetrics,
+    pub http: HttpMetrics,
+    /// 1 while the last readiness check reached the database, 0 after one that did not.
+    pub database_up: Gauge,
 }
 
 impl Default for Metrics {
@@ -214,6 +225,24 @@ impl Metrics {
             "Ponto webhook effects (pulls) running",
             inbound.pulls_in_flight.clone(),
         );
+        let database_up = Gauge::default();
+        database_up.set(1);
+        registry.register(
+            "database_up",
+            "1 while the last readiness check (/readyz) reached the database in time, else 0",
+            database_up.clone(),
+        );
+        let http = HttpMetrics::default();
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being served (probes and metrics excluded)",
+            http.in_flight.clone(),
+        );
+        registry.register(
+            "http_requests_shed",
+            "HTTP requests answered 503 OVERLOADED because too many were in flight",
+            http.shed.clone(),
+        );
         let ws = WsMetrics::default();
         registry.register(
             "graphql_ws_connections",
@@ -263,6 +292,8 @@ impl Metrics {
             inbound,
             deliveries,
             ws,
+            http,
+            database_up,
         }
     }
 

@@ -55,7 +55,10 @@ pub fn description(t: EventType) -> &'static str {
         ConnectionNoAccountsActivated => "The Ponto link has no bank account switched on.",
         ConnectionRestored => "The Ponto link works again.",
         BankTransactionCreated => "A bank transaction was read for the first time.",
-        BankTransactionUpdated => "The bank changed a transaction already read.",
+        BankTransactionUpdated => {
+            "The bank changed a transaction already read, or booked a pending one under a new \
+             id (the pending one's `supersededBy` names its booked successor)."
+        }
         BankTransactionRemoved => "The bank no longer reports a transaction read before.",
         BankAccountBalanceUpdated => "A bank account's balance changed.",
         BankAccountAdded => "A bank account was switched on in Ponto.",

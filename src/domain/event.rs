@@ -162,6 +162,9 @@ pub struct TransactionData {
     pub currency: String,
     pub counterpart_name: Option<String>,
     pub value_date: Option<NaiveDate>,
+    /// A pending transaction retired because this booked one replaced it (`updated` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
 }
 
 /// Data of `bank_account.balance_updated`.

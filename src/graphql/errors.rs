@@ -63,14 +63,14 @@ impl<E: Into<AppError>> From<E> for GqlError {
         e.log_if_internal();
         let err = async_graphql::Error::new(e.public_message()).extend_with(|_, ext| {
             ext.set("code", e.code().as_str());
-            match &e {
-                AppError::RateLimited {
-                    retry_after_secs, ..
-                } => ext.set("retryAfter", *retry_after_secs),
-                AppError::BadUserInput {
-                    field: Some(field), ..
-                } => ext.set("field", field.clone()),
-                _ => {}
+            if let Some(secs) = e.retry_after_secs() {
+                ext.set("retryAfter", secs);
+            }
+            if let AppError::BadUserInput {
+                field: Some(field), ..
+            } = &e
+            {
+                ext.set("field", field.clone());
             }
         });
         Self(err)

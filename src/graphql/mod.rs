@@ -83,6 +83,7 @@ pub struct Services {
     pub puller: crate::pull::Puller,
     pub invoices: crate::invoices::Invoices,
     pub endpoints: crate::outbound::Endpoints,
+    pub hub: crate::live::Hub,
 }
 
 pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
@@ -99,7 +100,8 @@ pub fn build_schema(services: Option<Services>, limits: &Limits) -> AppSchema {
             .data(s.connect)
             .data(s.puller)
             .data(s.invoices)
-            .data(s.endpoints);
+            .data(s.endpoints)
+            .data(s.hub);
     }
     builder.finish()
 }
@@ -142,6 +144,7 @@ pub trait ContextExt<'a> {
     fn puller(&self) -> GqlResult<&'a crate::pull::Puller>;
     fn invoices(&self) -> GqlResult<&'a crate::invoices::Invoices>;
     fn endpoints(&self) -> GqlResult<&'a crate::outbound::Endpoints>;
+    fn hub(&self) -> GqlResult<&'a crate::live::Hub>;
 }
 
 /// A service the schema was built without (only `print-schema` does): an internal error.
@@ -183,6 +186,10 @@ impl<'a> ContextExt<'a> for Context<'a> {
     }
 
     fn endpoints(&self) -> GqlResult<&'a crate::outbound::Endpoints> {
+        service(self)
+    }
+
+    fn hub(&self) -> GqlResult<&'a crate::live::Hub> {
         service(self)
     }
 }

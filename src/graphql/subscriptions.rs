@@ -13,7 +13,7 @@ use crate::domain::event::EventType;
 use crate::domain::ids::{AccountId, InvoiceId, OrganizationId, TransactionId};
 use crate::domain::scope::Scope;
 use crate::error::AppError;
-use crate::live::{follow, retrying};
+use crate::live::{Hub, retrying};
 use crate::store::Store;
 use crate::store::events::StoredEvent;
 use async_graphql::{Context, ID, Subscription};
@@ -61,12 +61,25 @@ fn data_id(e: &StoredEvent, key: &str) -> Option<Uuid> {
     Uuid::parse_str(envelope["data"][key].as_str()?).ok()
 }
 
-/// The caller's store and organization, and the log's head: where a live view starts.
-async fn live_start(ctx: &Context<'_>) -> GqlResult<(Store, OrganizationId, i64)> {
+/// Where a live view starts: the caller's organization and the log's head.
+struct Start {
+    hub: Hub,
+    store: Store,
+    org: OrganizationId,
+    head: i64,
+}
+
+async fn live_start(ctx: &Context<'_>) -> GqlResult<Start> {
     let org = ctx.principal()?.organization_id;
     let store = ctx.store()?.clone();
+    let hub = ctx.hub()?.clone();
     let head = store.event_log_bounds(org).await?.last;
-    Ok((store, org, head))
+    Ok(Start {
+        hub,
+        store,
+        org,
+        head,
+    })
 }
 
 /// The account `account_id` names, checked to be the caller's.
@@ -87,28 +100,27 @@ async fn own_account(
 
 /// Events of `types` whose `key` names `only` (any when `None`), as the ids they name.
 fn ids_of(
-    store: &Store,
-    org: OrganizationId,
-    head: i64,
+    s: &Start,
     types: &[EventType],
     key: &'static str,
     only: Option<Uuid>,
 ) -> impl Stream<Item = (StoredEvent, Uuid)> + Send + 'static + use<> {
-    follow(store.clone(), org, head, types.to_vec()).filter_map(move |e| {
-        let id = data_id(&e, key).filter(|id| only.is_none_or(|o| o == *id));
-        std::future::ready(id.map(|id| (e, id)))
-    })
+    s.hub
+        .follow(s.org, s.head, types.to_vec())
+        .filter_map(move |e| {
+            let id = data_id(&e, key).filter(|id| only.is_none_or(|o| o == *id));
+            std::future::ready(id.map(|id| (e, id)))
+        })
 }
 
 /// Transactions named by events of `types` (of one account when `only`), read fresh.
 fn transactions(
-    store: Store,
-    org: OrganizationId,
-    head: i64,
+    s: Start,
     types: &[EventType],
     only: Option<Uuid>,
 ) -> impl Stream<Item = BankTransaction> + Send + 'static + use<> {
-    ids_of(&store, org, head, types, "accountId", only).filter_map(move |(e, _)| {
+    let (store, org) = (s.store.clone(), s.org);
+    ids_of(&s, types, "accountId", only).filter_map(move |(e, _)| {
         let store = store.clone();
         async move {
             let id = TransactionId(data_id(&e, "transactionId")?);
@@ -132,7 +144,8 @@ impl Subscription {
         ctx: &Context<'_>,
         invoice_id: Option<ID>,
     ) -> Result<impl Stream<Item = Invoice>, GqlError> {
-        let (store, org, head) = live_start(ctx).await?;
+        let s = live_start(ctx).await?;
+        let (store, org) = (s.store.clone(), s.org);
         let only = match invoice_id {
             None => None,
             Some(id) => {
@@ -144,16 +157,14 @@ impl Subscription {
             }
         };
         Ok(
-            ids_of(&store, org, head, &INVOICE_EVENTS, "invoiceId", only).filter_map(
-                move |(_, id)| {
-                    let store = store.clone();
-                    async move {
-                        retrying(|| store.invoice(org, InvoiceId(id)))
-                            .await
-                            .map(Invoice::from)
-                    }
-                },
-            ),
+            ids_of(&s, &INVOICE_EVENTS, "invoiceId", only).filter_map(move |(_, id)| {
+                let store = store.clone();
+                async move {
+                    retrying(|| store.invoice(org, InvoiceId(id)))
+                        .await
+                        .map(Invoice::from)
+                }
+            }),
         )
     }
 
@@ -164,15 +175,10 @@ impl Subscription {
         ctx: &Context<'_>,
         account_id: Option<ID>,
     ) -> Result<impl Stream<Item = BankTransaction>, GqlError> {
-        let (store, org, head) = live_start(ctx).await?;
+        let s = live_start(ctx).await?;
+        let (store, org) = (s.store.clone(), s.org);
         let only = own_account(&store, org, account_id).await?;
-        Ok(transactions(
-            store,
-            org,
-            head,
-            &[E::BankTransactionCreated],
-            only,
-        ))
+        Ok(transactions(s, &[E::BankTransactionCreated], only))
     }
 
     /// A transaction changed at the bank, or the bank removed it: the transaction as it is
@@ -183,12 +189,11 @@ impl Subscription {
         ctx: &Context<'_>,
         account_id: Option<ID>,
     ) -> Result<impl Stream<Item = BankTransaction>, GqlError> {
-        let (store, org, head) = live_start(ctx).await?;
+        let s = live_start(ctx).await?;
+        let (store, org) = (s.store.clone(), s.org);
         let only = own_account(&store, org, account_id).await?;
         Ok(transactions(
-            store,
-            org,
-            head,
+            s,
             &[E::BankTransactionUpdated, E::BankTransactionRemoved],
             only,
         ))
@@ -202,19 +207,18 @@ impl Subscription {
         ctx: &Context<'_>,
         account_id: Option<ID>,
     ) -> Result<impl Stream<Item = BankAccount>, GqlError> {
-        let (store, org, head) = live_start(ctx).await?;
+        let s = live_start(ctx).await?;
+        let (store, org) = (s.store.clone(), s.org);
         let only = own_account(&store, org, account_id).await?;
         Ok(
-            ids_of(&store, org, head, &ACCOUNT_EVENTS, "accountId", only).filter_map(
-                move |(_, id)| {
-                    let store = store.clone();
-                    async move {
-                        retrying(|| store.account(org, AccountId(id)))
-                            .await
-                            .map(BankAccount::from)
-                    }
-                },
-            ),
+            ids_of(&s, &ACCOUNT_EVENTS, "accountId", only).filter_map(move |(_, id)| {
+                let store = store.clone();
+                async move {
+                    retrying(|| store.account(org, AccountId(id)))
+                        .await
+                        .map(BankAccount::from)
+                }
+            }),
         )
     }
 
@@ -225,13 +229,14 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = PontoConnection>, GqlError> {
-        let (store, org, head) = live_start(ctx).await?;
-        Ok(
-            follow(store.clone(), org, head, CONNECTION_EVENTS.to_vec()).then(move |_| {
+        let s = live_start(ctx).await?;
+        let (store, org) = (s.store.clone(), s.org);
+        Ok(s.hub
+            .follow(org, s.head, CONNECTION_EVENTS.to_vec())
+            .then(move |_| {
                 let store = store.clone();
                 async move { PontoConnection::from(retrying(|| store.connection(org)).await) }
-            }),
-        )
+            }))
     }
 
     /// The organization's event log, live: first the events after `after` (an event's
@@ -248,13 +253,12 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Event>, GqlError> {
         let org = ctx.principal()?.organization_id;
         let types = parse_types(types)?;
-        let store = ctx.store()?.clone();
-        let bounds = store.event_log_bounds(org).await?;
+        let bounds = ctx.store()?.event_log_bounds(org).await?;
         let from = match after {
             Some(c) => start(Some(&c), bounds)?,
             None => bounds.last,
         };
-        Ok(follow(store, org, from, types).filter_map(|e| {
+        Ok(ctx.hub()?.follow(org, from, types).filter_map(|e| {
             std::future::ready(Event::try_from(e).inspect_err(|e| e.log_if_internal()).ok())
         }))
     }

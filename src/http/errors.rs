@@ -46,7 +46,13 @@ pub fn app_error(shape: Shape, e: &AppError) -> Response {
     e.log_if_internal();
     let status =
         StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_error(shape, status, e.code().as_str(), &e.public_message())
+    let mut response = json_error(shape, status, e.code().as_str(), &e.public_message());
+    if let Some(secs) = e.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
+    }
+    response
 }
 
 /// An application error on a route outside GraphQL.

@@ -9,6 +9,7 @@ mod metrics;
 mod oauth;
 mod pages;
 mod ponto_webhook;
+mod shed;
 mod ws;
 
 pub use ws::WsOptions;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// GraphQL WebSocket connections open here, per organization.
     pub ws_connections: Arc<ws::Connections>,
+    /// Requests served at once (load shedding beyond).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -61,11 +64,14 @@ impl AppState {
             schema,
             auth,
             identities: Arc::default(),
-            opts: Arc::new(opts),
             connect,
             inbound,
-            metrics,
             ws_connections: Arc::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(
+                opts.max_requests_in_flight.max(1),
+            )),
+            opts: Arc::new(opts),
+            metrics,
         }
     }
 }
@@ -77,6 +83,10 @@ pub struct HttpOptions {
     /// Serve GraphiQL on `GET /graphql` (follows the introspection switch).
     pub graphiql: bool,
     pub ws: WsOptions,
+    /// How long `/readyz` waits for the database.
+    pub readyz_timeout: std::time::Duration,
+    /// Requests served at once; more are answered 503 `OVERLOADED`.
+    pub max_requests_in_flight: usize,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -103,6 +113,7 @@ pub fn router(state: AppState) -> Router {
             limit_body,
         ))
         .layer(cors(&opts.cors_allowed_origins))
+        .layer(middleware::from_fn_with_state(state.clone(), shed::shed))
         // Inside the trace layer, so a panic's 500 shows in its request's span.
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

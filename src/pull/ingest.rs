@@ -164,14 +164,26 @@ pub async fn close_pending_read(
         })
         .collect();
     crate::reconcile::transactions(&mut tx, org, &ids).await?;
-    let removed: Vec<Row> = retired
+    let (removed, superseded): (Vec<_>, Vec<_>) = retired
         .into_iter()
-        .filter(|(_, r)| *r == Retired::Removed)
-        .map(|(t, _)| t)
-        .collect();
-    tx.append_fresh_events(org, removed_events(&removed))
-        .await?;
+        .partition(|(_, r)| *r == Retired::Removed);
+    let removed: Vec<Row> = removed.into_iter().map(|(t, _)| t).collect();
+    let mut events = removed_events(&removed);
+    events.extend(superseded.iter().filter_map(|(t, r)| match r {
+        Retired::SupersededBy(by) => Some(superseded_event(t, *by)),
+        Retired::Removed => None,
+    }));
+    tx.append_fresh_events(org, events).await?;
     tx.commit().await
+}
+
+/// `bank_transaction.updated` for a pending transaction its booked successor `by` replaced.
+/// Once: a row is retired only while it is not.
+fn superseded_event(t: &Row, by: crate::domain::ids::TransactionId) -> (Event, Option<String>) {
+    let name = t.counterpart_name.clone();
+    let mut data = transaction_data(t.id, t.account_id, t.status, t.amount, name, t.value_date);
+    data.superseded_by = Some(by.to_string());
+    (Event::transaction_updated(data), None)
 }
 
 /// `bank_transaction.removed` for rows Ponto stopped reporting, once per removal.
@@ -206,5 +218,6 @@ fn transaction_data(
         currency: amount.currency.code().to_owned(),
         counterpart_name,
         value_date,
+        superseded_by: None,
     }
 }

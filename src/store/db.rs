@@ -15,11 +15,26 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Arbitrary, fixed key of the PostgreSQL advisory lock that serializes migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x706f_6e74_6f5f_6d67; // "ponto_mg"
 
+/// How long a request waits for a pooled connection by default before it fails fast with
+/// `UPSTREAM_UNAVAILABLE` (`PB_DB_ACQUIRE_TIMEOUT_MS`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub async fn connect(url: &str, max_connections: u32) -> AppResult<DatabaseConnection> {
+    connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// A pool of at most `max_connections`, where waiting for a connection gives up after
+/// `acquire_timeout` (also the time allowed to open one).
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> AppResult<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(max_connections.max(2))
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(60))
+        .acquire_timeout(acquire_timeout)
+        .connect_timeout(acquire_timeout)
         .sqlx_logging(false);
     let sqlite = url.starts_with("sqlite:");
     if sqlite {

@@ -40,7 +40,7 @@ use sea_orm::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use db::{connect, migrate};
+pub use db::{DEFAULT_ACQUIRE_TIMEOUT, connect, connect_with, migrate};
 use scoped::{delete_in, find_ids_in, find_in, owned_by, update_in};
 
 /// Handle to the database, the bus and the clock. Cheap to clone.

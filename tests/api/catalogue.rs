@@ -50,6 +50,7 @@ fn sample(t: EventType, now: chrono::DateTime<chrono::Utc>) -> Event {
         currency: "EUR".into(),
         counterpart_name: None,
         value_date: Some(now.date_naive()),
+        superseded_by: Some("booked".into()),
     };
     let account = AccountData {
         account_id: "acc".into(),

@@ -116,5 +116,6 @@ fn event(w: usize, i: u64) -> Event {
         currency: "EUR".into(),
         counterpart_name: None,
         value_date: None,
+        superseded_by: None,
     })
 }

@@ -76,7 +76,7 @@ async fn bank_changes_reach_their_subscriptions() {
     c.subscribe("added", "subscription($a: ID) { transactionAdded(accountId: $a) { remittanceInformation amount { amount } account { id } } }", json!({"a": account})).await;
     c.subscribe(
         "changed",
-        "subscription { transactionChanged { description status } }",
+        "subscription { transactionChanged { description remittanceInformation status supersededBy } }",
         json!({}),
     )
     .await;
@@ -137,6 +137,28 @@ async fn bank_changes_reach_their_subscriptions() {
         m["payload"]["data"]["transactionChanged"]["description"],
         "second, corrected"
     );
+
+    // A pending card payment, then booked under a new id: the pending one is superseded.
+    let pending =
+        h.l.sb
+            .transactions(
+                &h.acc,
+                json!({"amount": "-9.99", "pending": true, "remittanceInformation": "card",
+                   "valueDate": day(0), "executionDate": day(0)}),
+            )
+            .await;
+    h.synchronize().await;
+    h.l.sb.book(&pending[0], &day(0)).await;
+    h.synchronize().await;
+    let changed = loop {
+        let m = c.json().await;
+        if m["id"] == "changed" {
+            break m["payload"]["data"]["transactionChanged"].clone();
+        }
+    };
+    assert_eq!(changed["remittanceInformation"], "card", "{changed}");
+    assert_eq!(changed["status"], "PENDING");
+    assert!(changed["supersededBy"].is_string(), "{changed}");
 }
 
 /// A client resumes `events` from its last cursor while two writers (one per instance on
