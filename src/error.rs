@@ -267,4 +267,34 @@ mod esc_tests {
             "{hidden}"
         );
     }
+
+    #[test]
+    fn an_unreachable_database_is_upstream_unavailable_with_a_retry() {
+        use super::{AppError, DATABASE_RETRY_AFTER_SECS, ErrorCode};
+        use sea_orm::sqlx::Error as Sqlx;
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+        use std::sync::Arc;
+        let io = || {
+            Arc::new(Sqlx::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionReset,
+            )))
+        };
+        for unreachable in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::Conn(RuntimeErr::SqlxError(io())),
+            DbErr::Query(RuntimeErr::SqlxError(io())),
+            DbErr::Exec(RuntimeErr::SqlxError(Arc::new(Sqlx::PoolTimedOut))),
+        ] {
+            let e = AppError::from(unreachable);
+            assert_eq!(e.code(), ErrorCode::UpstreamUnavailable, "{e}");
+            assert_eq!(e.retry_after_secs(), Some(DATABASE_RETRY_AFTER_SECS));
+        }
+        // A statement that failed is ours to look into.
+        let failed = DbErr::Query(RuntimeErr::SqlxError(Arc::new(Sqlx::RowNotFound)));
+        assert_eq!(AppError::from(failed).code(), ErrorCode::Internal);
+        assert_eq!(
+            AppError::from(DbErr::Custom("x".into())).code(),
+            ErrorCode::Internal
+        );
+    }
 }

@@ -38,6 +38,7 @@ mod manual_control;
 mod mtls;
 mod openapi_check;
 mod outbound_delivery;
+mod overload;
 mod ponto_client;
 mod ponto_webhooks;
 mod posture;

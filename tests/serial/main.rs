@@ -2,6 +2,7 @@
 //! webhooks with every Ponto call delayed, and the real binary killed in the middle of one. The
 //! rest of the suite's load cannot bend their timings, nor theirs the suite's.
 
+mod db_outage;
 mod inbound_burst;
 mod inbound_crash;
 mod outbound_crash;

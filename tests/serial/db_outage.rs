@@ -1,0 +1,232 @@
+//! The database cut under light load (PostgreSQL, through a TCP proxy that resets every
+//! connection and every new one): `/readyz` says so within seconds, GraphQL fails fast with
+//! `UPSTREAM_UNAVAILABLE` and `retryAfter` (never `INTERNAL`), requests in flight stay under the
+//! bound, and once the database is back the service is ready and writes again within seconds,
+//! with every write it acknowledged in the database. SQLite cannot be cut: PostgreSQL pass only.
+
+use crate::support::proxy::{Mode, Proxy};
+use crate::support::{TestApp, TestDb, error_code, init_tracing, pg_admin_url};
+use ponto_bridge::secret::Secret;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const UPSERT: &str = "mutation($i: [InvoiceInput!]!) { upsertInvoices(input: {invoices: $i}) { userErrors { code } } }";
+
+/// One request of the load: when it started, how long it took, and what came back.
+struct Sent {
+    at: Instant,
+    took: Duration,
+    write: Option<String>,
+    body: Value,
+}
+
+fn invoice(ext: &str) -> Value {
+    json!({"externalId": ext, "kind": "SALES_INVOICE", "number": ext, "currency": "EUR",
+           "total": "10.00", "issueDate": "2026-01-01", "dueDate": "2026-02-01"})
+}
+
+async fn status(app: &TestApp, path: &str) -> u16 {
+    app.client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+async fn gauge(app: &TestApp, name: &str) -> f64 {
+    app.metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_cut_fails_fast_and_recovers_without_a_restart() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
+    if pg_admin_url().is_none() {
+        return;
+    }
+    init_tracing();
+    let cut_for = Duration::from_secs(
+        std::env::var("PB_TEST_DB_CUT_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30),
+    );
+    let db = Arc::new(TestDb::fresh().await);
+    let url = url::Url::parse(&db.url).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = Proxy::start(
+        tokio::net::lookup_host(&target)
+            .await
+            .unwrap()
+            .next()
+            .unwrap(),
+    )
+    .await;
+    let mut via = url.clone();
+    via.set_host(Some("127.0.0.1")).unwrap();
+    via.set_port(Some(proxy.addr.port())).unwrap();
+    let via = via.to_string();
+    let app = Arc::new(
+        TestApp::builder()
+            .db(db.clone())
+            .flags(&[
+                "--db-acquire-timeout-ms",
+                "1000",
+                "--readyz-timeout-ms",
+                "1000",
+                "--max-requests-in-flight",
+                "64",
+            ])
+            .adjust(move |s| s.settings.database_url = Some(Secret::new(via)))
+            .start()
+            .await,
+    );
+    let token = app.full_token("acme");
+
+    // The load: a read and a write every 100 ms, each on its own.
+    let sent: Arc<Mutex<Vec<Sent>>> = Arc::default();
+    let load = {
+        let (app, sent, token) = (app.clone(), sent.clone(), token.clone());
+        tokio::spawn(async move {
+            for n in 0.. {
+                for write in [None, Some(format!("w-{n}"))] {
+                    let (app, sent, token) = (app.clone(), sent.clone(), token.clone());
+                    tokio::spawn(async move {
+                        let at = Instant::now();
+                        let body = match &write {
+                            None => app.gql(&token, "{ viewer { scopes } }", json!({})).await,
+                            Some(ext) => {
+                                app.gql(&token, UPSERT, json!({"i": [invoice(ext)]})).await
+                            }
+                        };
+                        let took = at.elapsed();
+                        sent.lock().unwrap().push(Sent {
+                            at,
+                            took,
+                            write,
+                            body,
+                        });
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let mut most_in_flight = 0.0f64;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(status(&app, "/readyz").await, 200);
+
+    let cut = Instant::now();
+    proxy.set(Mode::Cut);
+    while status(&app, "/readyz").await != 503 {
+        assert!(
+            cut.elapsed() < Duration::from_secs(3),
+            "/readyz still ready 3 s after the cut"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let unready_after = cut.elapsed();
+    let readyz = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(readyz.headers().contains_key("retry-after"));
+    let readyz: Value = readyz.json().await.unwrap();
+    assert_eq!(readyz["error"]["code"], "DATABASE_UNAVAILABLE", "{readyz}");
+    while cut.elapsed() < cut_for {
+        most_in_flight = most_in_flight.max(gauge(&app, "http_requests_in_flight").await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let restored = Instant::now();
+    proxy.set(Mode::Forward);
+    while status(&app, "/readyz").await != 200 {
+        assert!(
+            restored.elapsed() < Duration::from_secs(10),
+            "not ready 10 s after the database came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ready_after = restored.elapsed();
+    loop {
+        let d = app
+            .gql(&token, UPSERT, json!({"i": [invoice("after")]}))
+            .await;
+        if d["errors"].is_null() {
+            break;
+        }
+        assert!(
+            restored.elapsed() < Duration::from_secs(10),
+            "no write 10 s after: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let wrote_after = restored.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    load.abort();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let sent = std::mem::take(&mut *sent.lock().unwrap());
+    let before: Vec<&Sent> = sent.iter().filter(|s| s.at + s.took < cut).collect();
+    assert!(
+        !before.is_empty() && before.iter().all(|s| s.body["errors"].is_null()),
+        "all fine before the cut"
+    );
+    // Started a second into the cut, ended before the restore: refused fast, with a code.
+    let during: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| s.at > cut + Duration::from_secs(1) && s.at + s.took < restored)
+        .collect();
+    assert!(
+        during.len() > 100,
+        "{} requests during the cut",
+        during.len()
+    );
+    for s in &during {
+        assert_eq!(
+            error_code(&s.body),
+            Some("UPSTREAM_UNAVAILABLE"),
+            "{}",
+            s.body
+        );
+        assert!(
+            s.body["errors"][0]["extensions"]["retryAfter"].is_number(),
+            "{}",
+            s.body
+        );
+        assert!(
+            s.took < Duration::from_secs(3),
+            "answered in {:?}: {}",
+            s.took,
+            s.body
+        );
+    }
+    assert!(sent.iter().all(|s| error_code(&s.body) != Some("INTERNAL")));
+    assert!(most_in_flight <= 64.0, "{most_in_flight} in flight");
+    // Every acknowledged write is there.
+    let acknowledged: Vec<&String> = sent
+        .iter()
+        .filter(|s| s.body["errors"].is_null())
+        .filter_map(|s| s.write.as_ref())
+        .collect();
+    assert!(acknowledged.len() > 10);
+    for ext in acknowledged {
+        let d = app
+            .gql_data(
+                &token,
+                "query($e: String) { invoice(externalId: $e) { externalId } }",
+                json!({"e": ext}),
+            )
+            .await;
+        assert_eq!(d["invoice"]["externalId"], ext.as_str(), "{d}");
+    }
+    eprintln!(
+        "database cut {cut_for:?}: unready after {unready_after:?}, ready {ready_after:?} and writing {wrote_after:?} after it came back; {} requests refused fast during the cut",
+        during.len()
+    );
+}
