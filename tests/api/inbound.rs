@@ -206,9 +206,19 @@ async fn changed_pending_and_booked_transactions_and_their_events() {
         &h.statuses("account.pendingTransactionsUpdated").await
     ));
 
-    // Deleted at the bank, once no read started by the booking above is still running (one
-    // would count as the first read missing it).
-    h.l.reads_settled("acme").await;
+    // Deleted at the bank, once no pull started by the booking above is still running (one
+    // finishing after the deletion would count as the first read missing it).
+    wait_until(Duration::from_secs(15), "no pull in flight", || async {
+        let text = h.l.app.metrics().await;
+        let pulls = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ponto_inbound_pulls_in_flight "))
+            .map(str::trim);
+        (pulls == Some("0"))
+            .then_some(())
+            .ok_or(format!("{pulls:?}"))
+    })
+    .await;
     let gone =
         h.l.sb
             .handle
