@@ -63,9 +63,17 @@ fn sandbox_flags(sb: &Sandbox, flags: &[String]) -> Vec<String> {
 impl AppBuilder {
     /// Starts a sandbox on the builder's clock (a fresh one unless given) and the server
     /// configured for it; the builder's flags come after the sandbox's and win.
-    pub async fn start_linked(mut self) -> Linked {
+    pub async fn start_linked(self) -> Linked {
+        self.start_linked_with(|_| {}).await
+    }
+
+    /// The same, with the sandbox's options `adjust`ed.
+    pub async fn start_linked_with(
+        mut self,
+        adjust: impl FnOnce(&mut ponto_sandbox::SandboxOptions),
+    ) -> Linked {
         let clock = (self.clock.take()).unwrap_or_else(|| ManualClock::new(clock_start()));
-        let sb = Sandbox::start(Arc::new(clock.clone())).await;
+        let sb = Sandbox::start_with(Arc::new(clock.clone()), adjust).await;
         self.flags = sandbox_flags(&sb, &self.flags);
         let app = self.clock(clock.clone()).start().await;
         Linked { app, sb, clock }

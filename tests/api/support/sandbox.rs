@@ -21,11 +21,17 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start(clock: SharedClock) -> Self {
+        Self::start_with(clock, |_| {}).await
+    }
+
+    /// Started with the test's options, `adjust`ed after the defaults below.
+    pub async fn start_with(clock: SharedClock, adjust: impl FnOnce(&mut SandboxOptions)) -> Self {
         super::app::init_tracing();
         let mut opts = SandboxOptions::new("127.0.0.1:0".parse().unwrap(), clock);
         // Webhook retries in milliseconds, not Ponto's seconds and minutes.
         opts.webhooks.retry_delays = [50, 100, 200].map(Duration::from_millis).to_vec();
         opts.webhooks.timeout = Duration::from_secs(2);
+        adjust(&mut opts);
         Self::from_handle(sandbox::start(opts).await.unwrap())
     }
 
