@@ -30,6 +30,7 @@ pub struct Model {
     pub last_read_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text")]
     pub last_read_error: Option<String>,
+    pub last_read_error_code: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -63,6 +64,7 @@ impl std::fmt::Debug for Model {
             .field("read_lease_owner", &self.read_lease_owner)
             .field("last_read_at", &self.last_read_at)
             .field("last_read_error", &self.last_read_error)
+            .field("last_read_error_code", &self.last_read_error_code)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .finish()

@@ -13,6 +13,7 @@ mod m20261206_000001_manual_control;
 mod m20261207_000001_webhook_endpoints;
 mod m20261208_000001_delivery_log;
 mod m20261209_000001_attempt_error_code;
+mod m20261210_000001_read_error_code;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_webhook_endpoints::Migration),
             Box::new(m20261208_000001_delivery_log::Migration),
             Box::new(m20261209_000001_attempt_error_code::Migration),
+            Box::new(m20261210_000001_read_error_code::Migration),
         ]
     }
 }

@@ -73,6 +73,18 @@ pub struct PontoConnection {
     pub last_read_at: Option<DateTime<Utc>>,
     /// When the next scheduled read is due.
     pub next_read_at: Option<DateTime<Utc>>,
+    /// Why the last read of what Ponto holds failed; null when it succeeded (pinned).
+    pub last_read_error: Option<ReadError>,
+}
+
+/// A read of Ponto's data that failed: it is retried at the next read.
+#[derive(SimpleObject)]
+pub struct ReadError {
+    /// Stable code (`UPSTREAM_UNAVAILABLE` when Ponto or the bank could not be reached).
+    pub code: String,
+    pub message: String,
+    /// When the read ended.
+    pub at: DateTime<Utc>,
 }
 
 impl From<Option<StoreConnection>> for PontoConnection {
@@ -86,6 +98,7 @@ impl From<Option<StoreConnection>> for PontoConnection {
                 disconnected_at: None,
                 last_read_at: None,
                 next_read_at: None,
+                last_read_error: None,
             };
         };
         Self {
@@ -94,6 +107,11 @@ impl From<Option<StoreConnection>> for PontoConnection {
             connected_at: c.connected_at,
             broken_at: c.broken_at,
             disconnected_at: c.disconnected_at,
+            // Both are written by the same statement at the end of a read.
+            last_read_error: c
+                .last_read_error
+                .zip(c.last_read_at)
+                .map(|((code, message), at)| ReadError { code, message, at }),
             last_read_at: c.last_read_at,
             next_read_at: c.next_read_at,
         }

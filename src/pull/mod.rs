@@ -140,7 +140,7 @@ impl Puller {
             .then(|| self.store.clock().now() + self.cfg.read_interval);
         let error = match &outcome {
             Ok(()) | Err(Stop::Broken) => None,
-            Err(Stop::Failed(e)) => Some(e.to_string()),
+            Err(Stop::Failed(e)) => Some((e.code().as_str(), e.public_message())),
         };
         self.metrics.read(match &outcome {
             Ok(()) => "ok",
@@ -148,7 +148,12 @@ impl Puller {
             Err(Stop::Failed(_)) => "failed",
         });
         self.store
-            .finish_read(org, owner, next, error.as_deref())
+            .finish_read(
+                org,
+                owner,
+                next,
+                error.as_ref().map(|(c, w)| (*c, w.as_str())),
+            )
             .await?;
         match outcome {
             Err(Stop::Failed(e)) => Err(e),

@@ -43,6 +43,7 @@ mod ponto_client;
 mod ponto_webhooks;
 mod posture;
 mod problems;
+mod read_errors;
 mod reconcile_corpus;
 mod reconcile_graphql;
 mod reconcile_props;

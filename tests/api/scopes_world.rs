@@ -220,6 +220,13 @@ pub(crate) async fn world() -> World {
         .map(|r| by_ref[*r].0.clone())
         .collect();
 
+    // One read that fails (the accounts list answers 503, retries included), so payloads reach
+    // `PontoConnection.lastReadError`.
+    l.sb.fault(json!({"status": 503, "count": 4, "path": "/accounts"}))
+        .await;
+    let org = l.app.store.ensure_organization("acme").await.unwrap();
+    assert!(l.app.puller.read(org).await.is_err());
+
     // inv-1, paid by the first account's incoming transaction, so payloads reach PaymentMatch.
     let m = "mutation($i: [InvoiceInput!]!) { upsertInvoices(input: {invoices: $i}) { invoices { id } userErrors { code } } }";
     let today = l.clock_now().date_naive().to_string();

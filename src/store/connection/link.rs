@@ -268,6 +268,7 @@ impl WriteTx {
             read_lease_owner: Set(None),
             last_read_at: Set(None),
             last_read_error: Set(None),
+            last_read_error_code: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };

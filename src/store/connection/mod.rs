@@ -33,6 +33,8 @@ pub struct Connection {
     pub disconnected_at: Option<DateTime<Utc>>,
     pub last_read_at: Option<DateTime<Utc>>,
     pub next_read_at: Option<DateTime<Utc>>,
+    /// Why the last read failed (null when it succeeded): its code and words.
+    pub last_read_error: Option<(String, String)>,
 }
 
 impl TryFrom<ponto_connection::Model> for Connection {
@@ -49,6 +51,12 @@ impl TryFrom<ponto_connection::Model> for Connection {
             disconnected_at: m.disconnected_at,
             last_read_at: m.last_read_at,
             next_read_at: m.next_read_at,
+            last_read_error: m.last_read_error.map(|words| {
+                let code = m
+                    .last_read_error_code
+                    .unwrap_or_else(|| crate::error::ErrorCode::UpstreamUnavailable.to_string());
+                (code, words)
+            }),
         })
     }
 }
@@ -148,6 +156,7 @@ impl WriteTx {
                     read_lease_owner: Set(None),
                     last_read_at: Set(None),
                     last_read_error: Set(None),
+                    last_read_error_code: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
                 })

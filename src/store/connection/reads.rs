@@ -82,7 +82,7 @@ impl Store {
         org: OrganizationId,
         owner: Option<&str>,
         next: Option<DateTime<Utc>>,
-        error: Option<&str>,
+        error: Option<(&str, &str)>,
     ) -> AppResult<()> {
         let now = self.clock().now();
         self.conn()
@@ -90,13 +90,14 @@ impl Store {
                 self.backend(),
                 "UPDATE ponto_connection SET \
                  next_read_at = CASE WHEN $1 IS NULL OR read_lease_owner = $1 THEN $2 ELSE next_read_at END, \
-                 read_lease_until = NULL, read_lease_owner = NULL, last_read_at = $3, last_read_error = $4 \
-                 WHERE organization_id = $5",
+                 read_lease_until = NULL, read_lease_owner = NULL, last_read_at = $3, last_read_error = $4, \
+                 last_read_error_code = $5 WHERE organization_id = $6",
                 [
                     owner.map(str::to_owned).into(),
                     next.into(),
                     now.into(),
-                    error.map(str::to_owned).into(),
+                    error.map(|(_, words)| words.to_owned()).into(),
+                    error.map(|(code, _)| code.to_owned()).into(),
                     org.0.into(),
                 ],
             ))

@@ -1,0 +1,32 @@
+//! The stable code of the last failed read of an organization's data at Ponto (`UPSTREAM_UNAVAILABLE`, …),
+//! beside its text: `PontoConnection.lastReadError`.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("ponto_connection")
+                    .add_column(string_null("last_read_error_code"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("ponto_connection")
+                    .drop_column("last_read_error_code")
+                    .to_owned(),
+            )
+            .await
+    }
+}
