@@ -13,11 +13,14 @@ use crate::domain::event::EventType;
 use crate::domain::ids::{AccountId, InvoiceId, OrganizationId, TransactionId};
 use crate::domain::scope::Scope;
 use crate::error::AppError;
+use crate::error::AppResult;
 use crate::live::{Hub, retrying};
 use crate::store::Store;
 use crate::store::events::StoredEvent;
+use crate::store::transactions::Transaction as StoreTx;
 use async_graphql::{Context, ID, Subscription};
 use futures::{Stream, StreamExt};
+use std::future::Future;
 use uuid::Uuid;
 
 use EventType as E;
@@ -98,37 +101,36 @@ async fn own_account(
     }
 }
 
-/// Events of `types` whose `key` names `only` (any when `None`), as the ids they name.
-fn ids_of(
+/// The objects events of `types` name under `id_key` — of `only` under `filter_key`, when
+/// given — each read fresh by `load` when its event arrives (one gone since is skipped).
+fn named<R, F, Fut>(
     s: &Start,
     types: &[EventType],
-    key: &'static str,
-    only: Option<Uuid>,
-) -> impl Stream<Item = (StoredEvent, Uuid)> + Send + 'static + use<> {
+    (filter_key, only): (&'static str, Option<Uuid>),
+    id_key: &'static str,
+    load: F,
+) -> impl Stream<Item = R> + Send + 'static + use<R, F, Fut>
+where
+    F: Fn(Store, OrganizationId, Uuid) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<Option<R>>> + Send + 'static,
+    R: Send + 'static,
+{
+    let (store, org) = (s.store.clone(), s.org);
     s.hub
-        .follow(s.org, s.head, types.to_vec())
+        .follow(org, s.head, types.to_vec())
         .filter_map(move |e| {
-            let id = data_id(&e, key).filter(|id| only.is_none_or(|o| o == *id));
-            std::future::ready(id.map(|id| (e, id)))
+            let wanted = data_id(&e, filter_key).is_some_and(|id| only.is_none_or(|o| o == id));
+            let id = wanted.then(|| data_id(&e, id_key)).flatten();
+            let (store, load) = (store.clone(), load.clone());
+            async move {
+                let id = id?;
+                retrying(|| load(store.clone(), org, id)).await
+            }
         })
 }
 
-/// Transactions named by events of `types` (of one account when `only`), read fresh.
-fn transactions(
-    s: Start,
-    types: &[EventType],
-    only: Option<Uuid>,
-) -> impl Stream<Item = BankTransaction> + Send + 'static + use<> {
-    let (store, org) = (s.store.clone(), s.org);
-    ids_of(&s, types, "accountId", only).filter_map(move |(e, _)| {
-        let store = store.clone();
-        async move {
-            let id = TransactionId(data_id(&e, "transactionId")?);
-            retrying(|| store.transaction(org, id))
-                .await
-                .map(BankTransaction::from)
-        }
-    })
+async fn transaction(store: Store, org: OrganizationId, id: Uuid) -> AppResult<Option<StoreTx>> {
+    store.transaction(org, TransactionId(id)).await
 }
 
 #[derive(Default)]
@@ -156,16 +158,9 @@ impl Subscription {
                 Some(found.ok_or_else(|| AppError::not_found("invoice"))?.id.0)
             }
         };
-        Ok(
-            ids_of(&s, &INVOICE_EVENTS, "invoiceId", only).filter_map(move |(_, id)| {
-                let store = store.clone();
-                async move {
-                    retrying(|| store.invoice(org, InvoiceId(id)))
-                        .await
-                        .map(Invoice::from)
-                }
-            }),
-        )
+        let load = |store: Store, org, id| async move { store.invoice(org, InvoiceId(id)).await };
+        let key = "invoiceId";
+        Ok(named(&s, &INVOICE_EVENTS, (key, only), key, load).map(Invoice::from))
     }
 
     /// A transaction was imported from the bank (of one account when `accountId` is given).
@@ -178,7 +173,15 @@ impl Subscription {
         let s = live_start(ctx).await?;
         let (store, org) = (s.store.clone(), s.org);
         let only = own_account(&store, org, account_id).await?;
-        Ok(transactions(s, &[E::BankTransactionCreated], only))
+        let types = [E::BankTransactionCreated];
+        Ok(named(
+            &s,
+            &types,
+            ("accountId", only),
+            "transactionId",
+            transaction,
+        )
+        .map(BankTransaction::from))
     }
 
     /// A transaction changed at the bank, or the bank removed it: the transaction as it is
@@ -192,11 +195,15 @@ impl Subscription {
         let s = live_start(ctx).await?;
         let (store, org) = (s.store.clone(), s.org);
         let only = own_account(&store, org, account_id).await?;
-        Ok(transactions(
-            s,
-            &[E::BankTransactionUpdated, E::BankTransactionRemoved],
-            only,
-        ))
+        let types = [E::BankTransactionUpdated, E::BankTransactionRemoved];
+        Ok(named(
+            &s,
+            &types,
+            ("accountId", only),
+            "transactionId",
+            transaction,
+        )
+        .map(BankTransaction::from))
     }
 
     /// A bank account's balance, re-authorization or sharing changed: the account as it is now
@@ -210,16 +217,9 @@ impl Subscription {
         let s = live_start(ctx).await?;
         let (store, org) = (s.store.clone(), s.org);
         let only = own_account(&store, org, account_id).await?;
-        Ok(
-            ids_of(&s, &ACCOUNT_EVENTS, "accountId", only).filter_map(move |(_, id)| {
-                let store = store.clone();
-                async move {
-                    retrying(|| store.account(org, AccountId(id)))
-                        .await
-                        .map(BankAccount::from)
-                }
-            }),
-        )
+        let load = |store: Store, org, id| async move { store.account(org, AccountId(id)).await };
+        let key = "accountId";
+        Ok(named(&s, &ACCOUNT_EVENTS, (key, only), key, load).map(BankAccount::from))
     }
 
     /// The link to Ponto changed: its status or problems, an account's balance or

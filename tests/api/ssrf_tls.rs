@@ -10,6 +10,29 @@ use ponto_bridge::outbound::guard::HostLookup;
 use serde_json::json;
 use std::time::Duration;
 
+/// A server resolving `hooks.tls.test` to 127.0.0.1 (only here), loopback allow-listed, with
+/// `extra` flags.
+async fn app(extra: &[&str]) -> TestApp {
+    let names = Names::default();
+    names.set("hooks.tls.test", "127.0.0.1");
+    let lookup = HostLookup::new(names);
+    let flags = [
+        &[
+            "--webhook-allowed-targets",
+            "127.0.0.1/32",
+            "--scheduler-poll-ms",
+            "50",
+        ],
+        extra,
+    ]
+    .concat();
+    TestApp::builder()
+        .flags(&flags)
+        .adjust(move |s| s.webhook_lookup = lookup)
+        .start()
+        .await
+}
+
 fn port(rx: &Receiver) -> u16 {
     reqwest::Url::parse(&rx.url).unwrap().port().unwrap()
 }
@@ -26,21 +49,7 @@ async fn tls_verifies_the_host_name_on_the_checked_address() {
     std::fs::write(&ca_file, &ca.pem).unwrap();
 
     // Only the test's resolver knows the name: a delivery that arrives went to its address.
-    let names = Names::default();
-    names.set("hooks.tls.test", "127.0.0.1");
-    let lookup = HostLookup::new(names.clone());
-    let app = TestApp::builder()
-        .flags(&[
-            "--webhook-allowed-targets",
-            "127.0.0.1/32",
-            "--webhook-ca-cert",
-            ca_file.to_str().unwrap(),
-            "--scheduler-poll-ms",
-            "50",
-        ])
-        .adjust(move |s| s.webhook_lookup = lookup)
-        .start()
-        .await;
+    let app = app(&["--webhook-ca-cert", ca_file.to_str().unwrap()]).await;
     let org = app.store.ensure_organization("acme").await.unwrap();
     let good = create(
         &app,
@@ -83,19 +92,7 @@ async fn a_private_ca_is_trusted_only_when_configured() {
     let ca = Ca::new();
     let named = ca.server(&["hooks.tls.test"]);
     let rx = Receiver::start_tls(&named.cert_pem, &named.key_pem).await;
-    let names = Names::default();
-    names.set("hooks.tls.test", "127.0.0.1");
-    let lookup = HostLookup::new(names.clone());
-    let app = TestApp::builder()
-        .flags(&[
-            "--webhook-allowed-targets",
-            "127.0.0.1/32",
-            "--scheduler-poll-ms",
-            "50",
-        ])
-        .adjust(move |s| s.webhook_lookup = lookup)
-        .start()
-        .await;
+    let app = app(&[]).await;
     let org = app.store.ensure_organization("acme").await.unwrap();
     let d = create(&app, &format!("https://hooks.tls.test:{}/hook", port(&rx))).await;
     assert_eq!(d["userErrors"], json!([]), "{d}");

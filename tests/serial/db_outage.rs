@@ -56,20 +56,7 @@ async fn a_database_cut_fails_fast_and_recovers_without_a_restart() {
             .unwrap_or(30),
     );
     let db = Arc::new(TestDb::fresh().await);
-    let url = url::Url::parse(&db.url).unwrap();
-    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let proxy = Proxy::start(
-        tokio::net::lookup_host(&target)
-            .await
-            .unwrap()
-            .next()
-            .unwrap(),
-    )
-    .await;
-    let mut via = url.clone();
-    via.set_host(Some("127.0.0.1")).unwrap();
-    via.set_port(Some(proxy.addr.port())).unwrap();
-    let via = via.to_string();
+    let (proxy, via) = proxied(&db).await;
     let app = Arc::new(
         TestApp::builder()
             .db(db.clone())
@@ -242,20 +229,7 @@ async fn ponto_webhooks_during_a_cut_get_503_and_are_stored_once_after() {
     }
     init_tracing();
     let db = Arc::new(TestDb::fresh().await);
-    let url = url::Url::parse(&db.url).unwrap();
-    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let proxy = Proxy::start(
-        tokio::net::lookup_host(&target)
-            .await
-            .unwrap()
-            .next()
-            .unwrap(),
-    )
-    .await;
-    let mut via = url.clone();
-    via.set_host(Some("127.0.0.1")).unwrap();
-    via.set_port(Some(proxy.addr.port())).unwrap();
-    let via = via.to_string();
+    let (proxy, via) = proxied(&db).await;
     let l = TestApp::builder()
         .db(db.clone())
         .flags(&[
@@ -355,6 +329,22 @@ async fn ponto_webhooks_during_a_cut_get_503_and_are_stored_once_after() {
         delivered(&l.sb).await.len(),
         "each event stored once: {stored:?}"
     );
+}
+
+/// A proxy in front of `db`'s server, and `db`'s URL through it.
+async fn proxied(db: &TestDb) -> (Proxy, String) {
+    let url = url::Url::parse(&db.url).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let addr = tokio::net::lookup_host(&target)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(addr).await;
+    let mut via = url.clone();
+    via.set_host(Some("127.0.0.1")).unwrap();
+    via.set_port(Some(proxy.addr.port())).unwrap();
+    (proxy, via.to_string())
 }
 
 /// The sandbox's log of webhook deliveries, oldest first.
