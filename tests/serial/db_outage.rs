@@ -169,8 +169,10 @@ async fn a_database_cut_fails_fast_and_recovers_without_a_restart() {
         .iter()
         .filter(|s| s.at > cut + Duration::from_secs(1) && s.at + s.took < restored)
         .collect();
+    // 20 a second are sent; at least half are started and answered inside the cut.
+    let expected = (cut_for.as_secs() as usize).saturating_sub(2) * 10;
     assert!(
-        during.len() > 100,
+        during.len() >= expected,
         "{} requests during the cut",
         during.len()
     );
