@@ -176,7 +176,8 @@ pub fn database_unreachable(e: &sea_orm::DbErr) -> bool {
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
         if database_unreachable(&e) {
-            tracing::warn!(error = %Esc(&e), "the database cannot be reached");
+            // Once per request while it lasts: `/readyz` and the workers say it at warn level.
+            tracing::debug!(error = %Esc(&e), "the database cannot be reached");
             return Self::DatabaseUnavailable;
         }
         Self::Internal(Box::new(e))

@@ -10,7 +10,7 @@
 use crate::bus::LogSignal;
 use crate::domain::event::EventType;
 use crate::domain::ids::OrganizationId;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store::Store;
 use crate::store::events::StoredEvent;
 use futures::Stream;
@@ -28,9 +28,9 @@ const FEED_CAPACITY: usize = 1024;
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(10);
 
-/// `read` retried with backoff until the database answers: a live view waits out an outage
-/// rather than dropping what it was about to show.
-pub async fn retrying<T, F, Fut>(mut read: F) -> T
+/// `read` retried with backoff while the database cannot be reached: a live view waits out an
+/// outage rather than dropping what it was about to show. Any other error is returned.
+pub async fn retrying<T, F, Fut>(mut read: F) -> AppResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = AppResult<T>>,
@@ -38,16 +38,29 @@ where
     let mut retry = FIRST_RETRY;
     loop {
         match read().await {
-            Ok(v) => return v,
-            Err(e) => {
+            Err(AppError::DatabaseUnavailable) => {
                 if retry == FIRST_RETRY {
-                    tracing::warn!(error = %e, "a live reader cannot read; retrying");
+                    tracing::warn!("a live reader cannot reach the database; retrying");
                 }
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(LAST_RETRY);
             }
+            other => return other,
         }
     }
+}
+
+/// Ends a live view on an error that waiting does not cure (logged if internal).
+macro_rules! or_end {
+    ($read:expr) => {
+        match $read {
+            Ok(v) => v,
+            Err(e) => {
+                e.log_if_internal();
+                return;
+            }
+        }
+    };
 }
 
 /// The feeds of this process, one per organization followed, alive while followed.
@@ -111,10 +124,11 @@ impl Hub {
                 if replay {
                     replay = false;
                     // Everything committed before `head` was read is in the pages read after it.
-                    let head = retrying(|| store.event_log_bounds(org)).await.last;
+                    let head = or_end!(retrying(|| store.event_log_bounds(org)).await).last;
                     loop {
-                        let page =
-                            retrying(|| store.events_of_types_after(org, &types, seen, PAGE)).await;
+                        let page = or_end!(
+                            retrying(|| store.events_of_types_after(org, &types, seen, PAGE)).await
+                        );
                         let full = page.len() as u64 == PAGE;
                         for event in page {
                             seen = event.seq;
@@ -148,10 +162,10 @@ impl Hub {
 /// and handed out, woken by bus signals about the organization.
 async fn read_feed(store: Store, org: OrganizationId, events: broadcast::Sender<Arc<StoredEvent>>) {
     let mut signals = store.bus().subscribe();
-    let mut cursor = retrying(|| store.event_log_bounds(org)).await.last;
+    let mut cursor = or_end!(retrying(|| store.event_log_bounds(org)).await).last;
     loop {
         loop {
-            let page = retrying(|| store.events_after(org, cursor, PAGE)).await;
+            let page = or_end!(retrying(|| store.events_after(org, cursor, PAGE)).await);
             let full = page.len() as u64 == PAGE;
             for event in page {
                 cursor = event.seq;

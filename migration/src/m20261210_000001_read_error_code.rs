@@ -16,7 +16,16 @@ impl MigrationTrait for Migration {
                     .add_column(string_null("last_read_error_code"))
                     .to_owned(),
             )
-            .await
+            .await?;
+        // Texts stored before held an error's full display, internal causes included: they are
+        // never shown; the next failed read records code and public words.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE ponto_connection SET last_read_error = NULL WHERE last_read_error_code IS NULL",
+            )
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

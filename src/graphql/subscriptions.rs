@@ -124,7 +124,12 @@ where
             let (store, load) = (store.clone(), load.clone());
             async move {
                 let id = id?;
-                retrying(|| load(store.clone(), org, id)).await
+                // An object that cannot be read is left out (logged), the view goes on.
+                retrying(|| load(store.clone(), org, id))
+                    .await
+                    .inspect_err(AppError::log_if_internal)
+                    .ok()
+                    .flatten()
             }
         })
 }
@@ -233,9 +238,15 @@ impl Subscription {
         let (store, org) = (s.store.clone(), s.org);
         Ok(s.hub
             .follow(org, s.head, CONNECTION_EVENTS.to_vec())
-            .then(move |_| {
+            .filter_map(move |_| {
                 let store = store.clone();
-                async move { PontoConnection::from(retrying(|| store.connection(org)).await) }
+                async move {
+                    retrying(|| store.connection(org))
+                        .await
+                        .inspect_err(AppError::log_if_internal)
+                        .map(PontoConnection::from)
+                        .ok()
+                }
             }))
     }
 

@@ -112,8 +112,9 @@ pub fn router(state: AppState) -> Router {
             opts.max_body_bytes,
             limit_body,
         ))
-        .layer(cors(&opts.cors_allowed_origins))
+        // Inside CORS: a browser reads the 503 OVERLOADED instead of a network error.
         .layer(middleware::from_fn_with_state(state.clone(), shed::shed))
+        .layer(cors(&opts.cors_allowed_origins))
         // Inside the trace layer, so a panic's 500 shows in its request's span.
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

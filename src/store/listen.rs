@@ -75,7 +75,8 @@ impl Store {
             self.bus().resync();
             loop {
                 let next = tokio::select! {
-                    _ = &mut stop => { pool.close().await; return; }
+                    // The listener holds the pool's one connection: closing waits for it.
+                    _ = &mut stop => { drop(listener); pool.close().await; return; }
                     n = listener.try_recv() => n,
                 };
                 match next {

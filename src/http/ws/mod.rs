@@ -262,9 +262,17 @@ async fn start_session(
 ) -> Result<Session, Closing> {
     let forbidden = || Closing(close::FORBIDDEN, "Forbidden".into());
     let token = token_of(payload).ok_or_else(forbidden)?;
-    let (principal, valid_until) = principal_from_token(state, token)
-        .await
-        .map_err(|_| forbidden())?;
+    let (principal, valid_until) =
+        principal_from_token(state, token)
+            .await
+            .map_err(|e| match e {
+                // Not the token's fault: the client may try again shortly.
+                crate::error::AppError::DatabaseUnavailable => Closing(
+                    close::TRY_AGAIN_LATER,
+                    "UPSTREAM_UNAVAILABLE: the database cannot be reached; retry shortly".into(),
+                ),
+                _ => forbidden(),
+            })?;
     let slot = state
         .ws_connections
         .take(

@@ -51,12 +51,8 @@ impl TryFrom<ponto_connection::Model> for Connection {
             disconnected_at: m.disconnected_at,
             last_read_at: m.last_read_at,
             next_read_at: m.next_read_at,
-            last_read_error: m.last_read_error.map(|words| {
-                let code = m
-                    .last_read_error_code
-                    .unwrap_or_else(|| crate::error::ErrorCode::UpstreamUnavailable.to_string());
-                (code, words)
-            }),
+            // Written together by `finish_read`; a text without its code is never shown.
+            last_read_error: m.last_read_error_code.zip(m.last_read_error),
         })
     }
 }
