@@ -239,6 +239,8 @@ async fn deliveries_are_created_with_the_event_for_subscribed_endpoints_only() {
     assert_eq!(reasons_after(store, org, appended.seq).await, vec![]);
     // On PostgreSQL the listener also relays earlier commits and says `Resync` when it
     // connects: nothing may name the rolled-back number.
+    // Late ones too: the listener is async.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     while let Ok(signal) = signals.try_recv() {
         if let LogSignal::Advanced { seq, .. } = signal {
             assert!(

@@ -3,28 +3,12 @@
 //! once each sees its own events and never the other's.
 
 use crate::isolation::World;
+use crate::outbound_delivery::announce;
 use crate::subscriptions::{EVENTS, first_result};
 use crate::support::error_code;
 use crate::support::ws::WsClient;
-use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event};
-use ponto_bridge::domain::ids::OrganizationId;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn broken(w: &World, org: OrganizationId, reason: &str) {
-    let e = Event::connection(
-        ConnectionEvent::Broken,
-        ConnectionData {
-            connection_id: "c".into(),
-            status: "BROKEN".into(),
-            problems: vec![],
-            reason: Some(reason.into()),
-        },
-    );
-    let mut tx = w.app.store.begin_write().await.unwrap();
-    tx.append_event(org, &e, None).await.unwrap();
-    tx.commit().await.unwrap();
-}
 
 impl World {
     /// The isolation case of a subscription field; `false` when `field` is not one.
@@ -75,11 +59,11 @@ impl World {
         a.subscribe("1", doc, json!({})).await;
         b.subscribe("1", doc, json!({})).await;
         crate::subscriptions::started().await;
-        broken(self, self.a.org, "a's").await;
+        announce(&self.app, self.a.org, "a's").await;
         let got = a.next_for("1").await;
         assert!(shows(&got), "A's own: {got}");
         b.silent_for(Duration::from_millis(500)).await;
-        broken(self, self.b.org, "b's").await;
+        announce(&self.app, self.b.org, "b's").await;
         let got = b.next_for("1").await;
         assert!(shows(&got), "B's own: {got}");
         a.silent_for(Duration::from_millis(500)).await;

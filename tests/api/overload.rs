@@ -8,14 +8,6 @@ use futures::channel::mpsc;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-async fn metric(app: &TestApp, name: &str) -> f64 {
-    app.metrics()
-        .await
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_beyond_the_bound_are_shed_at_once() {
     let app = TestApp::builder()
@@ -38,7 +30,7 @@ async fn requests_beyond_the_bound_are_shed_at_once() {
         held.push((tx, tokio::spawn(request.send())));
     }
     wait_until(Duration::from_secs(5), "two requests in flight", || async {
-        let n = metric(&app, "http_requests_in_flight").await;
+        let n = app.metric("http_requests_in_flight").await;
         (n == 2.0).then_some(()).ok_or(format!("{n}"))
     })
     .await;
@@ -63,7 +55,7 @@ async fn requests_beyond_the_bound_are_shed_at_once() {
     for probe in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(app.get(probe).await.status(), 200, "{probe} is never shed");
     }
-    assert_eq!(metric(&app, "http_requests_shed_total").await, 1.0);
+    assert_eq!(app.metric("http_requests_shed_total").await, 1.0);
 
     for (tx, request) in held {
         tx.unbounded_send(Ok(Bytes::from_static(b"\"{ __typename }\"}")))
@@ -74,5 +66,5 @@ async fn requests_beyond_the_bound_are_shed_at_once() {
     }
     let d = app.gql(&token, "{ __typename }", json!({})).await;
     assert_eq!(d["data"]["__typename"], "Query", "{d}");
-    assert_eq!(metric(&app, "http_requests_in_flight").await, 0.0);
+    assert_eq!(app.metric("http_requests_in_flight").await, 0.0);
 }

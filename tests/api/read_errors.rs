@@ -28,6 +28,8 @@ async fn failed_reads_are_visible_and_the_first_read_after_the_faults_succeeds()
     })
     .await;
 
+    // The failed read's time is its own, not the first read's.
+    l.clock.advance(chrono::Duration::minutes(7));
     l.sb.fault(json!({"status": 503, "count": 200})).await;
     let org = l.app.store.ensure_organization("acme").await.unwrap();
     let mut failed = 0;
@@ -46,6 +48,10 @@ async fn failed_reads_are_visible_and_the_first_read_after_the_faults_succeeds()
                     .is_some_and(|m| !m.is_empty())
             );
             assert_eq!(c["lastReadError"]["at"], c["lastReadAt"]);
+            let at =
+                chrono::DateTime::parse_from_rfc3339(c["lastReadError"]["at"].as_str().unwrap())
+                    .unwrap();
+            assert_eq!(at, l.clock_now(), "{c}");
             assert_eq!(
                 c["status"], "CONNECTED",
                 "a failed read breaks nothing: {c}"

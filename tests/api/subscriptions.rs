@@ -105,7 +105,10 @@ async fn every_close_code_of_the_protocol() {
     c.subscribe("same", EVENTS, json!({})).await;
     c.send(json!({"type": "complete", "id": "same"})).await;
     c.subscribe("same", EVENTS, json!({})).await;
-    c.silent_for(Duration::from_millis(300)).await;
+    started().await;
+    announce(&app, org, "reused id").await;
+    let got = c.next_for("same").await;
+    assert_eq!(got["data"]["events"]["data"]["reason"], "reused id");
 
     let mut c = WsClient::ready(base, &token).await;
     c.send(init.clone()).await;
@@ -309,14 +312,6 @@ async fn a_subscription_refused_at_its_root_is_an_error_message() {
     );
 }
 
-/// The value of a counter in `/metrics`.
-async fn counter(app: &TestApp, name: &str) -> f64 {
-    let text = app.metrics().await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} in {text}"))
-}
-
 /// A client that stops reading is dropped once a message cannot leave for the send timeout;
 /// meanwhile another client of the same organization is served as usual.
 #[tokio::test(flavor = "multi_thread")]
@@ -348,7 +343,7 @@ async fn a_client_that_does_not_read_is_dropped_without_holding_up_others() {
     for _ in 0..500 {
         reader.next_for("all").await;
     }
-    assert_eq!(counter(&app, slow_clients).await, 0.0);
+    assert_eq!(app.metric(slow_clients).await, 0.0);
 
     let mut stalled = WsClient::connect_small(&app.base, 4096).await;
     stalled.init(&token).await;
@@ -362,12 +357,12 @@ async fn a_client_that_does_not_read_is_dropped_without_holding_up_others() {
     announce(&app, org, "while one stalls").await;
     let got = other.next_for("live").await;
     assert_eq!(got["data"]["events"]["data"]["reason"], "while one stalls");
-    assert_eq!(counter(&app, slow_clients).await, 0.0, "not dropped yet");
+    assert_eq!(app.metric(slow_clients).await, 0.0, "not dropped yet");
     crate::support::wait_until(
         Duration::from_secs(20),
         "the stalled client dropped",
         || async {
-            let n = counter(&app, slow_clients).await;
+            let n = app.metric(slow_clients).await;
             (n == 1.0).then_some(()).ok_or(format!("{n}"))
         },
     )

@@ -5,28 +5,13 @@
 //! another, also across a lost listener connection.
 
 use crate::inbound::hooked;
+use crate::outbound_delivery::announce;
 use crate::subscriptions::{EVENTS, started};
 use crate::support::ws::{JsSubscriber, WsClient};
 use crate::support::{TestApp, day, pg_admin_url};
 use ponto_bridge::domain::event::{ConnectionData, ConnectionEvent, Event};
-use ponto_bridge::domain::ids::OrganizationId;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn broken(app: &TestApp, org: OrganizationId, reason: String) {
-    let e = Event::connection(
-        ConnectionEvent::Broken,
-        ConnectionData {
-            connection_id: "c".into(),
-            status: "BROKEN".into(),
-            problems: vec![],
-            reason: Some(reason),
-        },
-    );
-    let mut tx = app.store.begin_write().await.unwrap();
-    tx.append_event(org, &e, None).await.unwrap();
-    tx.commit().await.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_graphql_ws_client_sees_an_invoice_paid_by_the_bank() {
@@ -173,7 +158,7 @@ async fn resuming_events_from_a_cursor_misses_nothing_and_repeats_nothing() {
     c.subscribe("e", EVENTS, json!({})).await;
     started().await;
     for i in 0..3 {
-        broken(&first, org, format!("before {i}")).await;
+        announce(&first, org, &format!("before {i}")).await;
     }
     let mut last = Value::Null;
     for _ in 0..3 {
@@ -302,7 +287,7 @@ async fn events_cross_instances_and_survive_a_lost_listener() {
     assert_eq!(before.len(), 2, "one listener per instance: {before:?}");
     let org = h.l.app.store.ensure_organization("acme").await.unwrap();
     for i in 0..10 {
-        broken(&h.l.app, org, format!("stream {i}")).await;
+        announce(&h.l.app, org, &format!("stream {i}")).await;
     }
     let mut reasons = Vec::new();
     while reasons.len() < 10 {
@@ -334,7 +319,7 @@ async fn events_cross_instances_and_survive_a_lost_listener() {
     sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
     sql(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ponto-bridge-listener' AND datname = '{name}'")).await;
     for i in 10..20 {
-        broken(&h.l.app, org, format!("stream {i}")).await;
+        announce(&h.l.app, org, &format!("stream {i}")).await;
     }
     // Positive control: without a listener the other instance hears nothing.
     c.silent_for(Duration::from_millis(500)).await;

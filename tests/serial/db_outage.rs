@@ -5,7 +5,7 @@
 //! with every write it acknowledged in the database. SQLite cannot be cut: PostgreSQL pass only.
 
 use crate::support::proxy::{Mode, Proxy};
-use crate::support::{TestApp, TestDb, error_code, init_tracing, pg_admin_url};
+use crate::support::{TestApp, TestDb, day, error_code, init_tracing, pg_admin_url};
 use ponto_bridge::secret::Secret;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,7 @@ struct Sent {
 
 fn invoice(ext: &str) -> Value {
     json!({"externalId": ext, "kind": "SALES_INVOICE", "number": ext, "currency": "EUR",
-           "total": "10.00", "issueDate": "2026-01-01", "dueDate": "2026-02-01"})
+           "total": "10.00", "issueDate": day(-10), "dueDate": day(20)})
 }
 
 async fn status(app: &TestApp, path: &str) -> u16 {
@@ -32,14 +32,6 @@ async fn status(app: &TestApp, path: &str) -> u16 {
         .send()
         .await
         .map_or(0, |r| r.status().as_u16())
-}
-
-async fn gauge(app: &TestApp, name: &str) -> f64 {
-    app.metrics()
-        .await
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(f64::NAN)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -127,7 +119,7 @@ async fn a_database_cut_fails_fast_and_recovers_without_a_restart() {
     let readyz: Value = readyz.json().await.unwrap();
     assert_eq!(readyz["error"]["code"], "DATABASE_UNAVAILABLE", "{readyz}");
     while cut.elapsed() < cut_for {
-        most_in_flight = most_in_flight.max(gauge(&app, "http_requests_in_flight").await);
+        most_in_flight = most_in_flight.max(app.metric("http_requests_in_flight").await);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let restored = Instant::now();
@@ -167,10 +159,11 @@ async fn a_database_cut_fails_fast_and_recovers_without_a_restart() {
     // Started a second into the cut, ended before the restore: refused fast, with a code.
     let during: Vec<&Sent> = sent
         .iter()
-        .filter(|s| s.at > cut + Duration::from_secs(1) && s.at + s.took < restored)
+        // Chosen by start only: one that hung past the restore is kept, and fails the bound.
+        .filter(|s| s.at > cut + Duration::from_secs(1) && s.at + Duration::from_secs(4) < restored)
         .collect();
     // 20 a second are sent; at least half are started and answered inside the cut.
-    let expected = (cut_for.as_secs() as usize).saturating_sub(2) * 10;
+    let expected = (cut_for.as_secs() as usize).saturating_sub(5) * 10;
     assert!(
         during.len() >= expected,
         "{} requests during the cut",
@@ -196,7 +189,11 @@ async fn a_database_cut_fails_fast_and_recovers_without_a_restart() {
         );
     }
     assert!(sent.iter().all(|s| error_code(&s.body) != Some("INTERNAL")));
-    assert!(most_in_flight <= 64.0, "{most_in_flight} in flight");
+    // Positive control: the gauge was read while requests waited on the database.
+    assert!(
+        (1.0..=64.0).contains(&most_in_flight),
+        "{most_in_flight} in flight"
+    );
     // Every acknowledged write is there.
     let acknowledged: Vec<&String> = sent
         .iter()

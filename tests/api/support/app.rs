@@ -202,6 +202,14 @@ impl TestApp {
         get_text(&self.client, &format!("{}/metrics", self.base)).await
     }
 
+    /// One unlabelled metric's value (a counter's name ends in `_total`); fails when absent.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
     /// A token for `org` with `scopes`, valid for [`TOKEN_TTL_SECS`] on the app's clock (long
     /// enough for tests that move the clock by weeks).
     pub fn token(&self, org: &str, scopes: &[Scope]) -> String {
