@@ -240,6 +240,12 @@ impl Store {
         let org = d.organization_id;
         let owner = d.lease_owner.as_str();
         let mut tx = self.begin_write().await?;
+        if matches!(next, Next::DisableEndpoint(..)) {
+            // Lock order: the event log before delivery rows, as deleting or disabling an
+            // endpoint takes them (it cancels deliveries under that lock). The other way round
+            // both waited on each other (a PostgreSQL deadlock, seen once under load).
+            tx.lock_event_log(org).await?;
+        }
         let now = tx.now();
         let (status, next_at, done) = match &next {
             Next::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
