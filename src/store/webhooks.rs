@@ -248,19 +248,9 @@ impl WriteTx {
     ) -> AppResult<bool> {
         use webhook_endpoint::Column as C;
         let now = self.now();
-        let r = update_in::<webhook_endpoint::Entity>(org)
-            .filter(C::Id.eq(id.0))
-            .filter(C::DeletedAt.is_null())
-            .col_expr(C::DeletedAt, Expr::value(Some(now)))
-            .col_expr(C::Status, Expr::value(EndpointStatus::Disabled.as_str()))
-            .col_expr(C::DisabledReason, Expr::value(Some("deleted")))
-            .col_expr(C::DisabledAt, Expr::value(Some(now)))
-            .col_expr(C::UpdatedAt, Expr::value(now))
-            .exec(self.conn())
-            .await?;
-        if r.rows_affected != 1 {
-            return Ok(false);
-        }
+        // Delivery rows before the endpoint row (ARCHITECTURE invariant 5): a finishing attempt
+        // holds its delivery and then touches the endpoint. A deleted or unknown endpoint has
+        // no pending delivery, so cancelling first changes nothing when it is not deleted here.
         update_in::<webhook_delivery::Entity>(org)
             .filter(webhook_delivery::Column::EndpointId.eq(id.0))
             .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
@@ -275,7 +265,17 @@ impl WriteTx {
             .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
             .exec(self.conn())
             .await?;
-        Ok(true)
+        let r = update_in::<webhook_endpoint::Entity>(org)
+            .filter(C::Id.eq(id.0))
+            .filter(C::DeletedAt.is_null())
+            .col_expr(C::DeletedAt, Expr::value(Some(now)))
+            .col_expr(C::Status, Expr::value(EndpointStatus::Disabled.as_str()))
+            .col_expr(C::DisabledReason, Expr::value(Some("deleted")))
+            .col_expr(C::DisabledAt, Expr::value(Some(now)))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .exec(self.conn())
+            .await?;
+        Ok(r.rows_affected == 1)
     }
 }
 

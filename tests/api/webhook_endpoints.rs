@@ -346,3 +346,105 @@ async fn endpoints_change_rotate_and_delete_and_deletion_cancels_their_deliverie
         ]
     );
 }
+
+/// Lock order (ARCHITECTURE invariant 5): a finishing attempt holds its delivery row, then
+/// updates its endpoint's failure clock; a deletion meanwhile waits for it rather than holding
+/// the endpoint row while it waits (a deadlock, one side failing `INTERNAL`). Built as the race:
+/// the attempt's two steps are taken by hand on a second connection around the deletion.
+/// PostgreSQL only: SQLite has one writer at a time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_waits_for_a_finishing_attempt_instead_of_deadlocking() {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let app = TestApp::builder()
+        .flags(&[
+            "--webhook-allowed-targets",
+            "127.0.0.1/32",
+            "--webhook-allow-http",
+            "true",
+            // Due in an hour: the worker never takes the delivery during the test.
+            "--webhook-retry-schedule",
+            "3600,3600",
+        ])
+        .start()
+        .await;
+    if !app.db.url.starts_with("postgres") {
+        return;
+    }
+    let admin = app.full_token("acme");
+    let url = "http://127.0.0.1:9/race";
+    let id = app
+        .gql_data(&admin, CREATE, create_vars(url, json!([])))
+        .await["createWebhookEndpoint"]["endpoint"]["id"]
+        .clone();
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let mut tx = app.store.begin_write().await.unwrap();
+    let event = Event::connection(
+        ConnectionEvent::Broken,
+        ConnectionData {
+            connection_id: "c".into(),
+            status: "BROKEN".into(),
+            problems: vec![],
+            reason: None,
+        },
+    );
+    let appended = tx.append_event(org, &event, None).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(appended.deliveries, 1);
+
+    let db = sea_orm::Database::connect(&app.db.url).await.unwrap();
+    let watcher = sea_orm::Database::connect(&app.db.url).await.unwrap();
+    let attempt = db.begin().await.unwrap();
+    attempt
+        .execute_unprepared(&format!(
+            "SELECT 1 FROM webhook_delivery WHERE endpoint_id = \
+             (SELECT id FROM webhook_endpoint WHERE url = '{url}') FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    let del = "mutation($id: ID!) { deleteWebhookEndpoint(input: {id: $id}) { deletedEndpointId userErrors { code } } }";
+    let deletion = app.gql(&admin, del, json!({"id": id}));
+    let finishing = async {
+        // Until the deletion waits on a lock (this proves the race was built).
+        let mut waited = 0;
+        loop {
+            let row = watcher
+                .query_one_raw(Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT count(*) AS n FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            if row.try_get::<i64>("", "n").unwrap() > 0 {
+                break;
+            }
+            waited += 1;
+            assert!(waited < 500, "the deletion never waited for the delivery");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let clock = attempt
+            .execute_unprepared(&format!(
+                "UPDATE webhook_endpoint SET failing_since = now() WHERE url = '{url}'"
+            ))
+            .await;
+        let committed = attempt.commit().await;
+        (clock.map(|r| r.rows_affected()), committed)
+    };
+    let (deleted, (clock, committed)) = tokio::join!(deletion, finishing);
+    assert_eq!(clock.unwrap(), 1, "the attempt updated its endpoint");
+    committed.unwrap();
+    assert_eq!(
+        deleted["data"]["deleteWebhookEndpoint"]["deletedEndpointId"], id,
+        "{deleted}"
+    );
+    let statuses: Vec<DeliveryStatus> = app
+        .store
+        .deliveries_for_event(org, appended.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.status)
+        .collect();
+    assert_eq!(statuses, [DeliveryStatus::Cancelled]);
+}
