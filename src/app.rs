@@ -156,6 +156,7 @@ impl App {
             },
             readyz_timeout: std::time::Duration::from_millis(settings.readyz_timeout_ms.max(50)),
             max_requests_in_flight: serve.max_requests_in_flight,
+            request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms.max(100)),
         };
         let posture = match settings.environment {
             crate::config::Environment::Production => "production",

@@ -304,6 +304,12 @@ pub struct ServeSettings {
     #[arg(long, env = "PB_MAX_REQUESTS_IN_FLIGHT", default_value_t = 256)]
     pub max_requests_in_flight: usize,
 
+    /// Milliseconds a GraphQL, OAuth or webhook request may run before it is answered 503
+    /// `DEADLINE_EXCEEDED` with `Retry-After`. Steps that call Ponto and must not stop halfway
+    /// (the OAuth code exchange, `syncNow`, `requestReauthorization`) finish in the background.
+    #[arg(long, env = "PB_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
     /// Most GraphQL WebSocket connections one organization may hold open on this instance;
     /// one more is closed with 1013 (try again later).
     #[arg(

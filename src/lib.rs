@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod bus;
 pub mod clock;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod ponto;
 pub mod pull;
 pub mod reconcile;
 pub mod secret;
+pub mod shield;
 pub mod store;
 
 /// rustls 0.23 panics at first use when two crypto providers are compiled in and none is

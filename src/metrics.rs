@@ -34,6 +34,11 @@ impl WebhookMetrics {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkerLabel {
+    pub worker: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
@@ -45,6 +50,8 @@ pub struct SyncMetrics {
     pub reads: Family<OutcomeLabel, Counter>,
     /// Transactions seen for the first time.
     pub transactions_imported: Counter,
+    /// The scheduler's failed claims of due reads.
+    pub step_failures: Counter,
 }
 
 impl SyncMetrics {
@@ -71,6 +78,8 @@ pub struct InboundMetrics {
     pub lag_seconds: Gauge,
     /// Webhook effects (pulls) running now.
     pub pulls_in_flight: Gauge,
+    /// The processor's failed claims of stored webhooks.
+    pub step_failures: Counter,
 }
 
 impl InboundMetrics {
@@ -107,6 +116,8 @@ pub struct DeliveryMetrics {
     pub oldest_pending_seconds: Gauge,
     /// Endpoints disabled automatically (410 or failing too long).
     pub endpoints_disabled: Counter,
+    /// The delivery worker's failed claims of deliveries.
+    pub step_failures: Counter,
 }
 
 impl DeliveryMetrics {
@@ -135,6 +146,8 @@ pub struct HttpMetrics {
     pub in_flight: Gauge,
     /// Requests answered 503 `OVERLOADED` at once.
     pub shed: Counter,
+    /// Requests answered 503 `DEADLINE_EXCEEDED`.
+    pub timed_out: Counter,
 }
 
 /// GraphQL over WebSocket.
@@ -193,7 +206,18 @@ impl Metrics {
             "Fetches of Ponto's webhook key set",
             webhooks.key_fetches.clone(),
         );
-        let sync = SyncMetrics::default();
+        // One family, one series per worker: each worker holds its own series' counter.
+        let workers = Family::<WorkerLabel, Counter>::default();
+        registry.register(
+            "background_step_failures",
+            "Failed steps of a background worker (scheduler, inbound, deliveries); it backs off while they fail",
+            workers.clone(),
+        );
+        let step = |worker| workers.get_or_create(&WorkerLabel { worker }).clone();
+        let sync = SyncMetrics {
+            step_failures: step("scheduler"),
+            ..Default::default()
+        };
         registry.register(
             "ponto_reads",
             "Reads of an organization's data at Ponto, by outcome",
@@ -204,7 +228,10 @@ impl Metrics {
             "Bank transactions seen for the first time",
             sync.transactions_imported.clone(),
         );
-        let inbound = InboundMetrics::default();
+        let inbound = InboundMetrics {
+            step_failures: step("inbound"),
+            ..Default::default()
+        };
         registry.register(
             "ponto_inbound_events",
             "Stored Ponto webhooks that reached a status, by type and status",
@@ -243,6 +270,11 @@ impl Metrics {
             "HTTP requests answered 503 OVERLOADED because too many were in flight",
             http.shed.clone(),
         );
+        registry.register(
+            "http_requests_timed_out",
+            "HTTP requests answered 503 DEADLINE_EXCEEDED because they ran past PB_REQUEST_TIMEOUT_MS",
+            http.timed_out.clone(),
+        );
         let ws = WsMetrics::default();
         registry.register(
             "graphql_ws_connections",
@@ -254,7 +286,10 @@ impl Metrics {
             "GraphQL WebSocket connections dropped because the client did not read",
             ws.slow_clients.clone(),
         );
-        let deliveries = DeliveryMetrics::default();
+        let deliveries = DeliveryMetrics {
+            step_failures: step("deliveries"),
+            ..Default::default()
+        };
         registry.register(
             "webhook_deliveries",
             "Outbound webhook deliveries that reached an end, by outcome",

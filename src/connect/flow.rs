@@ -283,9 +283,15 @@ impl Connect {
         }))
     }
 
-    /// `/oauth/ponto/callback`: only the browser that started the flow, only once.
-    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    /// `/oauth/ponto/callback`: only the browser that started the flow, only once. Shielded:
+    /// the authorization code works once, so its exchange and our record of it finish together.
     pub async fn callback(&self, params: CallbackParams, cookie: Option<&str>) -> AppResult<Next> {
+        let (this, cookie) = (self.clone(), cookie.map(str::to_owned));
+        crate::shield::shielded(async move { this.exchange(params, cookie.as_deref()).await }).await
+    }
+
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    async fn exchange(&self, params: CallbackParams, cookie: Option<&str>) -> AppResult<Next> {
         let Some(flow) = (match params.state.as_deref() {
             Some(s) => self.store.flow_by_state(&hash(s), Purpose::Connect).await?,
             None => None,

@@ -78,8 +78,24 @@ impl Connect {
     /// `GET /reauthorize/{account}?t=…`: checks the token, counts the request against the
     /// account's limit, then sends the browser (now bound by the flow cookie) to a fresh Ponto
     /// re-authorization request for that account.
-    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    /// Shielded: it counts against the limit and asks Ponto, then answers the link.
     pub async fn open_reauthorization_link(
+        &self,
+        account: &str,
+        token: &str,
+        cookie: Option<&str>,
+    ) -> AppResult<Result<Started, LinkRefusal>> {
+        let this = self.clone();
+        let (account, token) = (account.to_owned(), token.to_owned());
+        let cookie = cookie.map(str::to_owned);
+        crate::shield::shielded(
+            async move { this.open_link(&account, &token, cookie.as_deref()).await },
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    async fn open_link(
         &self,
         account: &str,
         token: &str,
@@ -116,9 +132,25 @@ impl Connect {
 
     /// `requestReauthorization`: a one-time URL of ours (10 minutes); opening it binds the
     /// browser and goes on to Ponto's page for the account, which sends it back through us to the
-    /// checked `returnUrl`. Counts against the account's limit.
-    #[tracing::instrument(skip_all, fields(organization = %org))]
+    /// checked `returnUrl`. Counts against the account's limit (shielded: once counted, the
+    /// link is made).
     pub async fn request_reauthorization(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        return_url: &str,
+        actor: &str,
+    ) -> AppResult<(String, DateTime<Utc>)> {
+        let this = self.clone();
+        let (return_url, actor) = (return_url.to_owned(), actor.to_owned());
+        crate::shield::shielded(async move {
+            this.request_link(org, account, &return_url, &actor).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(organization = %org))]
+    async fn request_link(
         &self,
         org: OrganizationId,
         account: AccountId,
@@ -148,8 +180,23 @@ impl Connect {
     }
 
     /// `GET /oauth/ponto/reauthorize?ticket=…`: the URL `requestReauthorization` handed out.
-    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    /// Shielded: the ticket works once, so using it and asking Ponto finish together.
     pub async fn start_reauthorization(
+        &self,
+        ticket: &str,
+        cookie: Option<&str>,
+    ) -> AppResult<Result<Started, Next>> {
+        let this = self.clone();
+        let (ticket, cookie) = (ticket.to_owned(), cookie.map(str::to_owned));
+        crate::shield::shielded(async move {
+            this.use_reauthorization_ticket(&ticket, cookie.as_deref())
+                .await
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    async fn use_reauthorization_ticket(
         &self,
         ticket: &str,
         cookie: Option<&str>,

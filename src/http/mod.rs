@@ -1,6 +1,7 @@
 //! Owns HTTP: the axum router, request limits, CORS and the mapping of errors to responses.
 //! The only room that knows axum.
 
+mod deadline;
 mod errors;
 mod graphiql;
 mod graphql;
@@ -87,6 +88,8 @@ pub struct HttpOptions {
     pub readyz_timeout: std::time::Duration,
     /// Requests served at once; more are answered 503 `OVERLOADED`.
     pub max_requests_in_flight: usize,
+    /// How long a request may run before it is answered 503 `DEADLINE_EXCEEDED`.
+    pub request_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -111,6 +114,11 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             opts.max_body_bytes,
             limit_body,
+        ))
+        // Inside shedding: a request past its deadline gives its place back at once.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            deadline::deadline,
         ))
         // Inside CORS: a browser reads the 503 OVERLOADED instead of a network error.
         .layer(middleware::from_fn_with_state(state.clone(), shed::shed))

@@ -3,9 +3,8 @@
 //! others. Probes and metrics are never shed.
 
 use super::AppState;
-use super::errors::{Shape, json_error};
+use super::errors::{Shape, retry_later};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -24,16 +23,12 @@ pub async fn shed(State(state): State<AppState>, req: Request, next: Next) -> Re
     }
     let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
         state.metrics.http.shed.inc();
-        let mut response = json_error(
+        return retry_later(
             Shape::of_path(req.uri().path()),
-            StatusCode::SERVICE_UNAVAILABLE,
             OVERLOADED,
             "Too many requests in flight; retry shortly.",
+            RETRY_AFTER_SECS,
         );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
-        return response;
     };
     let _counted = Counted::new(&state.metrics.http.in_flight);
     let response = next.run(req).await;

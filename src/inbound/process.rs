@@ -4,6 +4,7 @@
 //! effect through `pull`, and finish it `PROCESSED`, or retry it with backoff until `FAILED`.
 //! Effects run concurrently, bounded globally and per Ponto organization.
 
+use crate::backoff::Backoff;
 use crate::domain::status::InboundStatus;
 use crate::metrics::InboundMetrics;
 use crate::ponto::event::{KNOWN_TYPES, WebhookEvent};
@@ -86,6 +87,7 @@ impl Processor {
         let global = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
         let tasks = tokio_util::task::TaskTracker::new();
         let wake = self.store.bus().inbound();
+        let mut backoff = Backoff::new("inbound", self.metrics.step_failures.clone());
         let (mut last_cleanup, mut last_observed) =
             (tokio::time::Instant::now(), tokio::time::Instant::now());
         tokio::pin!(stop);
@@ -104,18 +106,14 @@ impl Processor {
             }
             let until = self.store.clock().now() + self.cfg.lease;
             let want = 1 + global.available_permits() as u64;
-            let claimed = match self.store.claim_inbound(&self.owner, until, want).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %crate::error::Esc(&e), "could not claim Ponto webhooks");
-                    Vec::new()
-                }
-            };
+            let claimed = backoff
+                .note(self.store.claim_inbound(&self.owner, until, want).await)
+                .unwrap_or_default();
             if claimed.is_empty() {
                 drop(permit);
                 tokio::select! {
                     () = wake.notified() => {}
-                    () = tokio::time::sleep(self.cfg.poll) => {}
+                    () = tokio::time::sleep(backoff.wait(self.cfg.poll)) => {}
                     () = &mut stop => break,
                 }
                 continue;

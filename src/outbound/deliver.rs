@@ -7,6 +7,7 @@
 
 use super::guard::TargetGuard;
 use super::signing::{SigningSecret, signature_header};
+use crate::backoff::Backoff;
 use crate::crypto::{Binding, KeyRing};
 use crate::domain::ids::EndpointId;
 use crate::domain::status::AttemptError;
@@ -134,6 +135,7 @@ impl Deliverer {
         let global = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
         let tasks = tokio_util::task::TaskTracker::new();
         let wake = self.store.bus().deliveries();
+        let mut backoff = Backoff::new("deliveries", self.metrics.step_failures.clone());
         tokio::pin!(stop);
         let (mut observed, mut purged) = (None::<Instant>, None::<Instant>);
         loop {
@@ -161,22 +163,18 @@ impl Deliverer {
             let want = 1 + global.available_permits() as u64;
             // A token per claim: see `ClaimedDelivery::lease_owner`.
             let token = format!("{}:{}", self.owner, uuid::Uuid::new_v4());
-            let claimed = match self
-                .store
-                .claim_deliveries(&token, until, want, &busy)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %crate::error::Esc(&e), "could not claim webhook deliveries");
-                    Vec::new()
-                }
-            };
+            let claimed = backoff
+                .note(
+                    self.store
+                        .claim_deliveries(&token, until, want, &busy)
+                        .await,
+                )
+                .unwrap_or_default();
             if claimed.is_empty() {
                 drop(permit);
                 tokio::select! {
                     () = wake.notified() => {}
-                    () = tokio::time::sleep(self.cfg.poll) => {}
+                    () = tokio::time::sleep(backoff.wait(self.cfg.poll)) => {}
                     () = &mut stop => break,
                 }
                 continue;

@@ -56,6 +56,9 @@ impl Puller {
     ) -> Result<Vec<Account>, Stop> {
         let now = self.store.clock().now();
         let mut tx = self.store.begin_write().await?;
+        // The event log before any account row (ARCHITECTURE invariant 5): a webhook's
+        // `record_account` for one of these accounts must not wait on us the other way round.
+        tx.lock_event_log(org).await?;
         let Some(conn) = tx.linked_connection(org).await? else {
             tx.rollback().await?;
             return Err(Stop::Broken);
@@ -140,6 +143,7 @@ impl Puller {
         refused: bool,
     ) -> Result<Account, Stop> {
         let mut tx = self.store.begin_write().await?;
+        tx.lock_event_log(org).await?;
         let Some(conn) = tx.linked_connection(org).await? else {
             tx.rollback().await?;
             return Err(Stop::Broken);
@@ -158,6 +162,7 @@ impl Puller {
         }
         let now = self.store.clock().now();
         let mut tx = self.store.begin_write().await?;
+        tx.lock_event_log(org).await?;
         self.revoke_one(&mut tx, org, a, now).await?;
         let live = self
             .store

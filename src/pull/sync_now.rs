@@ -27,8 +27,24 @@ pub struct SyncNowResult {
 const WAIT_FOR_PONTO: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Puller {
-    #[tracing::instrument(skip_all, fields(organization = %org))]
+    /// Shielded: once Ponto accepted a synchronization the account's slot is spent, so the
+    /// request and our record of it finish together whatever happens to the caller.
     pub async fn sync_now(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        customer_ip: std::net::IpAddr,
+        actor: &str,
+    ) -> AppResult<SyncNowResult> {
+        let (this, actor) = (self.clone(), actor.to_owned());
+        crate::shield::shielded(async move {
+            this.request_sync(org, account, customer_ip, &actor).await
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(organization = %org))]
+    async fn request_sync(
         &self,
         org: OrganizationId,
         account: AccountId,

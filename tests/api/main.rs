@@ -17,6 +17,7 @@ mod concurrency;
 mod conformance;
 mod connect;
 mod db_sockets;
+mod deadline;
 mod demo;
 mod desk;
 mod event_log;

@@ -89,6 +89,8 @@ impl WriteTx {
 
     /// Marks the link BROKEN (refresh refused, integration revoked, organization blocked), once.
     pub async fn mark_broken(&mut self, org: OrganizationId, reason: &str) -> AppResult<()> {
+        // The event log before the connection row (ARCHITECTURE invariant 5).
+        self.lock_event_log(org).await?;
         let m = self.connection_model(org).await?;
         if matches!(
             status_of(&m)?,
@@ -128,6 +130,8 @@ impl WriteTx {
         org: OrganizationId,
         link: Link,
     ) -> AppResult<LinkOutcome> {
+        // The event log before any connection or account row (ARCHITECTURE invariant 5).
+        self.lock_event_log(org).await?;
         // A link the other tenant disconnected does not hold the Ponto organization: it only
         // remembers it (so Ponto's late events about it are recognised and ignored).
         let taken = ponto_connection::Entity::find()
@@ -336,6 +340,8 @@ impl WriteTx {
 
     /// Unlinks on request: tokens dropped, accounts revoked, data kept.
     pub async fn disconnect(&mut self, org: OrganizationId) -> AppResult<bool> {
+        // The event log before the connection and account rows (ARCHITECTURE invariant 5).
+        self.lock_event_log(org).await?;
         let m = self.connection_model(org).await?;
         if matches!(
             status_of(&m)?,
