@@ -290,7 +290,7 @@ impl Connect {
         crate::shield::shielded(async move { this.exchange(params, cookie.as_deref()).await }).await
     }
 
-    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    #[tracing::instrument(name = "callback", skip_all, fields(organization = tracing::field::Empty))]
     async fn exchange(&self, params: CallbackParams, cookie: Option<&str>) -> AppResult<Next> {
         let Some(flow) = (match params.state.as_deref() {
             Some(s) => self.store.flow_by_state(&hash(s), Purpose::Connect).await?,

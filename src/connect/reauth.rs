@@ -94,7 +94,7 @@ impl Connect {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    #[tracing::instrument(name = "open_reauthorization_link", skip_all, fields(organization = tracing::field::Empty))]
     async fn open_link(
         &self,
         account: &str,
@@ -149,7 +149,7 @@ impl Connect {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(organization = %org))]
+    #[tracing::instrument(name = "request_reauthorization", skip_all, fields(organization = %org))]
     async fn request_link(
         &self,
         org: OrganizationId,
@@ -195,7 +195,7 @@ impl Connect {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(organization = tracing::field::Empty))]
+    #[tracing::instrument(name = "start_reauthorization", skip_all, fields(organization = tracing::field::Empty))]
     async fn use_reauthorization_ticket(
         &self,
         ticket: &str,

@@ -43,7 +43,7 @@ impl Puller {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(organization = %org))]
+    #[tracing::instrument(name = "sync_now", skip_all, fields(organization = %org))]
     async fn request_sync(
         &self,
         org: OrganizationId,
