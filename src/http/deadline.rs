@@ -42,10 +42,10 @@ fn slow_page() -> Response {
 }
 
 pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if exempt(req.uri().path()) {
+    let path = req.uri().path();
+    if exempt(path) {
         return next.run(req).await;
     }
-    let path = req.uri().path();
     let (shape, page) = (Shape::of_path(path), browser_flow(path));
     let limit = state.opts.request_timeout;
     match tokio::time::timeout(limit, next.run(req)).await {

@@ -44,12 +44,14 @@ pub fn json_error(shape: Shape, status: StatusCode, code: &str, message: &str) -
 /// 503 with `Retry-After: secs`: nothing went wrong with the request, retry it later. On
 /// `/graphql` the delay is also `extensions.retryAfter`, where GraphQL clients read it.
 pub fn retry_later(shape: Shape, code: &str, message: &str, secs: u64) -> Response {
-    let mut response = json_error(shape, StatusCode::SERVICE_UNAVAILABLE, code, message);
-    if shape == Shape::GraphQl {
-        let body = json!({"data": null, "errors": [{"message": message,
-            "extensions": {"code": code, "retryAfter": secs}}]});
-        response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-    }
+    let mut response = match shape {
+        Shape::GraphQl => {
+            let body = json!({"data": null, "errors": [{"message": message,
+                "extensions": {"code": code, "retryAfter": secs}}]});
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+        Shape::Plain => json_error(shape, StatusCode::SERVICE_UNAVAILABLE, code, message),
+    };
     response
         .headers_mut()
         .insert(axum::http::header::RETRY_AFTER, secs.into());

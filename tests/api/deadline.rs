@@ -12,12 +12,18 @@ const DEADLINE: &[&str] = &["--request-timeout-ms", "700", "--read-interval-secs
 const SLOW_MS: u64 = 1500;
 const SYNC_NOW: &str = "mutation($a: ID!) { syncNow(input: {accountId: $a, customerIpAddress: \"203.0.113.9\"}) { nextSyncAllowedAt } }";
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_sync_now_past_its_deadline_answers_503_and_still_imports() {
+/// A server with the short deadline, and one Ponto organization with one account.
+async fn slow_world() -> (Linked, String, String, String) {
     let l = Linked::start(DEADLINE).await;
     let ponto_org = l.sb.org("Slow BV").await;
     let acc = l.sb.account(&ponto_org, json!({})).await;
     let token = l.token("acme");
+    (l, ponto_org, acc, token)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_now_past_its_deadline_answers_503_and_still_imports() {
+    let (l, ponto_org, acc, token) = slow_world().await;
     let landing = l.connect(&token, &ponto_org, &[&acc], true, false).await;
     assert!(landing.ends_with("ponto_status=CONNECTED"), "{landing}");
     let org = l.app.store.ensure_organization("acme").await.unwrap();
@@ -83,10 +89,7 @@ async fn a_sync_now_past_its_deadline_answers_503_and_still_imports() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oauth_callback_past_its_deadline_still_links_the_bank() {
-    let l = Linked::start(DEADLINE).await;
-    let ponto_org = l.sb.org("Slow Token BV").await;
-    let acc = l.sb.account(&ponto_org, json!({})).await;
-    let token = l.token("acme");
+    let (l, ponto_org, acc, token) = slow_world().await;
     let start = l.connect_url(&token, RETURN, false).await.unwrap();
     let mut browser = Browser::new();
     let (status, to_ponto, _) = browser.confirm(&start, "continue").await;
