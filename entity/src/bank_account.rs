@@ -32,8 +32,12 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub problems: String,
     pub last_synced_at: Option<DateTimeUtc>,
+    /// Why the last read of the account's transactions failed (public words), with its stable
+    /// code and time; all three null after a read that succeeded.
     #[sea_orm(column_type = "Text")]
-    pub last_sync_error: Option<String>,
+    pub last_read_error: Option<String>,
+    pub last_read_error_code: Option<String>,
+    pub last_read_error_at: Option<DateTimeUtc>,
     pub next_sync_allowed_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

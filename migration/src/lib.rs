@@ -14,6 +14,7 @@ mod m20261207_000001_webhook_endpoints;
 mod m20261208_000001_delivery_log;
 mod m20261209_000001_attempt_error_code;
 mod m20261210_000001_read_error_code;
+mod m20261211_000001_account_read_error;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_delivery_log::Migration),
             Box::new(m20261209_000001_attempt_error_code::Migration),
             Box::new(m20261210_000001_read_error_code::Migration),
+            Box::new(m20261211_000001_account_read_error::Migration),
         ]
     }
 }

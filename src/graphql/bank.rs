@@ -190,6 +190,9 @@ pub struct BankAccount {
     bank_synchronized_at: Option<DateTime<Utc>>,
     /// From when `syncNow` may ask Ponto to refresh this account again.
     next_sync_allowed_at: Option<DateTime<Utc>>,
+    /// Why the last read of this account's transactions failed (its bank down, say; the other
+    /// accounts are read all the same); null when it succeeded (pinned).
+    last_read_error: Option<ReadError>,
     #[graphql(skip)]
     account_id: AccountId,
 }
@@ -218,6 +221,11 @@ impl From<Account> for BankAccount {
             last_synced_at: a.last_synced_at,
             bank_synchronized_at: a.bank_synchronized_at,
             next_sync_allowed_at: a.next_sync_allowed_at,
+            last_read_error: a.last_read_error.map(|f| ReadError {
+                code: f.code,
+                message: f.message,
+                at: f.at,
+            }),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the next page fetched while this one is stored), the whole history the first time and the
 //! read window afterwards; then the pending ones. Storing is `ingest`'s.
 
-use super::{Puller, ingest};
+use super::{Puller, Stop, ingest};
 use crate::domain::ids::OrganizationId;
 use crate::error::AppError;
 use crate::ponto::PontoError;
@@ -41,6 +41,37 @@ impl Puller {
         let stored = ingest::store_page(&self.store, org, account.id, page).await?;
         self.metrics.transactions_imported.inc_by(stored.inserted);
         Ok(stored.ponto_ids)
+    }
+
+    /// Imports an account's transactions and records the outcome on the account: the time of a
+    /// complete import, or why it failed (`BankAccount.lastReadError`).
+    pub(super) async fn read_account(
+        &self,
+        org: OrganizationId,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<(), Stop> {
+        let started = self.store.clock().now();
+        let stop = match self.import_account(org, token, account).await {
+            Ok(()) => {
+                self.store
+                    .finish_account_read(org, account.id, Ok(started))
+                    .await?;
+                return Ok(());
+            }
+            Err(ImportError::Ponto(p)) => self.api_failure(org, p).await,
+            Err(ImportError::App(a)) => Stop::Failed(a),
+        };
+        if let Stop::Failed(e) = &stop {
+            self.store
+                .finish_account_read(
+                    org,
+                    account.id,
+                    Err((e.code().as_str(), &e.public_message())),
+                )
+                .await?;
+        }
+        Err(stop)
     }
 
     /// Reads an account's booked transactions (the whole history the first time, the window

@@ -168,26 +168,20 @@ impl Puller {
             Err(e) => return Err(self.api_failure(org, e).await),
         };
         let active = self.record_accounts(org, &accounts).await?;
+        // One account that cannot be read (its bank down, say) does not keep the others stale:
+        // each records its own outcome, and the read as a whole reports the first failure.
+        let mut first_failure = None;
         for account in active {
             let token = self.token(org).await?;
-            let started = self.store.clock().now();
-            if let Err(e) = self.import_account(org, &token, &account).await {
-                let stop = match e {
-                    import::ImportError::Ponto(p) => self.api_failure(org, p).await,
-                    import::ImportError::App(a) => Stop::Failed(a),
-                };
-                if let Stop::Failed(e) = &stop {
-                    self.store
-                        .finish_account_read(org, account.id, Err(&e.to_string()))
-                        .await?;
+            match self.read_account(org, &token, &account).await {
+                Ok(()) => {}
+                Err(Stop::Failed(e)) => {
+                    first_failure.get_or_insert(e);
                 }
-                return Err(stop);
+                Err(Stop::Broken) => return Err(Stop::Broken),
             }
-            self.store
-                .finish_account_read(org, account.id, Ok(started))
-                .await?;
         }
-        Ok(())
+        first_failure.map_or(Ok(()), |e| Err(Stop::Failed(e)))
     }
 
     fn ponto(&self) -> Result<&crate::ponto::PontoClient, Stop> {

@@ -6,7 +6,7 @@
 use super::{Puller, Stop, import::ImportError};
 use crate::domain::ids::OrganizationId;
 use crate::domain::status::AccountStatus;
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorCode};
 use crate::ponto::event::WebhookEvent;
 use crate::secret::Secret;
 use crate::store::accounts::Account;
@@ -117,12 +117,7 @@ impl Puller {
         token: &Secret,
         a: &Account,
     ) -> Result<(), Stop> {
-        let started = self.store.clock().now();
-        self.import_account(org, token, a).await?;
-        self.store
-            .finish_account_read(org, a.id, Ok(started))
-            .await?;
-        Ok(())
+        self.read_account(org, token, a).await
     }
 
     /// `transactionsCreated`/`Updated`: that synchronization's booked transactions, page by
@@ -166,7 +161,7 @@ impl Puller {
         let Some(a) = self.live_account(org, &token, account).await? else {
             return Ok(Effect::Applied);
         };
-        self.import_account(org, &token, &a).await?;
+        self.read_account(org, &token, &a).await?;
         Ok(Effect::Applied)
     }
 
@@ -201,14 +196,19 @@ impl Puller {
             self.fetch_and_record(org, &token, account, true).await?;
         }
         if let Some(a) = self.store.account_by_ponto_id(org, account).await? {
-            let detail = s
+            // Ponto could not reach the bank: to the user, the account could not be read.
+            let words = s
                 .attributes
                 .errors
                 .first()
-                .map(|e| format!("Ponto synchronization failed: {}", e.code))
-                .unwrap_or_else(|| "Ponto synchronization failed".into());
+                .map(|e| format!("Ponto could not reach the bank ({})", e.code))
+                .unwrap_or_else(|| "Ponto could not reach the bank".into());
             self.store
-                .finish_account_read(org, a.id, Err(&detail))
+                .finish_account_read(
+                    org,
+                    a.id,
+                    Err((ErrorCode::UpstreamUnavailable.as_str(), &words)),
+                )
                 .await?;
         }
         Ok(Effect::Applied)

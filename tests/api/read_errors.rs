@@ -66,3 +66,101 @@ async fn failed_reads_are_visible_and_the_first_read_after_the_faults_succeeds()
         "cleared by the read that succeeded: {c}"
     );
 }
+
+const ACCOUNTS: &str =
+    "{ bankAccounts { nodes { reference lastSyncedAt lastReadError { code message at } } } }";
+
+/// The accounts' read state, by IBAN.
+async fn accounts(l: &Linked, token: &str) -> std::collections::HashMap<String, Value> {
+    let data = l.app.gql_data(token, ACCOUNTS, json!({})).await;
+    data["bankAccounts"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| (n["reference"].as_str().unwrap().to_owned(), n.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_cannot_be_read_shows_why_and_keeps_no_other_account_stale() {
+    let l = Linked::start(&["--read-interval-secs", "0", "--ponto-max-retries", "0"]).await;
+    let ponto_org = l.sb.org("Half Down BV").await;
+    let failing_iban = "BE68539007547034";
+    let working_iban = "BE71096123456769";
+    let a =
+        l.sb.account(&ponto_org, json!({"reference": failing_iban}))
+            .await;
+    let b =
+        l.sb.account(&ponto_org, json!({"reference": working_iban}))
+            .await;
+    // Ponto lists accounts in id order: the failing one is made the first listed, so a read
+    // that gave up at the first failure would leave the other one unread.
+    let (failing, working) = if a < b { (&a, &b) } else { (&b, &a) };
+    let (failing_iban, working_iban) = if a < b {
+        (failing_iban, working_iban)
+    } else {
+        (working_iban, failing_iban)
+    };
+    l.sb.fault(json!({"status": 503, "count": 1, "path": format!("{failing}/transactions")}))
+        .await;
+    let token = l.token("acme");
+    let landing = l
+        .connect(
+            &token,
+            &ponto_org,
+            &[failing.as_str(), working.as_str()],
+            true,
+            false,
+        )
+        .await;
+    assert!(landing.ends_with("ponto_status=CONNECTED"), "{landing}");
+
+    let seen = wait_until(Duration::from_secs(15), "the first read", || async {
+        let c = connection(&l, &token).await;
+        c["lastReadAt"]
+            .is_string()
+            .then_some(c.clone())
+            .ok_or(c.to_string())
+    })
+    .await;
+    assert_eq!(
+        seen["lastReadError"]["code"], "UPSTREAM_UNAVAILABLE",
+        "the read as a whole failed: {seen}"
+    );
+    let by_iban = accounts(&l, &token).await;
+    let (bad, good) = (&by_iban[failing_iban], &by_iban[working_iban]);
+    assert_eq!(
+        bad["lastReadError"]["code"], "UPSTREAM_UNAVAILABLE",
+        "{bad}"
+    );
+    assert!(
+        bad["lastReadError"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty() && !m.contains("http")),
+        "public words, no internals: {bad}"
+    );
+    let at =
+        chrono::DateTime::parse_from_rfc3339(bad["lastReadError"]["at"].as_str().unwrap()).unwrap();
+    assert_eq!(at, l.clock_now(), "{bad}");
+    assert!(bad["lastSyncedAt"].is_null(), "never imported: {bad}");
+    assert!(good["lastReadError"].is_null(), "{good}");
+    assert!(
+        good["lastSyncedAt"].is_string(),
+        "the other account was read all the same: {good}"
+    );
+
+    // The fault is used up: the next read succeeds and clears both errors.
+    l.clock.advance(chrono::Duration::minutes(5));
+    let org = l.app.store.ensure_organization("acme").await.unwrap();
+    l.app
+        .puller
+        .read(org)
+        .await
+        .expect("a read after the fault");
+    let by_iban = accounts(&l, &token).await;
+    let bad = &by_iban[failing_iban];
+    assert!(bad["lastReadError"].is_null(), "cleared: {bad}");
+    assert!(bad["lastSyncedAt"].is_string(), "{bad}");
+    let c = connection(&l, &token).await;
+    assert!(c["lastReadError"].is_null(), "{c}");
+}

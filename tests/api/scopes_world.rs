@@ -220,9 +220,10 @@ pub(crate) async fn world() -> World {
         .map(|r| by_ref[*r].0.clone())
         .collect();
 
-    // One read that fails (the accounts list answers 503, retries included), so payloads reach
-    // `PontoConnection.lastReadError`.
-    l.sb.fault(json!({"status": 503, "count": 4, "path": "/accounts"}))
+    // One read that fails (the first account's transactions answer 503, retries included), so
+    // payloads reach `PontoConnection.lastReadError` and `BankAccount.lastReadError`.
+    let failing = format!("{}/transactions", sandbox_accounts[0]);
+    l.sb.fault(json!({"status": 503, "count": 4, "path": failing}))
         .await;
     let org = l.app.store.ensure_organization("acme").await.unwrap();
     assert!(l.app.puller.read(org).await.is_err());

@@ -16,6 +16,14 @@ use entity::bank_account;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
 use std::collections::HashMap;
 
+/// A read that failed: its stable error code, the words shown for it, and when it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadFailure {
+    pub code: String,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
 /// A bank account as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -43,7 +51,8 @@ pub struct Account {
     /// When Ponto last reached the bank for the account (a synchronization without change
     /// says so too); independent of our own imports.
     pub bank_synchronized_at: Option<DateTime<Utc>>,
-    pub last_sync_error: Option<String>,
+    /// Why the last read of the account's transactions failed; `None` after one succeeded.
+    pub last_read_error: Option<ReadFailure>,
     pub next_sync_allowed_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -89,7 +98,15 @@ impl TryFrom<bank_account::Model> for Account {
             problems: parse_problems(&m.problems),
             last_synced_at: m.last_synced_at,
             bank_synchronized_at: m.bank_synchronized_at,
-            last_sync_error: m.last_sync_error,
+            // The three are written together by `finish_account_read`.
+            last_read_error: match (
+                m.last_read_error_code,
+                m.last_read_error,
+                m.last_read_error_at,
+            ) {
+                (Some(code), Some(message), Some(at)) => Some(ReadFailure { code, message, at }),
+                _ => None,
+            },
             next_sync_allowed_at: m.next_sync_allowed_at,
             revoked_at: m.revoked_at,
             created_at: m.created_at,
@@ -197,7 +214,9 @@ impl WriteTx {
                 status: Set(AccountStatus::Active.as_str().to_owned()),
                 problems: Set("[]".to_owned()),
                 last_synced_at: Set(None),
-                last_sync_error: Set(None),
+                last_read_error: Set(None),
+                last_read_error_code: Set(None),
+                last_read_error_at: Set(None),
                 next_sync_allowed_at: Set(None),
                 revoked_at: Set(None),
                 created_at: Set(now),

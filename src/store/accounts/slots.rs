@@ -56,29 +56,35 @@ impl Store {
     }
 
     /// Records how reading an account's transactions ended: `Ok(at)` sets `last_synced_at`
-    /// (which also marks its first import complete) and clears the error; `Err` keeps the time
-    /// and records why.
+    /// (which also marks its first import complete) and clears the error; `Err((code, words))`
+    /// keeps the time and records why, and when (now).
     pub async fn finish_account_read(
         &self,
         org: OrganizationId,
         account: AccountId,
-        outcome: Result<DateTime<Utc>, &str>,
+        outcome: Result<DateTime<Utc>, (&str, &str)>,
     ) -> AppResult<()> {
-        let q =
-            update_in::<bank_account::Entity>(org).filter(bank_account::Column::Id.eq(account.0));
-        let q = match outcome {
-            Ok(at) => q
-                .col_expr(bank_account::Column::LastSyncedAt, Some(at).into())
-                .col_expr(
-                    bank_account::Column::LastSyncError,
-                    Option::<String>::None.into(),
-                ),
-            Err(e) => q.col_expr(
-                bank_account::Column::LastSyncError,
-                Some(e.to_owned()).into(),
-            ),
+        let (synced_at, error) = match outcome {
+            Ok(at) => (Some(at), None),
+            Err(e) => (None, Some(e)),
         };
-        q.exec(self.conn()).await?;
+        let mut q =
+            update_in::<bank_account::Entity>(org).filter(bank_account::Column::Id.eq(account.0));
+        if let Some(at) = synced_at {
+            q = q.col_expr(bank_account::Column::LastSyncedAt, Some(at).into());
+        }
+        let at = error.map(|_| self.clock().now());
+        q.col_expr(
+            bank_account::Column::LastReadErrorCode,
+            error.map(|(code, _)| code.to_owned()).into(),
+        )
+        .col_expr(
+            bank_account::Column::LastReadError,
+            error.map(|(_, words)| words.to_owned()).into(),
+        )
+        .col_expr(bank_account::Column::LastReadErrorAt, at.into())
+        .exec(self.conn())
+        .await?;
         Ok(())
     }
 
