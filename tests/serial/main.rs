@@ -3,6 +3,8 @@
 //! rest of the suite's load cannot bend their timings, nor theirs the suite's.
 
 mod db_outage;
+mod db_outage_webhooks;
+mod db_outage_workers;
 mod inbound_burst;
 mod inbound_crash;
 mod outbound_crash;
