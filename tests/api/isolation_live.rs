@@ -1,14 +1,75 @@
 //! Tenant isolation of the subscriptions: another organization's invoice or account is
 //! NOT_FOUND (its owner's own subscription starts), and with both organizations subscribed at
-//! once each sees its own events and never the other's.
+//! once, unfiltered, each sees its own events and never the other's — for every subscription.
 
-use crate::isolation::World;
-use crate::outbound_delivery::announce;
+use crate::isolation::{World, gid};
+use crate::seed::Seeded;
 use crate::subscriptions::{EVENTS, first_result};
+use crate::support::catalogue::broken_connection;
 use crate::support::error_code;
 use crate::support::ws::WsClient;
+use ponto_bridge::domain::event::{
+    BalanceData, Event, InvoiceEvent, InvoicePaymentData, TransactionData,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
+
+/// An event of the kind `subscription` follows, about the organization's own first invoice,
+/// account or transaction (so its own subscription yields it).
+fn event_about(subscription: &str, s: &Seeded) -> Event {
+    let (account, transaction) = (s.accounts[0].0.to_string(), s.transactions[0].0.to_string());
+    let tx = TransactionData {
+        transaction_id: transaction,
+        account_id: account.clone(),
+        status: "BOOKED".into(),
+        amount: "1.00".into(),
+        currency: "EUR".into(),
+        counterpart_name: None,
+        value_date: None,
+        superseded_by: None,
+    };
+    match subscription {
+        "invoicePaymentStatusChanged" => Event::invoice(
+            InvoiceEvent::Paid,
+            InvoicePaymentData {
+                invoice_id: s.invoices[0].0.to_string(),
+                external_id: "inv-1".into(),
+                number: "inv-1".into(),
+                status: "PAID".into(),
+                paid_amount: "1.00".into(),
+                open_amount: "0.00".into(),
+                currency: "EUR".into(),
+                paid_at: None,
+                payment_pending: false,
+                payments: vec![],
+            },
+        ),
+        "transactionAdded" => Event::transaction_created(tx),
+        "transactionChanged" => Event::transaction_removed(tx),
+        "bankAccountChanged" => Event::balance_updated(BalanceData {
+            account_id: account,
+            iban: None,
+            currency: "EUR".into(),
+            current_balance: Some("1.00".into()),
+            available_balance: None,
+            reference_date: None,
+        }),
+        _ => broken_connection("isolation"),
+    }
+}
+
+/// The id of the object `subscription` should yield for `s`'s event, or `None` when it yields
+/// no object of the organization's own (the connection, the log).
+fn own_object(subscription: &str, s: &Seeded) -> Option<String> {
+    match subscription {
+        "invoicePaymentStatusChanged" => Some(gid("Invoice", s.invoices[0].0)),
+        "transactionAdded" | "transactionChanged" => {
+            Some(gid("BankTransaction", s.transactions[0].0))
+        }
+        "bankAccountChanged" => Some(gid("BankAccount", s.accounts[0].0)),
+        _ => None,
+    }
+}
 
 impl World {
     /// The isolation case of a subscription field; `false` when `field` is not one.
@@ -26,20 +87,17 @@ impl World {
                 let doc = format!("subscription($id: ID) {{ {name}(accountId: $id) {{ id }} }}");
                 self.foreign_id(&doc, &self.a_ids("BankAccount")[0]).await;
             }
-            "connectionStatusChanged" => {
-                self.apart("subscription { connectionStatusChanged { status } }", |p| {
-                    p["data"]["connectionStatusChanged"]["status"].is_string()
-                })
-                .await
-            }
-            "events" => {
-                self.apart(EVENTS, |p| {
-                    p["data"]["events"]["type"] == "connection.broken"
-                })
-                .await
-            }
+            "connectionStatusChanged" | "events" => {}
             _ => return false,
         }
+        let doc = match name {
+            "connectionStatusChanged" => {
+                "subscription { connectionStatusChanged { status } }".into()
+            }
+            "events" => EVENTS.to_owned(),
+            _ => format!("subscription {{ {name} {{ id }} }}"),
+        };
+        self.apart(name, &doc).await;
         true
     }
 
@@ -52,20 +110,40 @@ impl World {
         assert_eq!(error_code(&a), None, "{doc} for A: {a}");
     }
 
-    /// A and B subscribed at once: an event of A's reaches A only, one of B's B only.
-    async fn apart(&self, doc: &str, shows: impl Fn(&Value) -> bool) {
+    /// A and B subscribed at once, without a filter: an event of A's reaches A only (as A's own
+    /// object), one of B's B only.
+    async fn apart(&self, subscription: &str, doc: &str) {
         let mut a = WsClient::ready(&self.app.base, &self.token_a).await;
         let mut b = WsClient::ready(&self.app.base, &self.token_b).await;
         a.subscribe("1", doc, json!({})).await;
         b.subscribe("1", doc, json!({})).await;
         crate::subscriptions::started().await;
-        announce(&self.app, self.a.org, "a's").await;
-        let got = a.next_for("1").await;
-        assert!(shows(&got), "A's own: {got}");
-        b.silent_for(Duration::from_millis(500)).await;
-        announce(&self.app, self.b.org, "b's").await;
-        let got = b.next_for("1").await;
-        assert!(shows(&got), "B's own: {got}");
-        a.silent_for(Duration::from_millis(500)).await;
+        self.one_way(subscription, &self.a, &mut a, &mut b).await;
+        self.one_way(subscription, &self.b, &mut b, &mut a).await;
+    }
+
+    /// An event of `me`'s reaches `mine` as `me`'s own object, and `other` gets nothing.
+    async fn one_way(
+        &self,
+        subscription: &str,
+        me: &Seeded,
+        mine: &mut WsClient,
+        other: &mut WsClient,
+    ) {
+        let mut tx = self.app.store.begin_write().await.unwrap();
+        tx.append_event(me.org, &event_about(subscription, me), None)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let got = mine.next_for("1").await;
+        let yielded = &got["data"][subscription];
+        match own_object(subscription, me) {
+            Some(id) => assert_eq!(yielded["id"], id.as_str(), "{subscription}: {got}"),
+            None => assert!(
+                yielded["status"].is_string() || yielded["type"] == "connection.broken",
+                "{subscription}: {got}"
+            ),
+        }
+        other.silent_for(Duration::from_millis(500)).await;
     }
 }
