@@ -3,59 +3,50 @@
 //! are taken again), and each Ponto transaction has exactly one row and one
 //! `bank_transaction.created`.
 
-use crate::support::{Browser, TEST_KEYS, TEST_SECRET, TestDb, gql_at, wait_until};
+use crate::support::served;
+use crate::support::{Browser, TestDb, gql_at, wait_until};
 use ponto_bridge::clock::SystemClock;
 use ponto_bridge::store::Store;
 use ponto_sandbox::{self as sandbox, SandboxOptions};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ponto-bridge");
 const ACCOUNTS: usize = 10;
 const NEW_PER_ACCOUNT: usize = 5;
 const EVENTS: usize = 1000;
 
-/// The service, as a process of its own, on `port` (0: any).
+/// The service, as a process of its own, on `port` (0: any), with the sandbox as Ponto.
 fn serve(db: &str, data: &std::path::Path, sb: &str, port: u16) -> (Child, String) {
-    let (child, line) = crate::support::child::spawn_first_line(
-        Command::new(BIN)
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                db,
-            ])
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--ponto-api-root", sb])
-            .args(["--ponto-authorization-url", &format!("{sb}/oauth2/auth")])
-            .args(["--ponto-client-id", sandbox::DEFAULT_CLIENT_ID])
-            .args(["--ponto-client-secret", sandbox::DEFAULT_CLIENT_SECRET])
-            .args([
-                "--ponto-application-id",
-                sandbox::webhooks::DEFAULT_APPLICATION_ID,
-            ])
-            .args(["--return-url-origins", "https://app.example"])
-            .args([
-                "--encryption-keys",
-                TEST_KEYS,
-                "--jwt-hs256-secret",
-                TEST_SECRET,
-            ])
-            .args(["--read-interval-secs", "0", "--scheduler-poll-ms", "50"])
-            .args(["--inbound-lease-secs", "2", "--inbound-concurrency", "8"])
-            .env("RUST_LOG", "error")
-            .stderr(Stdio::null()),
-    );
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    (child, base)
+    let auth = format!("{sb}/oauth2/auth");
+    served::serve(
+        db,
+        data,
+        port,
+        &[
+            "--ponto-api-root",
+            sb,
+            "--ponto-authorization-url",
+            &auth,
+            "--ponto-client-id",
+            sandbox::DEFAULT_CLIENT_ID,
+            "--ponto-client-secret",
+            sandbox::DEFAULT_CLIENT_SECRET,
+            "--ponto-application-id",
+            sandbox::webhooks::DEFAULT_APPLICATION_ID,
+            "--return-url-origins",
+            "https://app.example",
+            "--read-interval-secs",
+            "0",
+            "--scheduler-poll-ms",
+            "50",
+            "--inbound-lease-secs",
+            "2",
+            "--inbound-concurrency",
+            "8",
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,15 +63,8 @@ async fn killed_mid_burst_and_restarted_every_event_takes_effect_once() {
     let db = TestDb::fresh().await;
     let data = tempfile::tempdir().unwrap();
     let (mut child, base) = serve(&db.url, data.path(), &sb.base, 0);
-    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
-    let out = crate::support::child::output_within(
-        Command::new(BIN)
-            .args(["token", "--org", "acme", "--jwt-hs256-secret", TEST_SECRET])
-            .arg("--data-dir")
-            .arg(data.path()),
-    );
-    assert!(out.status.success());
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = served::port_of(&base);
+    let token = served::token(data.path(), "acme");
     let endpoint = format!("{base}/graphql");
 
     // Linked through the real flow, ten accounts.

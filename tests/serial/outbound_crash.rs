@@ -4,45 +4,41 @@
 //! that were in flight when it died — never more than the configured worker concurrency.
 
 use crate::support::catalogue::broken_connection;
-use crate::support::{Receiver, TEST_KEYS, TEST_SECRET, TestDb, gql_at, wait_until};
+use crate::support::served;
+use crate::support::{Receiver, TestDb, gql_at, wait_until};
 use ponto_bridge::clock::SystemClock;
 use ponto_bridge::store::Store;
 use serde_json::json;
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ponto-bridge");
 const ENDPOINTS: usize = 4;
 /// Attempts in flight at once, in all: the most a crash may repeat.
 const CONCURRENCY: usize = 8;
 
 fn serve(db: &str, data: &std::path::Path, port: u16) -> (Child, String) {
-    let (child, line) = crate::support::child::spawn_first_line(
-        Command::new(BIN)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", db])
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--encryption-keys", TEST_KEYS])
-            .args(["--jwt-hs256-secret", TEST_SECRET])
-            .args(["--webhook-allowed-targets", "127.0.0.1/32"])
-            .args(["--webhook-allow-http", "true"])
-            .args(["--webhook-concurrency", &CONCURRENCY.to_string()])
-            .args(["--webhook-per-endpoint", "2"])
+    served::serve(
+        db,
+        data,
+        port,
+        &[
+            "--webhook-allowed-targets",
+            "127.0.0.1/32",
+            "--webhook-allow-http",
+            "true",
+            "--webhook-concurrency",
+            &CONCURRENCY.to_string(),
+            "--webhook-per-endpoint",
+            "2",
             // A short timeout makes a short claim: the dead worker's claims run out soon.
-            .args(["--webhook-timeout-secs", "2"])
-            .args(["--scheduler-poll-ms", "50"])
-            .env("RUST_LOG", "error")
-            .stderr(Stdio::null()),
-    );
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    (child, base)
+            "--webhook-timeout-secs",
+            "2",
+            "--scheduler-poll-ms",
+            "50",
+        ],
+    )
 }
 
 /// Deliveries received so far, by (receiver, webhook-id).
@@ -69,15 +65,8 @@ async fn killed_mid_delivery_and_restarted_nothing_is_lost_and_few_repeat() {
     let db = TestDb::fresh().await;
     let data = tempfile::tempdir().unwrap();
     let (mut child, base) = serve(&db.url, data.path(), 0);
-    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
-    let out = crate::support::child::output_within(
-        Command::new(BIN)
-            .args(["token", "--org", "acme", "--jwt-hs256-secret", TEST_SECRET])
-            .arg("--data-dir")
-            .arg(data.path()),
-    );
-    assert!(out.status.success(), "{out:?}");
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = served::port_of(&base);
+    let token = served::token(data.path(), "acme");
     let graphql = format!("{base}/graphql");
 
     let mut receivers = Vec::new();

@@ -13,6 +13,7 @@ pub mod pki;
 pub mod proxy;
 pub mod receiver;
 pub mod sandbox;
+pub mod served;
 pub mod time;
 pub mod wait;
 pub mod ws;
