@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 /// One event of `t`, with the data the service would send (some optional fields empty, some
 /// filled). A match without a wildcard: a new type does not compile without its sample.
-fn sample(t: EventType, now: chrono::DateTime<chrono::Utc>) -> Event {
+pub(crate) fn sample(t: EventType, now: chrono::DateTime<chrono::Utc>) -> Event {
     let invoice = InvoicePaymentData {
         invoice_id: "inv".into(),
         external_id: "ext-1".into(),

@@ -11,7 +11,7 @@ use crate::support::ws::WsClient;
 use ponto_bridge::domain::event::{
     BalanceData, Event, InvoiceEvent, InvoicePaymentData, TransactionData,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 /// An event of the kind `subscription` follows, about the organization's own first invoice,

@@ -144,6 +144,16 @@ async fn a_token_expiring_during_a_connection_closes_it() {
     // Positive control: a long-lived token's connection stays open past that.
     let mut c = WsClient::ready(&app.base, &app.full_token("acme")).await;
     c.silent_for(Duration::from_secs(3)).await;
+
+    // A token already expired when the connection is initialized is refused there.
+    let expired = app
+        .auth
+        .mint_hs256("acme", &Scope::ALL, "tester", -60)
+        .unwrap();
+    let mut c = WsClient::connect(&app.base).await;
+    c.send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {expired}")}}))
+        .await;
+    assert_eq!(c.close_code().await.0, 4403);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -377,4 +387,42 @@ async fn a_client_that_does_not_read_is_dropped_without_holding_up_others() {
 fn encode_cursor(seq: i64) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}
+
+/// Pinned as a class: `connectionStatusChanged` yields for every catalogue event about the
+/// connection or one of its accounts (status, problems, balance, re-authorization, added,
+/// revoked) and for no other, so a new type is covered without anyone remembering.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_connection_subscription_follows_every_connection_and_account_event() {
+    use ponto_bridge::domain::event::EventType;
+    let app = app(&[]).await;
+    let org = app.store.ensure_organization("acme").await.unwrap();
+    let mut c = WsClient::ready(&app.base, &app.full_token("acme")).await;
+    c.subscribe(
+        "1",
+        "subscription { connectionStatusChanged { status } }",
+        json!({}),
+    )
+    .await;
+    started().await;
+    let mut yielded = 0;
+    for t in EventType::ALL {
+        let name = t.as_str();
+        let mut tx = app.store.begin_write().await.unwrap();
+        let e = crate::catalogue::sample(t, chrono::Utc::now());
+        tx.append_event(org, &e, None).await.unwrap();
+        tx.commit().await.unwrap();
+        if name.starts_with("connection.") || name.starts_with("bank_account.") {
+            let got = c.next_for("1").await;
+            assert!(
+                got["data"]["connectionStatusChanged"]["status"].is_string(),
+                "{name}: {got}"
+            );
+            yielded += 1;
+        } else {
+            c.silent_for(Duration::from_millis(300)).await;
+        }
+    }
+    // Positive control: both kinds were met.
+    assert!(yielded > 0 && yielded < EventType::ALL.len(), "{yielded}");
 }

@@ -61,7 +61,7 @@ async fn bank_changes_reach_their_subscriptions() {
     c.subscribe("added", "subscription($a: ID) { transactionAdded(accountId: $a) { remittanceInformation amount { amount } account { id } } }", json!({"a": account})).await;
     c.subscribe(
         "changed",
-        "subscription { transactionChanged { description remittanceInformation status supersededBy } }",
+        "subscription { transactionChanged { description remittanceInformation status supersededBy removedAt } }",
         json!({}),
     )
     .await;
@@ -144,6 +144,22 @@ async fn bank_changes_reach_their_subscriptions() {
     assert_eq!(changed["remittanceInformation"], "card", "{changed}");
     assert_eq!(changed["status"], "PENDING");
     assert!(changed["supersededBy"].is_string(), "{changed}");
+
+    // The bank drops a booked transaction: the reads that miss it remove it, and the
+    // subscription shows it removed.
+    h.l.sb.delete_transaction(&tx).await;
+    h.synchronize().await;
+    let org = h.l.app.store.ensure_organization("acme").await.unwrap();
+    h.l.app.puller.read(org).await.unwrap();
+    h.l.app.puller.read(org).await.unwrap();
+    let removed = loop {
+        let m = c.json().await;
+        let t = &m["payload"]["data"]["transactionChanged"];
+        if m["id"] == "changed" && t["removedAt"].is_string() {
+            break t.clone();
+        }
+    };
+    assert_eq!(removed["remittanceInformation"], "second", "{removed}");
 }
 
 /// A client resumes `events` from its last cursor while two writers (one per instance on

@@ -44,11 +44,6 @@ pub fn token(data: &Path, org: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// The port of a base URL `serve` printed.
-pub fn port_of(base: &str) -> u16 {
-    base.rsplit(':').next().unwrap().parse().unwrap()
-}
-
 /// A child killed (and reaped) when the test ends, however it ends.
 pub struct KillOnDrop(pub Child);
 
