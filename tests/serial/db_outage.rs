@@ -5,9 +5,8 @@
 //! the database is back the service is ready and writes again within seconds, with every write
 //! it acknowledged in the database. SQLite cannot be cut: PostgreSQL pass only.
 
-use crate::support::proxy::{Mode, Proxy};
-use crate::support::{TestApp, TestDb, day, error_code, init_tracing, pg_admin_url};
-use ponto_bridge::secret::Secret;
+use crate::support::proxy::{Mode, behind_proxy};
+use crate::support::{TestApp, day, error_code};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -86,12 +85,9 @@ async fn a_database_black_hole_answers_within_the_deadline_and_recovers() {
 
 async fn under_load(outage: Outage) {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
-    if pg_admin_url().is_none() {
+    let Some((proxy, _db, builder)) = behind_proxy().await else {
         return;
-    }
-    init_tracing();
-    let db = Arc::new(TestDb::fresh().await);
-    let (proxy, via) = Proxy::in_front_of(&db).await;
+    };
     let mut flags = vec![
         "--db-acquire-timeout-ms",
         "1000",
@@ -101,14 +97,7 @@ async fn under_load(outage: Outage) {
         "64",
     ];
     flags.extend_from_slice(outage.flags);
-    let app = Arc::new(
-        TestApp::builder()
-            .db(db.clone())
-            .flags(&flags)
-            .adjust(move |s| s.settings.database_url = Some(Secret::new(via)))
-            .start()
-            .await,
-    );
+    let app = Arc::new(builder.flags(&flags).start().await);
     let token = app.full_token("acme");
 
     // The load: a read and a write every 100 ms, each on its own.

@@ -2,11 +2,8 @@
 //! within the deadline, never 200 for an event not stored; after the return each event is
 //! stored and takes effect once.
 
-use crate::support::proxy::{Mode, Proxy};
-use crate::support::{TestApp, TestDb, init_tracing, pg_admin_url};
-use ponto_bridge::secret::Secret;
+use crate::support::proxy::{Mode, behind_proxy};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Ponto's webhooks arriving while the database is cut are answered 503 within the deadline
@@ -15,21 +12,16 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread")]
 async fn ponto_webhooks_during_a_cut_get_503_and_are_stored_once_after() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
-    if pg_admin_url().is_none() {
+    let Some((proxy, _db, builder)) = behind_proxy().await else {
         return;
-    }
-    init_tracing();
-    let db = Arc::new(TestDb::fresh().await);
-    let (proxy, via) = Proxy::in_front_of(&db).await;
-    let l = TestApp::builder()
-        .db(db.clone())
+    };
+    let l = builder
         .flags(&[
             "--db-acquire-timeout-ms",
             "1000",
             "--read-interval-secs",
             "0",
         ])
-        .adjust(move |s| s.settings.database_url = Some(Secret::new(via)))
         // Ponto retries over minutes; here over seconds, outlasting the cut.
         .start_linked_with(|o| {
             o.webhooks.retry_delays = [1, 2, 4, 8].map(Duration::from_secs).to_vec();

@@ -4,9 +4,8 @@
 
 use crate::db_outage::status;
 use crate::support::catalogue::broken_connection;
-use crate::support::proxy::{Mode, Proxy};
-use crate::support::{Receiver, TestApp, TestDb, init_tracing, pg_admin_url, wait_until};
-use ponto_bridge::secret::Secret;
+use crate::support::proxy::{Mode, behind_proxy};
+use crate::support::{Receiver, TestApp, wait_until};
 use ponto_bridge::store::Store;
 use serde_json::json;
 use std::sync::Arc;
@@ -31,16 +30,12 @@ async fn failures(app: &TestApp) -> Vec<f64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn workers_back_off_through_a_cut_and_resume_within_seconds() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
-    if pg_admin_url().is_none() {
+    let Some((proxy, db, builder)) = behind_proxy().await else {
         return;
-    }
-    init_tracing();
-    let db = Arc::new(TestDb::fresh().await);
-    let (proxy, via) = Proxy::in_front_of(&db).await;
+    };
     // Polls every 50 ms, and a claim that cannot get a connection fails after 100 ms: without
     // backing off, each worker would fail about 65 times in the 10 s cut.
-    let app = TestApp::builder()
-        .db(db.clone())
+    let app = builder
         .flags(&[
             "--scheduler-poll-ms",
             "50",
@@ -51,7 +46,6 @@ async fn workers_back_off_through_a_cut_and_resume_within_seconds() {
             "--webhook-allow-http",
             "true",
         ])
-        .adjust(move |s| s.settings.database_url = Some(Secret::new(via)))
         .start()
         .await;
     let token = app.full_token("acme");

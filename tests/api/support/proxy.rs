@@ -2,7 +2,9 @@
 //! cuts (every connection reset, new ones reset on arrival), or swallows (a black hole:
 //! connections stay open and nothing moves, as on a dead network path, until it forwards again).
 
-use super::TestDb;
+use super::app::AppBuilder;
+use super::{TestApp, TestDb, init_tracing, pg_admin_url};
+use ponto_bridge::secret::Secret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,4 +134,18 @@ impl Proxy {
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
     }
+}
+
+/// The set-up of a database fault test: a fresh database behind a proxy, and a builder for a
+/// server that reaches it through the proxy (flags may be added). `None` on SQLite, which
+/// cannot be cut.
+pub async fn behind_proxy() -> Option<(Proxy, Arc<TestDb>, AppBuilder)> {
+    pg_admin_url()?;
+    init_tracing();
+    let db = Arc::new(TestDb::fresh().await);
+    let (proxy, via) = Proxy::in_front_of(&db).await;
+    let builder = TestApp::builder()
+        .db(db.clone())
+        .adjust(move |s| s.settings.database_url = Some(Secret::new(via)));
+    Some((proxy, db, builder))
 }
