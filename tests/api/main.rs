@@ -34,6 +34,7 @@ mod isolation;
 mod isolation_live;
 mod isolation_reconcile;
 mod limits;
+mod lock_order;
 mod log_secrets;
 mod manual_control;
 mod mtls;
