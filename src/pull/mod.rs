@@ -169,14 +169,20 @@ impl Puller {
         };
         let active = self.record_accounts(org, &accounts).await?;
         // One account that cannot be read (its bank down, say) does not keep the others stale:
-        // each records its own outcome, and the read as a whole reports the first failure.
-        let mut first_failure = None;
+        // each records its own outcome, and the read as a whole reports the first failure. Two
+        // failures in a row look like Ponto itself failing: the read ends there rather than
+        // adding every other account's requests (and retries) to a service that is down.
+        let (mut first_failure, mut in_a_row) = (None, 0);
         for account in active {
             let token = self.token(org).await?;
             match self.read_account(org, &token, &account).await {
-                Ok(()) => {}
+                Ok(()) => in_a_row = 0,
                 Err(Stop::Failed(e)) => {
                     first_failure.get_or_insert(e);
+                    in_a_row += 1;
+                    if in_a_row == 2 {
+                        break;
+                    }
                 }
                 Err(Stop::Broken) => return Err(Stop::Broken),
             }

@@ -164,3 +164,40 @@ async fn an_account_that_cannot_be_read_shows_why_and_keeps_no_other_account_sta
     let c = connection(&l, &token).await;
     assert!(c["lastReadError"].is_null(), "{c}");
 }
+
+/// Ponto failing for every account (not one bank): the read stops after two failures in a row
+/// instead of asking for every account, so an outage costs two accounts' requests per read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_stops_asking_once_ponto_fails_twice_in_a_row() {
+    let l = Linked::start(&["--read-interval-secs", "0", "--ponto-max-retries", "0"]).await;
+    let ponto_org = l.sb.org("All Down BV").await;
+    let mut accs = Vec::new();
+    for iban in ["BE68539007547034", "BE71096123456769", "BE43068999999501"] {
+        accs.push(l.sb.account(&ponto_org, json!({"reference": iban})).await);
+    }
+    let token = l.token("acme");
+    let refs: Vec<&str> = accs.iter().map(String::as_str).collect();
+    let landing = l.connect(&token, &ponto_org, &refs, true, false).await;
+    assert!(landing.ends_with("ponto_status=CONNECTED"), "{landing}");
+    wait_until(Duration::from_secs(15), "the first read", || async {
+        let c = connection(&l, &token).await;
+        (c["lastReadAt"].is_string() && c["lastReadError"].is_null())
+            .then_some(())
+            .ok_or(c.to_string())
+    })
+    .await;
+
+    l.sb.fault(json!({"status": 503, "count": 100, "path": "/transactions"}))
+        .await;
+    let org = l.app.store.ensure_organization("acme").await.unwrap();
+    assert!(l.app.puller.read(org).await.is_err());
+    let failed = accounts(&l, &token)
+        .await
+        .values()
+        .filter(|a| !a["lastReadError"].is_null())
+        .count();
+    assert_eq!(
+        failed, 2,
+        "two accounts asked, the third left for the next read"
+    );
+}
