@@ -305,6 +305,11 @@ impl App {
         if tokio::time::timeout(grace, listener).await.is_err() {
             tracing::warn!("the event listener did not stop within the grace period");
         }
+        // Shielded steps a request deadline left behind record what Ponto did before the pool
+        // closes (a code exchanged, a synchronization requested); then syncNow's follow-ups.
+        if !self.connect.shield.drain(grace).await {
+            tracing::warn!("shielded Ponto steps did not finish within the grace period");
+        }
         self.puller.shut_down(grace).await;
         self.store.close().await;
         Ok(())

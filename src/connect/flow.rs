@@ -287,7 +287,9 @@ impl Connect {
     /// the authorization code works once, so its exchange and our record of it finish together.
     pub async fn callback(&self, params: CallbackParams, cookie: Option<&str>) -> AppResult<Next> {
         let (this, cookie) = (self.clone(), cookie.map(str::to_owned));
-        crate::shield::shielded(async move { this.exchange(params, cookie.as_deref()).await }).await
+        self.shield
+            .run(async move { this.exchange(params, cookie.as_deref()).await })
+            .await
     }
 
     #[tracing::instrument(name = "callback", skip_all, fields(organization = tracing::field::Empty))]

@@ -40,6 +40,9 @@ pub struct Connect {
     /// Ponto re-authorization requests per account and window.
     pub(crate) reauth_limit: ReauthLimit,
     pub tokens: TokenManager,
+    /// The steps that must finish once started (the code exchange, Ponto requests that spend
+    /// a limit); shutdown waits for them.
+    pub shield: crate::shield::Shield,
 }
 
 /// At most `requests` Ponto re-authorization requests per account per `window`.
@@ -79,6 +82,7 @@ impl Connect {
             reauth_link_days,
             reauth_limit,
             tokens,
+            shield: Default::default(),
         })
     }
 

@@ -88,10 +88,9 @@ impl Connect {
         let this = self.clone();
         let (account, token) = (account.to_owned(), token.to_owned());
         let cookie = cookie.map(str::to_owned);
-        crate::shield::shielded(
-            async move { this.open_link(&account, &token, cookie.as_deref()).await },
-        )
-        .await
+        self.shield
+            .run(async move { this.open_link(&account, &token, cookie.as_deref()).await })
+            .await
     }
 
     #[tracing::instrument(name = "open_reauthorization_link", skip_all, fields(organization = tracing::field::Empty))]
@@ -143,10 +142,9 @@ impl Connect {
     ) -> AppResult<(String, DateTime<Utc>)> {
         let this = self.clone();
         let (return_url, actor) = (return_url.to_owned(), actor.to_owned());
-        crate::shield::shielded(async move {
-            this.request_link(org, account, &return_url, &actor).await
-        })
-        .await
+        self.shield
+            .run(async move { this.request_link(org, account, &return_url, &actor).await })
+            .await
     }
 
     #[tracing::instrument(name = "request_reauthorization", skip_all, fields(organization = %org))]
@@ -188,11 +186,12 @@ impl Connect {
     ) -> AppResult<Result<Started, Next>> {
         let this = self.clone();
         let (ticket, cookie) = (ticket.to_owned(), cookie.map(str::to_owned));
-        crate::shield::shielded(async move {
-            this.use_reauthorization_ticket(&ticket, cookie.as_deref())
-                .await
-        })
-        .await
+        self.shield
+            .run(async move {
+                this.use_reauthorization_ticket(&ticket, cookie.as_deref())
+                    .await
+            })
+            .await
     }
 
     #[tracing::instrument(name = "start_reauthorization", skip_all, fields(organization = tracing::field::Empty))]

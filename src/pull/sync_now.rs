@@ -37,10 +37,10 @@ impl Puller {
         actor: &str,
     ) -> AppResult<SyncNowResult> {
         let (this, actor) = (self.clone(), actor.to_owned());
-        crate::shield::shielded(async move {
-            this.request_sync(org, account, customer_ip, &actor).await
-        })
-        .await
+        self.connect
+            .shield
+            .run(async move { this.request_sync(org, account, customer_ip, &actor).await })
+            .await
     }
 
     #[tracing::instrument(name = "sync_now", skip_all, fields(organization = %org))]

@@ -3,7 +3,7 @@
 //! (shielded): a `syncNow` whose synchronizations Ponto accepted is recorded and followed, an
 //! OAuth code Ponto accepted is stored. Without the shield both would be lost with the handler.
 
-use crate::support::{Browser, Linked, RETURN, error_code, wait_until};
+use crate::support::{Browser, Linked, RETURN, TestApp, error_code, wait_until};
 use serde_json::json;
 use std::time::Duration;
 
@@ -122,4 +122,39 @@ async fn an_oauth_callback_past_its_deadline_still_links_the_bank() {
             .len(),
         1
     );
+}
+
+/// The service stopping while a shielded step runs (its request already answered 503): the
+/// shutdown waits for it before the database pool closes, so the code Ponto exchanged is still
+/// recorded — an instance started afterwards on the same database shows the bank linked.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shutdown_waits_for_a_shielded_step_its_deadline_left_behind() {
+    let (l, ponto_org, acc, token) = slow_world().await;
+    let start = l.connect_url(&token, RETURN, false).await.unwrap();
+    let mut browser = Browser::new();
+    let (_, to_ponto, _) = browser.confirm(&start, "continue").await;
+    let back =
+        l.sb.decide(&to_ponto.unwrap(), &ponto_org, &[&acc], true)
+            .await;
+    l.sb.fault(
+        json!({"status": 200, "delayAfterMs": SLOW_MS, "count": 1, "path": "/oauth2/token"}),
+    )
+    .await;
+    let (status, _, _) = browser.get(back.as_str()).await;
+    assert_eq!(status, 503);
+
+    // Stopped at once: the exchange is still waiting for Ponto's answer.
+    let Linked {
+        app,
+        sb: _sb,
+        clock,
+    } = l;
+    let db = app.db.clone();
+    app.stop().await;
+    let after = TestApp::builder().db(db).clock(clock).start().await;
+    let q = "{ pontoConnection { status } }";
+    let c = after
+        .gql_data(&after.full_token("acme"), q, json!({}))
+        .await;
+    assert_eq!(c["pontoConnection"]["status"], "CONNECTED", "{c}");
 }
