@@ -190,8 +190,9 @@ pub struct BankAccount {
     bank_synchronized_at: Option<DateTime<Utc>>,
     /// From when `syncNow` may ask Ponto to refresh this account again.
     next_sync_allowed_at: Option<DateTime<Utc>>,
-    /// Why the last read of this account's transactions failed (its bank down, say; the other
-    /// accounts are read all the same); null when it succeeded (pinned).
+    /// Why the last read of this account's data failed (at Ponto, or Ponto's last
+    /// synchronization with the bank); null once a read succeeds (pinned). An account that
+    /// fails does not keep the organization's other accounts from being read.
     last_read_error: Option<ReadError>,
     #[graphql(skip)]
     account_id: AccountId,

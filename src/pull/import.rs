@@ -29,6 +29,28 @@ impl From<AppError> for ImportError {
     }
 }
 
+/// Why an account was not read.
+pub(super) struct Unread {
+    pub(super) stop: Stop,
+    /// Ponto itself failed (unavailable, or rate limiting us): the next accounts would too.
+    pub(super) ponto_down: bool,
+}
+
+impl From<AppError> for Unread {
+    fn from(e: AppError) -> Self {
+        Unread {
+            stop: Stop::Failed(e),
+            ponto_down: false,
+        }
+    }
+}
+
+impl From<Unread> for Stop {
+    fn from(u: Unread) -> Self {
+        u.stop
+    }
+}
+
 impl Puller {
     /// Stores one page (see [`ingest::store_page`]), counting what was new. Returns the Ponto
     /// ids it held.
@@ -43,24 +65,40 @@ impl Puller {
         Ok(stored.ponto_ids)
     }
 
-    /// Imports an account's transactions and records the outcome on the account: the time of a
-    /// complete import, or why it failed (`BankAccount.lastReadError`).
+    /// Reads an account's booked transactions (the whole history the first time, the window
+    /// afterwards) and then its pending ones, under the account's pull lease, and records the
+    /// outcome on the account while still holding it (so two reads record in the order they
+    /// ran): the time of a complete import, or why it failed (`BankAccount.lastReadError`).
+    /// Waiting too long for the lease is no failure of the account (another reader has it) and
+    /// is not recorded on it.
     pub(super) async fn read_account(
         &self,
         org: OrganizationId,
         token: &Secret,
         account: &Account,
-    ) -> Result<(), Stop> {
+    ) -> Result<(), Unread> {
+        let _lease = self.account_lease(org, account.id).await?;
         let started = self.store.clock().now();
-        let stop = match self.import_account(org, token, account).await {
+        let imported = match self.import_booked(org, token, account).await {
+            Ok(()) => self.import_pending(org, token, account).await,
+            Err(e) => Err(e),
+        };
+        let failure = match imported {
             Ok(()) => {
                 self.store
                     .finish_account_read(org, account.id, Ok(started))
                     .await?;
                 return Ok(());
             }
-            Err(ImportError::Ponto(p)) => self.api_failure(org, p).await,
-            Err(ImportError::App(a)) => Stop::Failed(a),
+            Err(e) => e,
+        };
+        let ponto_down = matches!(
+            failure,
+            ImportError::Ponto(PontoError::Unavailable(_) | PontoError::RateLimited { .. })
+        );
+        let stop = match failure {
+            ImportError::Ponto(p) => self.api_failure(org, p).await,
+            ImportError::App(a) => Stop::Failed(a),
         };
         if let Stop::Failed(e) = &stop {
             self.store
@@ -71,20 +109,7 @@ impl Puller {
                 )
                 .await?;
         }
-        Err(stop)
-    }
-
-    /// Reads an account's booked transactions (the whole history the first time, the window
-    /// afterwards) and then its pending ones, under the account's pull lease.
-    pub(super) async fn import_account(
-        &self,
-        org: OrganizationId,
-        token: &Secret,
-        account: &Account,
-    ) -> Result<(), ImportError> {
-        let _lease = self.account_lease(org, account.id).await?;
-        self.import_booked(org, token, account).await?;
-        self.import_pending(org, token, account).await
+        Err(Unread { stop, ponto_down })
     }
 
     async fn import_booked(

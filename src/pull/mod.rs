@@ -168,23 +168,31 @@ impl Puller {
             Err(e) => return Err(self.api_failure(org, e).await),
         };
         let active = self.record_accounts(org, &accounts).await?;
-        // One account that cannot be read (its bank down, say) does not keep the others stale:
-        // each records its own outcome, and the read as a whole reports the first failure. Two
-        // failures in a row look like Ponto itself failing: the read ends there rather than
-        // adding every other account's requests (and retries) to a service that is down.
-        let (mut first_failure, mut in_a_row) = (None, 0);
+        // One account that cannot be read does not keep the others stale: each records its own
+        // outcome, and the read as a whole reports the first failure. The accounts that failed
+        // last time go last, so they cannot keep the others from their turn. Ponto itself
+        // failing twice in a row ends the read: every other account would only add requests
+        // (and retries) to a service that is down.
+        let mut active = active;
+        active.sort_by_key(|a| a.last_read_error.is_some());
+        let (mut first_failure, mut down_in_a_row) = (None, 0);
         for account in active {
             let token = self.token(org).await?;
             match self.read_account(org, &token, &account).await {
-                Ok(()) => in_a_row = 0,
-                Err(Stop::Failed(e)) => {
+                Ok(()) => down_in_a_row = 0,
+                Err(import::Unread {
+                    stop: Stop::Failed(e),
+                    ponto_down,
+                }) => {
                     first_failure.get_or_insert(e);
-                    in_a_row += 1;
-                    if in_a_row == 2 {
+                    down_in_a_row = if ponto_down { down_in_a_row + 1 } else { 0 };
+                    if down_in_a_row == 2 {
                         break;
                     }
                 }
-                Err(Stop::Broken) => return Err(Stop::Broken),
+                Err(import::Unread {
+                    stop: Stop::Broken, ..
+                }) => return Err(Stop::Broken),
             }
         }
         first_failure.map_or(Ok(()), |e| Err(Stop::Failed(e)))

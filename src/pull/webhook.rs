@@ -95,8 +95,9 @@ impl Puller {
         match self.ponto()?.account(token, ponto_id).await {
             Ok(r) => {
                 let a = self.record_account(org, &r, refused).await?;
+                // Not imported yet: its whole history, as a read imports it.
                 if a.last_synced_at.is_none() {
-                    self.first_import(org, token, &a).await?;
+                    self.read_account(org, token, &a).await?;
                 }
                 Ok(Some(a))
             }
@@ -108,16 +109,6 @@ impl Puller {
             }
             Err(e) => Err(self.api_failure(org, e).await),
         }
-    }
-
-    /// The whole history of an account not imported yet, ending as a read's import does.
-    async fn first_import(
-        &self,
-        org: OrganizationId,
-        token: &Secret,
-        a: &Account,
-    ) -> Result<(), Stop> {
-        self.read_account(org, token, a).await
     }
 
     /// `transactionsCreated`/`Updated`: that synchronization's booked transactions, page by
@@ -193,21 +184,19 @@ impl Puller {
             Err(e) => return Err(self.api_failure(org, e).await),
         };
         if s.authorization_invalid() {
+            // The account's problem says it, with the way out (re-authorization).
             self.fetch_and_record(org, &token, account, true).await?;
-        }
-        if let Some(a) = self.store.account_by_ponto_id(org, account).await? {
-            // Ponto could not reach the bank: to the user, the account could not be read.
-            let words = s
-                .attributes
-                .errors
-                .first()
-                .map(|e| format!("Ponto could not reach the bank ({})", e.code))
-                .unwrap_or_else(|| "Ponto could not reach the bank".into());
+        } else if let Some(a) = self.store.account_by_ponto_id(org, account).await? {
+            // Ponto could not get fresh data from the bank: to the user, the account could not
+            // be read (until a read succeeds). Fixed words: Ponto's codes are not ours to show.
             self.store
                 .finish_account_read(
                     org,
                     a.id,
-                    Err((ErrorCode::UpstreamUnavailable.as_str(), &words)),
+                    Err((
+                        ErrorCode::UpstreamUnavailable.as_str(),
+                        "Ponto could not reach the bank at its last synchronization.",
+                    )),
                 )
                 .await?;
         }

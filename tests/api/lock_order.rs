@@ -36,7 +36,18 @@ async fn takes_the_event_log_first<T>(
         .await
         .unwrap();
     assert_eq!(locked.rows_affected(), 1);
+    let pid: i32 = held
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_backend_pid() AS pid",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "pid")
+        .unwrap();
     let check = async {
+        // Until a session waits for this very lock (the writer: nothing else takes it).
         wait_until(
             Duration::from_secs(15),
             &format!("{what} waiting for the event log"),
@@ -44,8 +55,10 @@ async fn takes_the_event_log_first<T>(
                 let row = watcher
                     .query_one_raw(Statement::from_string(
                         DbBackend::Postgres,
-                        "SELECT count(*) AS n FROM pg_stat_activity \
-                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                        format!(
+                            "SELECT count(*) AS n FROM pg_stat_activity \
+                             WHERE datname = current_database() AND {pid} = ANY(pg_blocking_pids(pid))"
+                        ),
                     ))
                     .await
                     .unwrap()

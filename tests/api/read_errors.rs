@@ -12,6 +12,18 @@ async fn connection(l: &Linked, token: &str) -> Value {
     l.app.gql_data(token, Q, json!({})).await["pontoConnection"].take()
 }
 
+/// The connection once the read after linking ended.
+async fn first_read(l: &Linked, token: &str) -> Value {
+    wait_until(Duration::from_secs(15), "the first read", || async {
+        let c = connection(l, token).await;
+        c["lastReadAt"]
+            .is_string()
+            .then_some(c.clone())
+            .ok_or(c.to_string())
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_reads_are_visible_and_the_first_read_after_the_faults_succeeds() {
     let l = Linked::start(&["--read-interval-secs", "0", "--ponto-max-retries", "0"]).await;
@@ -20,13 +32,8 @@ async fn failed_reads_are_visible_and_the_first_read_after_the_faults_succeeds()
     let token = l.token("acme");
     let landing = l.connect(&token, &ponto_org, &[&acc], true, false).await;
     assert!(landing.ends_with("ponto_status=CONNECTED"), "{landing}");
-    wait_until(Duration::from_secs(15), "the first read", || async {
-        let c = connection(&l, &token).await;
-        (c["lastReadAt"].is_string() && c["lastReadError"].is_null())
-            .then_some(())
-            .ok_or(c.to_string())
-    })
-    .await;
+    let c = first_read(&l, &token).await;
+    assert!(c["lastReadError"].is_null(), "{c}");
 
     // The failed read's time is its own, not the first read's.
     l.clock.advance(chrono::Duration::minutes(7));
@@ -93,8 +100,9 @@ async fn an_account_that_cannot_be_read_shows_why_and_keeps_no_other_account_sta
     let b =
         l.sb.account(&ponto_org, json!({"reference": working_iban}))
             .await;
-    // Ponto lists accounts in id order: the failing one is made the first listed, so a read
-    // that gave up at the first failure would leave the other one unread.
+    // Ponto lists accounts by creation time, then id; the test clock stands still, so by id.
+    // The failing one is made the first listed, so a read that gave up at the first failure
+    // would leave the other one unread.
     let (failing, working) = if a < b { (&a, &b) } else { (&b, &a) };
     let (failing_iban, working_iban) = if a < b {
         (failing_iban, working_iban)
@@ -115,14 +123,7 @@ async fn an_account_that_cannot_be_read_shows_why_and_keeps_no_other_account_sta
         .await;
     assert!(landing.ends_with("ponto_status=CONNECTED"), "{landing}");
 
-    let seen = wait_until(Duration::from_secs(15), "the first read", || async {
-        let c = connection(&l, &token).await;
-        c["lastReadAt"]
-            .is_string()
-            .then_some(c.clone())
-            .ok_or(c.to_string())
-    })
-    .await;
+    let seen = first_read(&l, &token).await;
     assert_eq!(
         seen["lastReadError"]["code"], "UPSTREAM_UNAVAILABLE",
         "the read as a whole failed: {seen}"
@@ -165,39 +166,57 @@ async fn an_account_that_cannot_be_read_shows_why_and_keeps_no_other_account_sta
     assert!(c["lastReadError"].is_null(), "{c}");
 }
 
-/// Ponto failing for every account (not one bank): the read stops after two failures in a row
-/// instead of asking for every account, so an outage costs two accounts' requests per read.
+/// Ponto failing (503) for the first two accounts it lists: the read stops there instead of
+/// asking for every account (an outage costs two accounts' requests per read), and the next
+/// read asks for the third first, so accounts that keep failing cannot keep it stale.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_read_stops_asking_once_ponto_fails_twice_in_a_row() {
+async fn a_read_stops_after_two_ponto_failures_and_the_next_one_starts_elsewhere() {
     let l = Linked::start(&["--read-interval-secs", "0", "--ponto-max-retries", "0"]).await;
-    let ponto_org = l.sb.org("All Down BV").await;
+    let ponto_org = l.sb.org("Mostly Down BV").await;
+    // (sandbox id, IBAN), in the order Ponto lists them (by id: the test clock stands still).
     let mut accs = Vec::new();
     for iban in ["BE68539007547034", "BE71096123456769", "BE43068999999501"] {
-        accs.push(l.sb.account(&ponto_org, json!({"reference": iban})).await);
+        accs.push((
+            l.sb.account(&ponto_org, json!({"reference": iban})).await,
+            iban,
+        ));
     }
+    accs.sort();
     let token = l.token("acme");
-    let refs: Vec<&str> = accs.iter().map(String::as_str).collect();
+    let refs: Vec<&str> = accs.iter().map(|(id, _)| id.as_str()).collect();
     let landing = l.connect(&token, &ponto_org, &refs, true, false).await;
     assert!(landing.ends_with("ponto_status=CONNECTED"), "{landing}");
-    wait_until(Duration::from_secs(15), "the first read", || async {
-        let c = connection(&l, &token).await;
-        (c["lastReadAt"].is_string() && c["lastReadError"].is_null())
-            .then_some(())
-            .ok_or(c.to_string())
-    })
-    .await;
+    let c = first_read(&l, &token).await;
+    assert!(c["lastReadError"].is_null(), "{c}");
+    let third = accs[2].1;
+    let synced =
+        |by_iban: &std::collections::HashMap<String, Value>| by_iban[third]["lastSyncedAt"].clone();
+    let before = synced(&accounts(&l, &token).await);
 
-    l.sb.fault(json!({"status": 503, "count": 100, "path": "/transactions"}))
-        .await;
+    for (id, _) in &accs[..2] {
+        l.sb.fault(json!({"status": 503, "count": 100, "path": format!("{id}/transactions")}))
+            .await;
+    }
     let org = l.app.store.ensure_organization("acme").await.unwrap();
+    l.clock.advance(chrono::Duration::minutes(5));
     assert!(l.app.puller.read(org).await.is_err());
-    let failed = accounts(&l, &token)
-        .await
-        .values()
-        .filter(|a| !a["lastReadError"].is_null())
-        .count();
+    let by_iban = accounts(&l, &token).await;
+    for (_, iban) in &accs[..2] {
+        assert!(!by_iban[*iban]["lastReadError"].is_null(), "{by_iban:?}");
+    }
     assert_eq!(
-        failed, 2,
-        "two accounts asked, the third left for the next read"
+        synced(&by_iban),
+        before,
+        "the third is not asked once Ponto failed twice"
     );
+
+    l.clock.advance(chrono::Duration::minutes(5));
+    assert!(l.app.puller.read(org).await.is_err());
+    let by_iban = accounts(&l, &token).await;
+    assert_ne!(
+        synced(&by_iban),
+        before,
+        "the next read asks for the third first"
+    );
+    assert!(by_iban[third]["lastReadError"].is_null(), "{by_iban:?}");
 }

@@ -1,14 +1,12 @@
-//! Ponto's webhooks during a database cut (PostgreSQL, through a TCP proxy): answered 503
-//! within the deadline, never 200 for an event not stored; after the return each event is
-//! stored and takes effect once.
+//! Ponto's webhooks during a database cut (PostgreSQL, through a TCP proxy): answered 503, never
+//! 200 for an event not stored; after the return each event is stored and takes effect once.
 
 use crate::support::proxy::{Mode, behind_proxy};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Ponto's webhooks arriving while the database is cut are answered 503 within the deadline
-/// (never 200: nothing was stored), Ponto retries, and after the return each event is stored
-/// and takes effect once.
+/// Ponto's webhooks arriving while the database is cut are answered 503 (never 200: nothing
+/// was stored), Ponto retries, and after the return each event is stored and takes effect once.
 #[tokio::test(flavor = "multi_thread")]
 async fn ponto_webhooks_during_a_cut_get_503_and_are_stored_once_after() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;

@@ -33,8 +33,8 @@ async fn workers_back_off_through_a_cut_and_resume_within_seconds() {
     let Some((proxy, db, builder)) = behind_proxy().await else {
         return;
     };
-    // Polls every 50 ms, and a claim that cannot get a connection fails after 100 ms: without
-    // backing off, each worker would fail about 65 times in the 10 s cut.
+    // Polls every 50 ms, and a claim that cannot get a connection fails within 100 ms (the cut
+    // refuses at once): without backing off, each worker fails about 200 times in the 10 s cut.
     let app = builder
         .flags(&[
             "--scheduler-poll-ms",

@@ -64,27 +64,27 @@ impl Store {
         account: AccountId,
         outcome: Result<DateTime<Utc>, (&str, &str)>,
     ) -> AppResult<()> {
-        let (synced_at, error) = match outcome {
-            Ok(at) => (Some(at), None),
-            Err(e) => (None, Some(e)),
-        };
-        let mut q =
+        let q =
             update_in::<bank_account::Entity>(org).filter(bank_account::Column::Id.eq(account.0));
-        if let Some(at) = synced_at {
-            q = q.col_expr(bank_account::Column::LastSyncedAt, Some(at).into());
-        }
-        let at = error.map(|_| self.clock().now());
-        q.col_expr(
-            bank_account::Column::LastReadErrorCode,
-            error.map(|(code, _)| code.to_owned()).into(),
-        )
-        .col_expr(
-            bank_account::Column::LastReadError,
-            error.map(|(_, words)| words.to_owned()).into(),
-        )
-        .col_expr(bank_account::Column::LastReadErrorAt, at.into())
-        .exec(self.conn())
-        .await?;
+        let (q, error) = match outcome {
+            Ok(at) => (
+                q.col_expr(bank_account::Column::LastSyncedAt, Some(at).into()),
+                (None, None, None),
+            ),
+            Err((code, words)) => (
+                q,
+                (
+                    Some(code.to_owned()),
+                    Some(words.to_owned()),
+                    Some(self.clock().now()),
+                ),
+            ),
+        };
+        q.col_expr(bank_account::Column::LastReadErrorCode, error.0.into())
+            .col_expr(bank_account::Column::LastReadError, error.1.into())
+            .col_expr(bank_account::Column::LastReadErrorAt, error.2.into())
+            .exec(self.conn())
+            .await?;
         Ok(())
     }
 
