@@ -79,8 +79,15 @@ impl Puller {
     ) -> Result<(), Unread> {
         let _lease = self.account_lease(org, account.id).await?;
         let started = self.store.clock().now();
-        let imported = match self.import_booked(org, token, account).await {
-            Ok(()) => self.import_pending(org, token, account).await,
+        // Ponto's pending list is taken before the booked one: a pending transaction booked by a
+        // synchronization landing between the two calls is then still in the pending snapshot
+        // (kept, superseded at the next read) rather than missing from both lists (retired as
+        // removed with no successor to find).
+        let imported = match self.pending_snapshot(token, account).await {
+            Ok(pending) => match self.import_booked(org, token, account).await {
+                Ok(()) => self.import_pending(org, account, pending).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let failure = match imported {
@@ -167,18 +174,27 @@ impl Puller {
         Ok(())
     }
 
-    /// Pending: Ponto lists them all; the ones it stopped listing are retired (a delta cannot
-    /// show an absence, so a webhook about pending transactions re-reads the account).
+    /// Every pending transaction Ponto lists for the account now.
+    async fn pending_snapshot(
+        &self,
+        token: &Secret,
+        account: &Account,
+    ) -> Result<Vec<Transaction>, ImportError> {
+        let ponto = self.connect.ponto()?;
+        Ok(ponto
+            .all_transactions(token, &account.ponto_id, true)
+            .await?)
+    }
+
+    /// Pending: Ponto lists them all (`pending`, taken before the booked read); the ones it
+    /// stopped listing are retired (a delta cannot show an absence, so a webhook about pending
+    /// transactions re-reads the account).
     async fn import_pending(
         &self,
         org: OrganizationId,
-        token: &Secret,
         account: &Account,
+        pending: Vec<Transaction>,
     ) -> Result<(), ImportError> {
-        let ponto = self.connect.ponto()?;
-        let pending = ponto
-            .all_transactions(token, &account.ponto_id, true)
-            .await?;
         let mut listed = HashSet::new();
         for chunk in pending.chunks(100) {
             listed.extend(self.store_page(org, account, chunk.to_vec()).await?);

@@ -141,9 +141,9 @@ impl Puller {
     }
 
     /// `pendingTransactionsCreated`/`Updated`: the account's whole pending set, retiring what
-    /// Ponto stopped listing (an absence no delta shows). The booked window is read first, as a
-    /// read does, so a pending transaction booked meanwhile finds its successor whatever order
-    /// Ponto's webhooks arrive in.
+    /// Ponto stopped listing (an absence no delta shows). The booked window is read and stored
+    /// before anything is retired, as a read does, so a pending transaction booked meanwhile
+    /// finds its successor whatever order Ponto's webhooks arrive in.
     async fn pull_pending(&self, org: OrganizationId, e: &WebhookEvent) -> Result<Effect, Stop> {
         let Some(account) = &e.account else {
             return Ok(Effect::Ignored("no account"));

@@ -41,6 +41,7 @@ mod mtls;
 mod openapi_check;
 mod outbound_delivery;
 mod overload;
+mod pending_race;
 mod ponto_client;
 mod ponto_webhooks;
 mod posture;
