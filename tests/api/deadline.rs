@@ -87,23 +87,33 @@ async fn a_sync_now_past_its_deadline_answers_503_and_still_imports() {
     assert_eq!(l.app.metric("http_requests_timed_out_total").await, before);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_oauth_callback_past_its_deadline_still_links_the_bank() {
-    let (l, ponto_org, acc, token) = slow_world().await;
-    let start = l.connect_url(&token, RETURN, false).await.unwrap();
+/// Links the slow world's account through the browser flow, with Ponto exchanging the code (it
+/// cannot be used again) and answering late: the callback's answer (status and headers).
+async fn callback_past_its_deadline(
+    l: &Linked,
+    ponto_org: &str,
+    acc: &str,
+    token: &str,
+) -> (u16, reqwest::header::HeaderMap) {
+    let start = l.connect_url(token, RETURN, false).await.unwrap();
     let mut browser = Browser::new();
     let (status, to_ponto, _) = browser.confirm(&start, "continue").await;
     assert_eq!(status, 303);
     let back =
-        l.sb.decide(&to_ponto.unwrap(), &ponto_org, &[&acc], true)
+        l.sb.decide(&to_ponto.unwrap(), ponto_org, &[acc], true)
             .await;
-
-    // Ponto exchanges the code (it cannot be used again), then answers late.
     l.sb.fault(
         json!({"status": 200, "delayAfterMs": SLOW_MS, "count": 1, "path": "/oauth2/token"}),
     )
     .await;
     let (status, _, headers) = browser.get(back.as_str()).await;
+    (status, headers)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oauth_callback_past_its_deadline_still_links_the_bank() {
+    let (l, ponto_org, acc, token) = slow_world().await;
+    let (status, headers) = callback_past_its_deadline(&l, &ponto_org, &acc, &token).await;
     assert_eq!(status, 503, "{headers:?}");
     assert_eq!(headers["x-error-code"], "DEADLINE_EXCEEDED");
     assert_eq!(headers["retry-after"], "2");
@@ -130,17 +140,7 @@ async fn an_oauth_callback_past_its_deadline_still_links_the_bank() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shutdown_waits_for_a_shielded_step_its_deadline_left_behind() {
     let (l, ponto_org, acc, token) = slow_world().await;
-    let start = l.connect_url(&token, RETURN, false).await.unwrap();
-    let mut browser = Browser::new();
-    let (_, to_ponto, _) = browser.confirm(&start, "continue").await;
-    let back =
-        l.sb.decide(&to_ponto.unwrap(), &ponto_org, &[&acc], true)
-            .await;
-    l.sb.fault(
-        json!({"status": 200, "delayAfterMs": SLOW_MS, "count": 1, "path": "/oauth2/token"}),
-    )
-    .await;
-    let (status, _, _) = browser.get(back.as_str()).await;
+    let (status, _) = callback_past_its_deadline(&l, &ponto_org, &acc, &token).await;
     assert_eq!(status, 503);
 
     // Stopped at once: the exchange is still waiting for Ponto's answer.
