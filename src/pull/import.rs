@@ -83,13 +83,16 @@ impl Puller {
         // synchronization landing between the two calls is then still in the pending snapshot
         // (kept, superseded at the next read) rather than missing from both lists (retired as
         // removed with no successor to find).
-        let imported = match self.pending_snapshot(token, account).await {
-            Ok(pending) => match self.import_booked(org, token, account).await {
-                Ok(()) => self.import_pending(org, account, pending).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        let imported: Result<(), ImportError> = async {
+            let pending = self
+                .connect
+                .ponto()?
+                .all_transactions(token, &account.ponto_id, true)
+                .await?;
+            self.import_booked(org, token, account).await?;
+            self.import_pending(org, account, pending).await
+        }
+        .await;
         let failure = match imported {
             Ok(()) => {
                 self.store
@@ -172,18 +175,6 @@ impl Puller {
         }
         ingest::close_booked_read(&self.store, org, account.id, window_start, &reported).await?;
         Ok(())
-    }
-
-    /// Every pending transaction Ponto lists for the account now.
-    async fn pending_snapshot(
-        &self,
-        token: &Secret,
-        account: &Account,
-    ) -> Result<Vec<Transaction>, ImportError> {
-        let ponto = self.connect.ponto()?;
-        Ok(ponto
-            .all_transactions(token, &account.ponto_id, true)
-            .await?)
     }
 
     /// Pending: Ponto lists them all (`pending`, taken before the booked read); the ones it

@@ -3,6 +3,7 @@
 //! once, unfiltered, each sees its own events and never the other's — for every subscription.
 
 use crate::isolation::{World, gid};
+use crate::outbound_delivery::append;
 use crate::seed::Seeded;
 use crate::subscriptions::{EVENTS, first_result};
 use crate::support::catalogue::broken_connection;
@@ -130,11 +131,7 @@ impl World {
         mine: &mut WsClient,
         other: &mut WsClient,
     ) {
-        let mut tx = self.app.store.begin_write().await.unwrap();
-        tx.append_event(me.org, &event_about(subscription, me), None)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        append(&self.app, me.org, &event_about(subscription, me)).await;
         let got = mine.next_for("1").await;
         let yielded = &got["data"][subscription];
         match own_object(subscription, me) {

@@ -8,6 +8,7 @@
 use crate::support::{Receiver, TestApp, wait_until};
 use chrono::Duration;
 use ponto_bridge::clock::Clock;
+use ponto_bridge::domain::event::Event;
 use ponto_bridge::domain::ids::{EventId, OrganizationId};
 use serde_json::{Value, json};
 use std::time::Duration as Wait;
@@ -45,9 +46,18 @@ pub(crate) async fn endpoint(app: &TestApp, url: &str) -> (String, String) {
 }
 
 pub(crate) async fn announce(app: &TestApp, org: OrganizationId, reason: &str) -> EventId {
-    let e = crate::support::catalogue::broken_connection(reason);
+    append(
+        app,
+        org,
+        &crate::support::catalogue::broken_connection(reason),
+    )
+    .await
+}
+
+/// Commits `e` to `org`'s event log as the service writes events.
+pub(crate) async fn append(app: &TestApp, org: OrganizationId, e: &Event) -> EventId {
     let mut tx = app.store.begin_write().await.unwrap();
-    let appended = tx.append_event(org, &e, None).await.unwrap().unwrap();
+    let appended = tx.append_event(org, e, None).await.unwrap().unwrap();
     tx.commit().await.unwrap();
     appended.id
 }

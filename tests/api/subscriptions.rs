@@ -408,10 +408,8 @@ async fn the_connection_subscription_follows_every_connection_and_account_event(
     let mut yielded = 0;
     for t in EventType::ALL {
         let name = t.as_str();
-        let mut tx = app.store.begin_write().await.unwrap();
         let e = crate::catalogue::sample(t, chrono::Utc::now());
-        tx.append_event(org, &e, None).await.unwrap();
-        tx.commit().await.unwrap();
+        crate::outbound_delivery::append(&app, org, &e).await;
         if name.starts_with("connection.") || name.starts_with("bank_account.") {
             let got = c.next_for("1").await;
             assert!(
